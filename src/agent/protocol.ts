@@ -1,0 +1,120 @@
+/**
+ * The contract between the CLI (on the operator's machine) and the backup agent
+ * (in the one-off `etcd-snapshot-once` container on an etcd node).
+ *
+ * - Arguments carry only non-secret settings (see `agentSaveArgs`).
+ * - Everything sensitive (the cluster state file today, S3 keys later) travels as one
+ *   JSON document (`AgentInput`) on the container's standard input, closed after it;
+ *   nothing secret is ever in the container's arguments, environment or labels.
+ * - The agent logs human-readable lines on stderr and prints exactly one result line
+ *   on stdout: RESULT_PREFIX followed by JSON (`AgentResult`), then exits 0 on success
+ *   or 1 on failure.
+ */
+
+/** Where the container sees the node's directories (binds made by the CLI). */
+export const CONTAINER_BACKUP_DIR = '/backup';
+export const CONTAINER_KUBERNETES_DIR = '/etc/kubernetes';
+export const CONTAINER_SSL_DIR = '/etc/kubernetes/ssl';
+
+/** Where the node keeps snapshots (RKE's fixed path). */
+export const NODE_SNAPSHOT_DIR = '/opt/rke/etcd-snapshots';
+
+/** Where the agent lives inside its image. */
+export const AGENT_IMAGE_ENTRYPOINT = ['/usr/local/bin/node', '/opt/rke-snapshot-agent/agent.mjs'];
+
+export const RESULT_PREFIX = 'RKE-SNAPSHOT-RESULT ';
+
+export interface AgentSaveRequest {
+  /** Snapshot name, already validated by the CLI (validateSnapshotName). */
+  name: string;
+  /** etcd client URL of this node's member, e.g. https://10.0.0.1:2379 */
+  endpoint: string;
+  cacert: string;
+  cert: string;
+  key: string;
+  /** Replace an existing NAME.zip instead of refusing. */
+  overwrite: boolean;
+  /** How long the agent may spend on the etcd health check, in seconds. */
+  healthTimeoutSeconds: number;
+}
+
+/** The standard input document. Binary payloads are base64. */
+export interface AgentInput {
+  /** Contents of the cluster's .rkestate, to be placed as /etc/kubernetes/NAME.rkestate and zipped. */
+  stateFileBase64?: string;
+}
+
+export interface AgentSuccess {
+  ok: true;
+  /** Path of the zip as the node sees it: /opt/rke/etcd-snapshots/NAME.zip */
+  file: string;
+  /** Size and SHA-256 (hex) of the zip file as written and read back. */
+  size: number;
+  sha256: string;
+  /** Size and SHA-256 of the etcd snapshot itself (the db, without etcd's 32-byte trailer). */
+  snapshotSize: number;
+  snapshotSha256: string;
+  /** Whether the state file went into the archive. */
+  stateFileIncluded: boolean;
+  /** Wall time of the agent's work, in milliseconds. */
+  durationMs: number;
+}
+
+export interface AgentFailure {
+  ok: false;
+  /** One line, naming what failed (endpoint, file) and the cause. */
+  error: string;
+}
+
+export type AgentResult = AgentSuccess | AgentFailure;
+
+export function agentSaveArgs(request: AgentSaveRequest): string[] {
+  const args = [
+    'save',
+    '--name', request.name,
+    '--endpoint', request.endpoint,
+    '--cacert', request.cacert,
+    '--cert', request.cert,
+    '--key', request.key,
+    '--health-timeout', String(request.healthTimeoutSeconds),
+  ];
+  if (request.overwrite) args.push('--overwrite');
+  return args;
+}
+
+export function formatResultLine(result: AgentResult): string {
+  return RESULT_PREFIX + JSON.stringify(result);
+}
+
+/**
+ * Find the agent's result in its standard output. Returns undefined when the agent
+ * printed none (it crashed, or was killed) or printed something malformed.
+ */
+export function parseResultLine(stdout: string): AgentResult | undefined {
+  const line = stdout
+    .split('\n')
+    .reverse()
+    .find((candidate) => candidate.startsWith(RESULT_PREFIX));
+  if (line === undefined) return undefined;
+  try {
+    const value: unknown = JSON.parse(line.slice(RESULT_PREFIX.length));
+    if (isAgentResult(value)) return value;
+  } catch {
+    // fall through: malformed
+  }
+  return undefined;
+}
+
+function isAgentResult(value: unknown): value is AgentResult {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  if (record.ok === false) return typeof record.error === 'string';
+  return (
+    record.ok === true &&
+    typeof record.file === 'string' &&
+    typeof record.size === 'number' &&
+    typeof record.sha256 === 'string' &&
+    typeof record.snapshotSize === 'number' &&
+    typeof record.snapshotSha256 === 'string'
+  );
+}
