@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { agentSaveArgs, formatResultLine, parseResultLine, type AgentSuccess } from './protocol.js';
+
+const success: AgentSuccess = {
+  ok: true,
+  file: '/opt/rke/etcd-snapshots/s.zip',
+  size: 10,
+  sha256: 'a'.repeat(64),
+  snapshotSize: 8,
+  snapshotSha256: 'b'.repeat(64),
+  stateFileIncluded: true,
+  durationMs: 5,
+};
+
+test('the result line is found after any other output, and round-trips', () => {
+  const stdout = `some log\n${formatResultLine(success)}\n`;
+  assert.deepEqual(parseResultLine(stdout), success);
+});
+
+test('no result, or a malformed one, is undefined rather than a guess', () => {
+  assert.equal(parseResultLine('crashed\n'), undefined);
+  assert.equal(parseResultLine('RKE-SNAPSHOT-RESULT {not json\n'), undefined);
+  assert.equal(parseResultLine('RKE-SNAPSHOT-RESULT {"ok":true}\n'), undefined);
+});
+
+test('arguments carry no secrets, only the settings', () => {
+  const args = agentSaveArgs({
+    name: 'n',
+    endpoint: 'https://10.0.0.1:2379',
+    cacert: '/c',
+    cert: '/e',
+    key: '/k',
+    overwrite: true,
+    healthTimeoutSeconds: 30,
+  });
+  assert.deepEqual(args, [
+    'save', '--name', 'n', '--endpoint', 'https://10.0.0.1:2379', '--cacert', '/c', '--cert', '/e', '--key', '/k',
+    '--health-timeout', '30', '--overwrite',
+  ]);
+});

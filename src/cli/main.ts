@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { OperatorError, messageOf } from '../errors.js';
+import { snapshotSaveCommand } from './snapshot-save.js';
+
+/**
+ * `rke` — the same command line as RKE's for etcd snapshots. Only this layer prints
+ * errors: an OperatorError as one line, anything else as a bug (stack under --debug).
+ */
+async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = new Command('rke')
+    .description('etcd snapshots for RKE clusters')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'ERROR ')) });
+  const etcd = new Command('etcd').description('etcd snapshot operations').exitOverride();
+  etcd.addCommand(snapshotSaveCommand((code) => (exitCode = code)).exitOverride());
+  program.addCommand(etcd);
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    return reportFailure(error, argv.includes('--debug'));
+  }
+}
+
+function reportFailure(error: unknown, debug: boolean): number {
+  if (error instanceof CommanderError) {
+    // Commander already printed its message (or help/version, which exit 0).
+    return error.exitCode;
+  }
+  if (error instanceof OperatorError) {
+    process.stderr.write(`ERROR ${error.message}\n`);
+    if (debug && error.cause) process.stderr.write(`DEBUG cause: ${String((error.cause as Error)?.stack ?? error.cause)}\n`);
+    return 1;
+  }
+  process.stderr.write(`ERROR unexpected failure: ${messageOf(error)} (this is a bug; rerun with --debug for details)\n`);
+  if (debug) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+  return 1;
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

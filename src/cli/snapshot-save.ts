@@ -1,0 +1,123 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { locateBundledAgentImage } from '../agent/bundled-image.js';
+import { loadClusterConfig } from '../config/cluster.js';
+import type { ImageSource } from '../docker/image.js';
+import { OperatorError } from '../errors.js';
+import { stderrLogger, type Logger } from '../log.js';
+import { resolveS3Settings, type S3Flags } from '../s3/settings.js';
+import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '../snapshot/naming.js';
+import { formatResultTable } from '../snapshot/report.js';
+import { verdictFor } from '../snapshot/result.js';
+import { saveSnapshots } from '../snapshot/save.js';
+
+/** The parsed flags of `rke etcd snapshot-save`. */
+export interface SnapshotSaveFlags extends S3Flags {
+  config: string;
+  name?: string;
+  s3: boolean;
+  sshAgentAuth: boolean;
+  ignoreDockerVersion: boolean;
+  strict: boolean;
+  overwrite: boolean;
+  backupImage?: string;
+  concurrency: number;
+  debug: boolean;
+}
+
+export function snapshotSaveCommand(onExit: (code: number) => void): Command {
+  return new Command('snapshot-save')
+    .description('Take a one-time snapshot of every etcd node, kept on each node under /opt/rke/etcd-snapshots')
+    .addOption(new Option('--config <file>', 'cluster file').env('RKE_CONFIG').default('cluster.yml'))
+    .option('--name <name>', 'snapshot name (default: rke_etcd_snapshot_<RFC3339 time>)')
+    .option('--s3', 'also upload the snapshot to S3', false)
+    .option('--s3-endpoint <host[:port]>', 'S3 endpoint, HTTPS, no scheme (default: s3.amazonaws.com)')
+    .option('--s3-endpoint-ca <file>', 'PEM file of a CA to trust for the S3 endpoint')
+    .option('--access-key <key>', 'S3 access key (default: the node\'s IAM role)')
+    .option('--secret-key <key>', 'S3 secret key (prefer --secret-key-file: arguments are visible to other users)')
+    .option('--secret-key-file <file>', 'read the S3 secret key from this file')
+    .option('--bucket-name <bucket>', 'S3 bucket (required with --s3)')
+    .option('--region <region>', 'S3 bucket region')
+    .option('--folder <folder>', 'key prefix inside the bucket')
+    .option('--ssh-agent-auth', 'authenticate with the ssh-agent at SSH_AUTH_SOCK', false)
+    .option('--ignore-docker-version', 'skip the Docker version check', false)
+    .option('--strict', 'fail the run when any node fails (default: only when all fail)', false)
+    .option('--overwrite', 'replace an existing snapshot of the same name on a node', false)
+    .option('--backup-image <image>', 'run this image instead of the bundled backup agent')
+    .addOption(new Option('--concurrency <n>', 'how many nodes to work on at once').default(10).argParser(positiveInteger))
+    .option('--debug', 'verbose logging', false)
+    .action(async (flags: SnapshotSaveFlags) => {
+      onExit(await runSnapshotSave(flags, stderrLogger({ debug: flags.debug })));
+    });
+}
+
+/** Returns the process exit status. Throws OperatorError for bad input, before any node is touched. */
+export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Promise<number> {
+  const name = flags.name ?? defaultSnapshotName(new Date());
+  if (flags.name === undefined) log.warn(defaultNameWarning(name));
+  validateSnapshotName(name);
+  const cluster = await loadClusterConfig(flags.config);
+  if (flags.s3) {
+    await resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile: flags.config, warn: log.warn });
+    throw new OperatorError(
+      '--s3: uploading to S3 is not available in this version yet; the settings are valid. Run without --s3 to take the local snapshots',
+    );
+  }
+  const image = await chooseImage(flags);
+
+  const interruption = new AbortController();
+  let interruptedExitCode: number | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interruptedExitCode !== undefined) process.exit(interruptedExitCode);
+    interruptedExitCode = signal === 'SIGINT' ? 130 : 143;
+    log.warn(`${signal} received: stopping and removing the snapshot containers (send it again to quit at once)`);
+    interruption.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const results = await saveSnapshots({
+      cluster,
+      name,
+      overwrite: flags.overwrite,
+      ignoreDockerVersion: flags.ignoreDockerVersion || cluster.ignoreDockerVersion,
+      sshAgentAuth: flags.sshAgentAuth,
+      image,
+      concurrency: flags.concurrency,
+      timeouts: {
+        sshConnectMs: 15_000,
+        dockerApiMs: 30_000,
+        imageTransferMs: 300_000,
+        snapshotMs: cluster.etcd.backupTimeoutSeconds * 1000,
+      },
+      signal: interruption.signal,
+      log,
+    });
+    process.stdout.write(formatResultTable(results) + '\n');
+    if (interruptedExitCode !== undefined) {
+      log.warn('interrupted: containers removed; no partial snapshot was left under a final name');
+      return interruptedExitCode;
+    }
+    const verdict = verdictFor(results, flags.strict);
+    if (verdict.exitCode !== 0) throw new OperatorError(verdict.summary ?? 'snapshot failed');
+    if (verdict.summary) log.warn(verdict.summary);
+    log.info(`Finished snapshot ${name}: saved on ${results.filter((r) => r.ok).length} of ${results.length} etcd node(s)`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function chooseImage(flags: SnapshotSaveFlags): Promise<ImageSource> {
+  if (flags.backupImage !== undefined) {
+    if (flags.backupImage.trim() === '') throw new OperatorError('--backup-image: the image name is empty');
+    return { kind: 'registry', reference: flags.backupImage };
+  }
+  return { kind: 'bundled', image: await locateBundledAgentImage() };
+}
+
+function positiveInteger(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
+  return parsed;
+}

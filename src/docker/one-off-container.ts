@@ -1,0 +1,220 @@
+import { PassThrough, type Duplex } from 'node:stream';
+import type Docker from 'dockerode';
+import { deadline, formatSeconds } from '../deadline.js';
+import { OperatorError, messageOf } from '../errors.js';
+import { describeDockerError, isNotFound } from './engine.js';
+
+export interface OneOffContainerSpec {
+  name: string;
+  image: string;
+  cmd: string[];
+  env: string[];
+  binds: string[];
+  labels: Record<string, string>;
+  /** Written to the container's stdin, which is then closed. Never stored by Docker. */
+  stdin: Buffer;
+}
+
+export interface OneOffContainerLimits {
+  /** How long the container may run (services.etcd.backup_config.timeout). */
+  runTimeoutMs: number;
+  /** How long each Docker API call may take. */
+  apiTimeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface OneOffOutcome {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** Set when the container could not be removed afterwards: the operator must act. */
+  removalError?: string;
+}
+
+/** Keep at most this much of each output stream; the agent's result line comes last. */
+const OUTPUT_LIMIT_BYTES = 256 * 1024;
+
+/** How long the agent gets to clean up after SIGTERM before it is killed. */
+const STOP_GRACE_SECONDS = 5;
+
+/**
+ * Run a container once, like `docker run --rm -i --network host`, and remove it
+ * whatever happens: success, failure, timeout or interruption. A stale container of the
+ * same name (left by a killed run) is removed first.
+ */
+export async function runOneOffContainer(
+  docker: Docker,
+  host: string,
+  spec: OneOffContainerSpec,
+  limits: OneOffContainerLimits,
+): Promise<OneOffOutcome> {
+  const api = <T>(work: Promise<T>, what: string) =>
+    deadline(work, limits.apiTimeoutMs, `${what} on host ${host}`, limits.signal);
+
+  await api(removeStaleContainer(docker, host, spec.name), `checking for a stale ${spec.name} container`);
+  const container = await api(createContainer(docker, spec), `creating the ${spec.name} container`).catch((error) => {
+    // Another run created it between our check and our create.
+    if ((error as { statusCode?: number }).statusCode === 409) throw alreadyRunning(host, spec.name);
+    if (error instanceof OperatorError) throw error;
+    throw new OperatorError(`cannot create container ${spec.name} on host ${host}: ${describeDockerError(error)}`);
+  });
+  let outcome: OneOffOutcome;
+  try {
+    outcome = await runAttached(docker, container, host, spec, limits);
+  } catch (error) {
+    const removalError = await removeContainer(container, limits.apiTimeoutMs, host, spec.name);
+    if (removalError) throw new OperatorError(`${messageOf(error)}; also ${removalError}`);
+    throw error;
+  }
+  const removalError = await removeContainer(container, limits.apiTimeoutMs, host, spec.name);
+  return removalError ? { ...outcome, removalError } : outcome;
+}
+
+async function runAttached(
+  docker: Docker,
+  container: Docker.Container,
+  host: string,
+  spec: OneOffContainerSpec,
+  limits: OneOffContainerLimits,
+): Promise<OneOffOutcome> {
+  const api = <T>(work: Promise<T>, what: string) =>
+    deadline(work, limits.apiTimeoutMs, `${what} on host ${host}`, limits.signal);
+  const stream = (await api(
+    container.attach({ stream: true, hijack: true, stdin: true, stdout: true, stderr: true }),
+    `attaching to ${spec.name}`,
+  )) as Duplex;
+  const stdout = new BoundedText(OUTPUT_LIMIT_BYTES);
+  const stderr = new BoundedText(OUTPUT_LIMIT_BYTES);
+  const outputDone = collectOutput(docker, stream, stdout, stderr);
+
+  await api(container.start(), `starting ${spec.name}`).catch((error) => {
+    throw new OperatorError(`cannot start container ${spec.name} on host ${host}: ${describeDockerError(error)}`);
+  });
+  stream.end(spec.stdin);
+
+  const exit = await deadline(
+    container.wait() as Promise<{ StatusCode: number }>,
+    limits.runTimeoutMs,
+    `the snapshot on host ${host}`,
+    limits.signal,
+  ).catch((error: unknown) => {
+    if (error instanceof OperatorError && /did not finish within/.test(error.message)) {
+      throw new OperatorError(
+        `the snapshot container on host ${host} did not finish within ${formatSeconds(limits.runTimeoutMs)} ` +
+          `(services.etcd.backup_config.timeout); it was stopped and removed`,
+      );
+    }
+    throw error;
+  });
+  // The output may still be in flight when the engine reports the exit.
+  await deadline(outputDone, 5_000, 'reading the container output').catch(() => undefined);
+  return { exitCode: exit.StatusCode, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+function createContainer(docker: Docker, spec: OneOffContainerSpec): Promise<Docker.Container> {
+  return docker.createContainer({
+    name: spec.name,
+    Image: spec.image,
+    Cmd: spec.cmd,
+    Env: spec.env,
+    Labels: spec.labels,
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    OpenStdin: true,
+    StdinOnce: true,
+    Tty: false,
+    HostConfig: {
+      NetworkMode: 'host',
+      Binds: spec.binds,
+      RestartPolicy: { Name: 'no' },
+    },
+  });
+}
+
+/**
+ * A container of that name that has exited is stale (a killed earlier run) and goes;
+ * one that is running belongs to another run and is left alone.
+ */
+async function removeStaleContainer(docker: Docker, host: string, name: string): Promise<void> {
+  const existing = docker.getContainer(name);
+  let state: { Running: boolean; StartedAt?: string };
+  try {
+    state = (await existing.inspect()).State;
+  } catch (error) {
+    if (isNotFound(error)) return;
+    throw error;
+  }
+  if (state.Running) throw alreadyRunning(host, name, state.StartedAt);
+  await existing.remove({ force: true }).catch((error: unknown) => {
+    if (!isNotFound(error)) throw error;
+  });
+}
+
+function alreadyRunning(host: string, name: string, startedAt?: string): OperatorError {
+  const since = startedAt ? ` since ${startedAt}` : '';
+  return new OperatorError(
+    `a snapshot is already running on host ${host} (container ${name}${since}); ` +
+      `wait for it to finish, or remove it with "docker rm -f ${name}" if it is stuck`,
+  );
+}
+
+/**
+ * Stop with SIGTERM first so the agent can delete its temporary file, then remove
+ * with force. Returns an operator message on failure.
+ */
+async function removeContainer(
+  container: Docker.Container,
+  timeoutMs: number,
+  host: string,
+  name: string,
+): Promise<string | undefined> {
+  try {
+    await deadline(container.stop({ t: STOP_GRACE_SECONDS }), timeoutMs, `stopping ${name}`).catch((error: unknown) => {
+      const status = (error as { statusCode?: number }).statusCode;
+      if (status !== 304 && status !== 404) throw error;
+    });
+  } catch {
+    // Removal with force below kills it anyway.
+  }
+  try {
+    await deadline(container.remove({ force: true }), timeoutMs, `removing ${name}`);
+    return undefined;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    return `could not remove container ${name} on host ${host}: ${describeDockerError(error)}; remove it with "docker rm -f ${name}"`;
+  }
+}
+
+function collectOutput(docker: Docker, stream: Duplex, stdout: BoundedText, stderr: BoundedText): Promise<void> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  out.on('data', (chunk: Buffer) => stdout.append(chunk));
+  err.on('data', (chunk: Buffer) => stderr.append(chunk));
+  docker.modem.demuxStream(stream, out, err);
+  return new Promise((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
+}
+
+/** Accumulates text, keeping only the last `limit` bytes. */
+class BoundedText {
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly limit: number) {}
+
+  append(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.size > this.limit && this.chunks.length > 1) {
+      this.size -= this.chunks.shift()!.length;
+    }
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}

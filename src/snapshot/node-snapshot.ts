@@ -1,0 +1,181 @@
+import path from 'node:path';
+import type Docker from 'dockerode';
+import {
+  CONTAINER_BACKUP_DIR,
+  CONTAINER_KUBERNETES_DIR,
+  CONTAINER_SSL_DIR,
+  NODE_SNAPSHOT_DIR,
+  agentSaveArgs,
+  parseResultLine,
+  type AgentInput,
+} from '../agent/protocol.js';
+import type { ClusterConfig, NodeConfig } from '../config/cluster.js';
+import { deadline } from '../deadline.js';
+import { describeDockerError, dockerOverSsh, isNotFound, readEngineInfo } from '../docker/engine.js';
+import { ensureImage, type ImageSource } from '../docker/image.js';
+import { runOneOffContainer } from '../docker/one-off-container.js';
+import { checkDockerVersion } from '../docker/versions.js';
+import { OperatorError, messageOf } from '../errors.js';
+import { SshConnection } from '../ssh/connection.js';
+import { chooseCredentialSource, loadCredentials } from '../ssh/credentials.js';
+import type { Logger } from '../log.js';
+import type { NodeResult } from './result.js';
+
+export const SNAPSHOT_CONTAINER_NAME = 'etcd-snapshot-once';
+
+/** Everything a node's snapshot needs that is the same for every node of the run. */
+export interface RunContext {
+  cluster: ClusterConfig;
+  name: string;
+  overwrite: boolean;
+  ignoreDockerVersion: boolean;
+  sshAgentAuth: boolean;
+  image: ImageSource;
+  /** The cluster's state file, to travel inside the archive; undefined when there is none. */
+  stateFile?: Buffer;
+  timeouts: Timeouts;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export interface Timeouts {
+  sshConnectMs: number;
+  dockerApiMs: number;
+  imageTransferMs: number;
+  /** services.etcd.backup_config.timeout */
+  snapshotMs: number;
+}
+
+/** Take one node's snapshot. Never throws: failures become the result's `error`. */
+export async function snapshotNode(node: NodeConfig, context: RunContext): Promise<NodeResult> {
+  const started = Date.now();
+  const base = { address: node.address, hostnameOverride: node.hostnameOverride, warnings: [] as string[] };
+  let ssh: SshConnection | undefined;
+  try {
+    ssh = await connect(node, context);
+    const docker = dockerOverSsh(ssh, node.dockerSocket, context.timeouts.dockerApiMs);
+    await checkEngine(docker, node, context);
+    await checkEtcdRunning(docker, node, context);
+    const image = await ensureImage(docker, context.image, {
+      host: node.address,
+      timeoutMs: context.timeouts.imageTransferMs,
+      signal: context.signal,
+    });
+    const result = await runAgent(docker, image, node, context, base.warnings);
+    return { ...base, ...result, ok: true, durationMs: Date.now() - started };
+  } catch (error) {
+    const message = error instanceof OperatorError ? error.message : `unexpected error: ${messageOf(error)}`;
+    if (!(error instanceof OperatorError)) context.log.debug(`host ${node.address}: ${(error as Error)?.stack ?? error}`);
+    return { ...base, ok: false, error: message, durationMs: Date.now() - started };
+  } finally {
+    ssh?.close();
+  }
+}
+
+async function connect(node: NodeConfig, context: RunContext): Promise<SshConnection> {
+  const source = chooseCredentialSource(
+    { ...node, fieldPrefix: node.label.replace(/ .*/, '') },
+    context.cluster,
+    context.sshAgentAuth,
+  );
+  const credentials = await loadCredentials(source);
+  context.log.debug(`host ${node.address}: connecting over SSH as ${node.user} with ${credentials.description}`);
+  return deadline(
+    SshConnection.open({ host: node.address, port: node.port, user: node.user }, credentials, {
+      timeoutMs: context.timeouts.sshConnectMs,
+    }),
+    context.timeouts.sshConnectMs + 5_000,
+    `connecting over SSH to host ${node.address}`,
+    context.signal,
+  );
+}
+
+async function checkEngine(docker: Docker, node: NodeConfig, context: RunContext): Promise<void> {
+  const info = await deadline(
+    readEngineInfo(docker, node.address, node.dockerSocket),
+    context.timeouts.dockerApiMs,
+    `reading Docker info on host ${node.address}`,
+    context.signal,
+  );
+  context.log.debug(`host ${node.address}: Docker ${info.serverVersion}`);
+  if (context.ignoreDockerVersion) return;
+  const check = checkDockerVersion(info.serverVersion, context.cluster.kubernetesVersion);
+  if (!check.supported) {
+    throw new OperatorError(`host ${node.address}: ${check.message} (pass --ignore-docker-version to skip this check)`);
+  }
+}
+
+async function checkEtcdRunning(docker: Docker, node: NodeConfig, context: RunContext): Promise<void> {
+  const notRunning = new OperatorError(`etcd is not running on host [${node.address}]`);
+  try {
+    const inspected = await deadline(
+      docker.getContainer('etcd').inspect(),
+      context.timeouts.dockerApiMs,
+      `inspecting the etcd container on host ${node.address}`,
+      context.signal,
+    );
+    if (!inspected.State.Running) throw notRunning;
+  } catch (error) {
+    if (isNotFound(error)) throw notRunning;
+    if (error instanceof OperatorError) throw error;
+    throw new OperatorError(`cannot inspect the etcd container on host ${node.address}: ${describeDockerError(error)}`);
+  }
+}
+
+async function runAgent(
+  docker: Docker,
+  image: string,
+  node: NodeConfig,
+  context: RunContext,
+  warnings: string[],
+): Promise<Omit<NodeResult, 'address' | 'hostnameOverride' | 'ok' | 'durationMs' | 'warnings'>> {
+  const input: AgentInput = context.stateFile ? { stateFileBase64: context.stateFile.toString('base64') } : {};
+  const outcome = await runOneOffContainer(
+    docker,
+    node.address,
+    {
+      name: SNAPSHOT_CONTAINER_NAME,
+      image,
+      cmd: agentSaveArgs({
+        name: context.name,
+        endpoint: `https://${node.internalAddress}:2379`,
+        cacert: `${CONTAINER_SSL_DIR}/kube-ca.pem`,
+        cert: `${CONTAINER_SSL_DIR}/kube-node.pem`,
+        key: `${CONTAINER_SSL_DIR}/kube-node-key.pem`,
+        overwrite: context.overwrite,
+        healthTimeoutSeconds: 30,
+      }),
+      env: context.cluster.etcd.extraEnv,
+      binds: [
+        `${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}`,
+        `${path.posix.join(context.cluster.prefixPath, '/etc/kubernetes')}:${CONTAINER_KUBERNETES_DIR}`,
+      ],
+      labels: { 'io.rke-etcd-snapshot.name': context.name },
+      stdin: Buffer.from(JSON.stringify(input)),
+    },
+    {
+      runTimeoutMs: context.timeouts.snapshotMs,
+      apiTimeoutMs: context.timeouts.dockerApiMs,
+      signal: context.signal,
+    },
+  );
+  if (outcome.removalError) warnings.push(outcome.removalError);
+  for (const line of outcome.stderr.split('\n').filter(Boolean)) context.log.debug(`host ${node.address}: agent: ${line}`);
+  const result = parseResultLine(outcome.stdout);
+  if (result === undefined) {
+    const lastLine = outcome.stderr.trim().split('\n').pop() ?? '';
+    throw new OperatorError(
+      `the snapshot container on host ${node.address} exited with status ${outcome.exitCode} without a result` +
+        (lastLine ? `: ${lastLine}` : ''),
+    );
+  }
+  if (!result.ok) throw new OperatorError(`host ${node.address}: ${result.error}`);
+  return {
+    file: result.file,
+    size: result.size,
+    sha256: result.sha256,
+    snapshotSize: result.snapshotSize,
+    snapshotSha256: result.snapshotSha256,
+    stateFileIncluded: result.stateFileIncluded,
+  };
+}

@@ -1,0 +1,36 @@
+import type { NodeResult } from './result.js';
+
+const HEADERS = ['NODE', 'STATUS', 'FILE', 'SIZE', 'SHA256', 'TIME'];
+
+/** The per-node result table printed at the end of a run, errors in full below it. */
+export function formatResultTable(results: NodeResult[]): string {
+  const rows = results.map((result) => [
+    nodeName(result),
+    result.ok ? 'ok' : 'FAILED',
+    result.file ?? '-',
+    result.size === undefined ? '-' : formatBytes(result.size),
+    result.sha256 ?? '-',
+    `${(result.durationMs / 1000).toFixed(1)}s`,
+  ]);
+  const widths = HEADERS.map((header, column) => Math.max(header.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
+  const errors = results
+    .filter((result) => !result.ok)
+    .map((result) => `${nodeName(result)}: ${result.error ?? 'failed'}`);
+  return [line(HEADERS), ...rows.map(line), ...(errors.length ? ['', 'Errors:', ...errors.map((e) => `  ${e}`)] : [])].join('\n');
+}
+
+function nodeName(result: NodeResult): string {
+  return result.hostnameOverride ? `${result.address} (${result.hostnameOverride})` : result.address;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

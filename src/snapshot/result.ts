@@ -1,0 +1,55 @@
+/**
+ * What one etcd node's snapshot came to. Every phase of the run fills in the same
+ * record, so reporting and the exit status read from one place.
+ */
+export interface NodeResult {
+  /** The node's SSH address, as in cluster.yml. */
+  address: string;
+  hostnameOverride?: string;
+  ok: boolean;
+  /** On success: the zip on the node, its size and SHA-256, and the etcd snapshot's own. */
+  file?: string;
+  size?: number;
+  sha256?: string;
+  snapshotSize?: number;
+  snapshotSha256?: string;
+  stateFileIncluded?: boolean;
+  durationMs: number;
+  /** On failure: one line naming the node and the cause. */
+  error?: string;
+  /** Things the operator should know even when the node succeeded. */
+  warnings: string[];
+}
+
+export interface RunVerdict {
+  exitCode: number;
+  /** One line for the log: what went wrong overall, if anything. */
+  summary?: string;
+}
+
+/**
+ * RKE's rule: the run fails only when no node produced a snapshot; with --strict any
+ * failed node fails the run. A container we could not remove also fails a --strict run,
+ * since the node was left in a state the operator must clean up.
+ */
+export function verdictFor(results: NodeResult[], strict: boolean): RunVerdict {
+  const failed = results.filter((result) => !result.ok);
+  const succeeded = results.length - failed.length;
+  if (succeeded === 0) {
+    return { exitCode: 1, summary: `no etcd node produced a snapshot (${failed.length} failed)` };
+  }
+  if (failed.length > 0 && strict) {
+    return { exitCode: 1, summary: `--strict: ${failed.length} of ${results.length} etcd nodes failed: ${failedAddresses(failed)}` };
+  }
+  if (failed.length > 0) {
+    return {
+      exitCode: 0,
+      summary: `${failed.length} of ${results.length} etcd nodes failed: ${failedAddresses(failed)} (pass --strict to make this an error)`,
+    };
+  }
+  return { exitCode: 0 };
+}
+
+function failedAddresses(failed: NodeResult[]): string {
+  return failed.map((result) => result.address).join(', ');
+}

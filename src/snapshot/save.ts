@@ -1,0 +1,59 @@
+import { readFile } from 'node:fs/promises';
+import { OperatorError, messageOf } from '../errors.js';
+import type { NodeConfig } from '../config/cluster.js';
+import { snapshotNode, type RunContext } from './node-snapshot.js';
+import type { NodeResult } from './result.js';
+
+export type SaveRequest = Omit<RunContext, 'stateFile'> & {
+  /** How many nodes are worked on at once (RKE: one after another). */
+  concurrency: number;
+};
+
+/**
+ * Take the snapshot on every etcd node of the cluster, `concurrency` at a time. One
+ * node's failure never stops or hides the others: each gets its own result.
+ */
+export async function saveSnapshots(request: SaveRequest): Promise<NodeResult[]> {
+  const stateFile = await readStateFile(request);
+  const context: RunContext = { ...request, ...(stateFile ? { stateFile } : {}) };
+  const nodes = request.cluster.etcdNodes;
+  request.log.info(
+    `Starting snapshot ${request.name} on ${nodes.length} etcd node(s): ${nodes.map((node) => node.address).join(', ')}`,
+  );
+  return mapConcurrently(nodes, request.concurrency, async (node: NodeConfig) => {
+    request.log.info(`[${node.address}] taking snapshot ${request.name}`);
+    const result = await snapshotNode(node, context);
+    if (result.ok) request.log.info(`[${node.address}] saved ${result.file} (${result.size} bytes)`);
+    else request.log.warn(`[${node.address}] failed: ${result.error}`);
+    for (const warning of result.warnings) request.log.warn(`[${node.address}] ${warning}`);
+    return result;
+  });
+}
+
+/** RKE puts the state file into the archive when it exists, and warns when it does not. */
+async function readStateFile(request: SaveRequest): Promise<Buffer | undefined> {
+  const file = request.cluster.stateFile;
+  try {
+    return await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      request.log.warn(`state file ${file} not found: the snapshot will not contain the cluster state`);
+      return undefined;
+    }
+    throw new OperatorError(`cannot read state file ${file}: ${messageOf(error)}`);
+  }
+}
+
+/** Like Promise.all over `items`, with at most `limit` in flight; keeps the input order. */
+export async function mapConcurrently<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}

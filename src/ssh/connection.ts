@@ -1,0 +1,113 @@
+import type { Duplex } from 'node:stream';
+import ssh2, { type ConnectConfig } from 'ssh2';
+import { OperatorError, messageOf } from '../errors.js';
+import type { SshCredentials } from './credentials.js';
+
+/** Where to connect, and how to name the host in messages. */
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+}
+
+export interface SshConnectOptions {
+  /** Time allowed for TCP connect + handshake + authentication. */
+  timeoutMs: number;
+}
+
+/** An authenticated SSH connection to one node. */
+export class SshConnection {
+  private closed = false;
+
+  private constructor(
+    private readonly client: InstanceType<typeof ssh2.Client>,
+    readonly target: SshTarget,
+  ) {
+    client.on('close', () => {
+      this.closed = true;
+    });
+  }
+
+  static async open(target: SshTarget, credentials: SshCredentials, options: SshConnectOptions): Promise<SshConnection> {
+    const client = new ssh2.Client();
+    const config: ConnectConfig = {
+      host: target.host,
+      port: target.port,
+      username: target.user,
+      readyTimeout: options.timeoutMs,
+      keepaliveInterval: 10_000,
+      keepaliveCountMax: 3,
+      ...(credentials.kind === 'agent' ? { agent: credentials.agentSocket } : { privateKey: credentials.privateKey }),
+    };
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', resolve);
+      client.once('error', (error) => reject(describeConnectError(error, target, credentials, options)));
+      try {
+        client.connect(config);
+      } catch (error) {
+        reject(describeConnectError(error, target, credentials, options));
+      }
+    });
+    return new SshConnection(client, target);
+  }
+
+  /** A byte stream to a unix socket on the node (OpenSSH's stream-local forwarding). */
+  forwardToUnixSocket(socketPath: string): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) {
+        reject(new OperatorError(`SSH connection to ${this.target.host} is closed; cannot reach ${socketPath}`));
+        return;
+      }
+      this.client.openssh_forwardOutStreamLocal(socketPath, (error, channel) => {
+        if (error) {
+          reject(
+            new OperatorError(
+              `cannot reach ${socketPath} on host ${this.target.host} through SSH: ${messageOf(error)} ` +
+                `(is the socket path right, and does sshd allow stream-local forwarding (AllowStreamLocalForwarding)?)`,
+            ),
+          );
+          return;
+        }
+        resolve(channel);
+      });
+    });
+  }
+
+  close(): void {
+    if (!this.closed) this.client.end();
+    this.closed = true;
+  }
+}
+
+function describeConnectError(
+  error: unknown,
+  target: SshTarget,
+  credentials: SshCredentials,
+  options: SshConnectOptions,
+): OperatorError {
+  const where = `host ${target.host} port ${target.port}`;
+  const code = (error as { code?: string }).code;
+  const level = (error as { level?: string }).level;
+  const text = messageOf(error);
+  if (level === 'client-authentication') {
+    return new OperatorError(
+      `SSH authentication as ${target.user}@${target.host} failed with ${credentials.description}: the server refused it; ` +
+        `check the user and ssh key of this node in the cluster file`,
+    );
+  }
+  if (code === 'ECONNREFUSED') return new OperatorError(`cannot connect over SSH to ${where}: connection refused (is sshd running there?)`);
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new OperatorError(`cannot connect over SSH to ${where}: host unreachable`);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new OperatorError(`cannot connect over SSH to ${where}: unknown host name`);
+  if (/Timed out while waiting for handshake/i.test(text)) {
+    return new OperatorError(`cannot connect over SSH to ${where}: no answer within ${Math.round(options.timeoutMs / 1000)} s`);
+  }
+  if (/encrypted private key|passphrase/i.test(text)) {
+    return new OperatorError(
+      `ssh key ${credentials.description} is encrypted with a passphrase: add it to ssh-agent (ssh-add) and pass --ssh-agent-auth`,
+    );
+  }
+  if (/Cannot parse privateKey|Unsupported key format/i.test(text)) {
+    return new OperatorError(`ssh key ${credentials.description} is not a private key ssh can read: ${text}`);
+  }
+  return new OperatorError(`cannot connect over SSH to ${where}: ${text}`);
+}
