@@ -1,0 +1,59 @@
+import type { Readable } from 'node:stream';
+import { SnapshotTrailerVerifier, type VerifiedSnapshot } from '../etcd/trailer-verifier.js';
+import { writeFileAtomically, type AtomicTarget } from './atomic-file.js';
+import { FileSink } from './file-sink.js';
+import { CONTAINER_BACKUP_DIR, CONTAINER_KUBERNETES_DIR } from './protocol.js';
+import { stateFileName } from './state-file.js';
+import { verifyArchive, type ArchiveDigest } from './verify-archive.js';
+import { ZipWriter } from './zip/zip-writer.js';
+
+/** Entry names exactly as rke-tools writes them (absolute paths in the container). */
+export function archiveEntryNames(snapshotName: string): { snapshot: string; stateFile: string } {
+  return {
+    snapshot: `${CONTAINER_BACKUP_DIR}/${snapshotName}`,
+    stateFile: `${CONTAINER_KUBERNETES_DIR}/${stateFileName(snapshotName)}`,
+  };
+}
+
+export interface ArchiveRequest {
+  target: AtomicTarget;
+  snapshotName: string;
+  endpoint: string;
+  /** Opens etcd's snapshot stream; called only once the temporary file exists. */
+  openSnapshot: () => Readable;
+  stateFile?: Buffer;
+  modified: Date;
+  signal?: AbortSignal;
+}
+
+export interface WrittenArchive {
+  archive: ArchiveDigest;
+  snapshot: VerifiedSnapshot;
+}
+
+/**
+ * Streams etcd's snapshot through the trailer check into a deflated ZIP in the
+ * rke-tools layout, reads it back, and only then gives it its final name.
+ */
+export async function writeSnapshotArchive(request: ArchiveRequest): Promise<WrittenArchive> {
+  const names = archiveEntryNames(request.snapshotName);
+  const { value } = await writeFileAtomically(request.target, async (file) => {
+    const sink = new FileSink(file);
+    const zip = new ZipWriter(sink);
+    const verifier = new SnapshotTrailerVerifier(request.endpoint);
+    await zip.addEntry({ name: names.snapshot, mode: 0o600, modified: request.modified }, request.openSnapshot(), {
+      through: [verifier],
+      signal: request.signal,
+    });
+    if (request.stateFile !== undefined) {
+      await zip.addEntry({ name: names.stateFile, mode: 0o400, modified: request.modified }, [request.stateFile], {
+        signal: request.signal,
+      });
+    }
+    const finished = await zip.finish();
+    await sink.flush();
+    const archive = await verifyArchive(file, finished, request.target.displayPath);
+    return { archive, snapshot: verifier.verified };
+  });
+  return value;
+}

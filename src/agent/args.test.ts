@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseAgentArgs } from './args.js';
+import { agentSaveArgs, type AgentSaveRequest } from './protocol.js';
+
+const request: AgentSaveRequest = {
+  name: 'rke_etcd_snapshot_2024-05-01T14:03:07+02:00',
+  endpoint: 'https://10.0.0.1:2379',
+  cacert: '/etc/kubernetes/ssl/kube-ca.pem',
+  cert: '/etc/kubernetes/ssl/kube-node.pem',
+  key: '/etc/kubernetes/ssl/kube-node-key.pem',
+  overwrite: false,
+  healthTimeoutSeconds: 30,
+};
+
+test('parses exactly what the CLI sends (round trip through agentSaveArgs)', () => {
+  assert.deepEqual(parseAgentArgs(agentSaveArgs(request)), { command: 'save', request });
+  const overwriting = { ...request, overwrite: true, healthTimeoutSeconds: 2.5 };
+  assert.deepEqual(parseAgentArgs(agentSaveArgs(overwriting)), { command: 'save', request: overwriting });
+});
+
+test('accepts --flag=value and defaults the health timeout', () => {
+  const parsed = parseAgentArgs([
+    'save', '--name=n', '--endpoint=https://e:2379', '--cacert=a', '--cert=b', '--key=c',
+  ]);
+  assert.deepEqual(parsed, {
+    command: 'save',
+    request: { name: 'n', endpoint: 'https://e:2379', cacert: 'a', cert: 'b', key: 'c', overwrite: false, healthTimeoutSeconds: 30 },
+  });
+});
+
+test('version', () => {
+  assert.deepEqual(parseAgentArgs(['version']), { command: 'version' });
+});
+
+test('refuses unknown commands and arguments, missing or repeated options, bad timeouts', () => {
+  const base = agentSaveArgs(request);
+  assert.throws(() => parseAgentArgs([]), /unknown agent command ""/);
+  assert.throws(() => parseAgentArgs(['restore']), /unknown agent command "restore"/);
+  assert.throws(() => parseAgentArgs([...base, '--s3']), /unknown argument "--s3"/);
+  assert.throws(() => parseAgentArgs([...base, 'extra']), /unknown argument "extra"/);
+  assert.throws(() => parseAgentArgs(['save', '--name', 'n']), /--endpoint is required/);
+  assert.throws(() => parseAgentArgs([...base, '--name', 'other']), /--name is given twice/);
+  assert.throws(() => parseAgentArgs([...base.slice(0, -2), '--health-timeout', '0']), /positive number/);
+  assert.throws(() => parseAgentArgs([...base.slice(0, -2), '--health-timeout', '5s']), /positive number/);
+  assert.throws(() => parseAgentArgs(['save', '--cacert']), /--cacert needs a value/);
+});
+
+test('refuses names that are unsafe as a file name', () => {
+  for (const name of ['../etc/passwd', 'a/b', '..', 'bad\nname']) {
+    assert.throws(() => parseAgentArgs(agentSaveArgs({ ...request, name })), /a snapshot name/);
+  }
+});

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+/**
+ * The backup agent, run in the one-off `etcd-snapshot-once` container on each etcd node:
+ *   agent save --name NAME --endpoint URL --cacert F --cert F --key F [--health-timeout S] [--overwrite] < input.json
+ *   agent version
+ * Logs go to stderr; stdout gets exactly one result line (protocol.ts). Exit 0 on success, 1 on failure.
+ */
+import { OperatorError, messageOf } from '../errors.js';
+import { parseAgentArgs, type AgentCommand } from './args.js';
+import { parseAgentInput, readAllInput } from './input.js';
+import { formatResultLine, type AgentResult, type AgentSaveRequest } from './protocol.js';
+import { saveSnapshot } from './save.js';
+import { AGENT_VERSION } from './version.js';
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/**
+ * grpc-js passes an IP address as the TLS server name (etcd endpoints are IPs), and
+ * Node warns about that (DEP0123) on every connection: keep every other warning.
+ */
+function quietIpServerNameWarning(): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error & { code?: string }) => {
+    if (warning.code !== 'DEP0123') log(`${warning.name}: ${warning.message}`);
+  });
+}
+
+async function runSave(request: AgentSaveRequest, signal: AbortSignal): Promise<AgentResult> {
+  try {
+    const input = parseAgentInput(await readAllInput(process.stdin));
+    return await saveSnapshot(request, input, { log, signal });
+  } catch (error) {
+    if (signal.aborted) return { ok: false, error: `interrupted (${String(signal.reason)}); no snapshot was written` };
+    if (!(error instanceof OperatorError)) log(error instanceof Error && error.stack !== undefined ? error.stack : String(error));
+    return { ok: false, error: messageOf(error) };
+  }
+}
+
+/** As PID 1 in a container, node ignores SIGTERM unless it handles it: abort the work, which removes the temp file. */
+function abortOnSignals(): AbortSignal {
+  const controller = new AbortController();
+  for (const name of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(name, () => {
+      log(`received ${name}, stopping`);
+      controller.abort(name);
+    });
+  }
+  return controller.signal;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  quietIpServerNameWarning();
+  let command: AgentCommand;
+  try {
+    command = parseAgentArgs(argv);
+  } catch (error) {
+    return report({ ok: false, error: messageOf(error) });
+  }
+  if (command.command === 'version') {
+    process.stdout.write(`rke-snapshot-agent ${AGENT_VERSION}\n`);
+    return 0;
+  }
+  return report(await runSave(command.request, abortOnSignals()));
+}
+
+async function report(result: AgentResult): Promise<number> {
+  if (!result.ok) log(`ERROR ${result.error}`);
+  await new Promise<void>((resolve) => process.stdout.write(`${formatResultLine(result)}\n`, () => resolve()));
+  return result.ok ? 0 : 1;
+}
+
+// gRPC may hold handles open for a moment after close(): exit explicitly once the result is out.
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    log(`agent crashed: ${error instanceof Error ? error.stack : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,112 @@
+import { posix } from 'node:path';
+import { connectEtcd, type EtcdClient } from '../etcd/client.js';
+import { describeGrpcError } from '../etcd/grpc-error.js';
+import { checkEtcdHealth } from '../etcd/health.js';
+import { snapshotStream } from '../etcd/snapshot-stream.js';
+import { messageOf } from '../errors.js';
+import { checkTargetFree, ensureDirectory, type AtomicTarget } from './atomic-file.js';
+import { writeSnapshotArchive } from './archive.js';
+import {
+  CONTAINER_BACKUP_DIR,
+  CONTAINER_KUBERNETES_DIR,
+  NODE_SNAPSHOT_DIR,
+  type AgentInput,
+  type AgentSaveRequest,
+  type AgentSuccess,
+} from './protocol.js';
+import { deployStateFile, removeStateFile } from './state-file.js';
+
+export interface AgentDirectories {
+  /** Where the node's /opt/rke/etcd-snapshots is seen. */
+  backupDir: string;
+  /** Where the node's /etc/kubernetes is seen. */
+  kubernetesDir: string;
+}
+
+export const CONTAINER_DIRECTORIES: AgentDirectories = {
+  backupDir: CONTAINER_BACKUP_DIR,
+  kubernetesDir: CONTAINER_KUBERNETES_DIR,
+};
+
+/** etcd streams a snapshot steadily; this long without a byte means it is stuck. */
+export const DEFAULT_SNAPSHOT_IDLE_TIMEOUT_MS = 60_000;
+
+export interface SaveOptions {
+  directories?: AgentDirectories;
+  snapshotIdleTimeoutMs?: number;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+  now?: () => Date;
+}
+
+/**
+ * The agent's job on one etcd node: health check, snapshot streamed into
+ * /opt/rke/etcd-snapshots/NAME.zip (with the state file when given), verified.
+ */
+export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput, options: SaveOptions = {}): Promise<AgentSuccess> {
+  const started = Date.now();
+  const directories = options.directories ?? CONTAINER_DIRECTORIES;
+  const log = options.log ?? (() => undefined);
+  const target = zipTarget(request, directories.backupDir);
+
+  await ensureDirectory(directories.backupDir, NODE_SNAPSHOT_DIR);
+  await checkTargetFree(target);
+  const stateFile = input.stateFileBase64 === undefined ? undefined : Buffer.from(input.stateFileBase64, 'base64');
+
+  const client = await connectEtcd(request.endpoint, request);
+  try {
+    await checkEtcdHealth(client, request.healthTimeoutSeconds * 1000, options.signal);
+    await logStatus(client, request.healthTimeoutSeconds * 1000, log);
+    if (stateFile !== undefined) await deployStateFile(directories.kubernetesDir, request.name, stateFile);
+    const idleTimeoutMs = options.snapshotIdleTimeoutMs ?? DEFAULT_SNAPSHOT_IDLE_TIMEOUT_MS;
+    const written = await writeSnapshotArchive({
+      target,
+      snapshotName: request.name,
+      endpoint: request.endpoint,
+      openSnapshot: () => snapshotStream(client.snapshotCall(), { endpoint: request.endpoint, idleTimeoutMs }),
+      stateFile,
+      modified: (options.now ?? (() => new Date()))(),
+      signal: options.signal,
+    });
+    log(`wrote ${target.displayPath}: ${written.archive.size} bytes, sha256 ${written.archive.sha256}`);
+    return {
+      ok: true,
+      file: target.displayPath,
+      size: written.archive.size,
+      sha256: written.archive.sha256,
+      snapshotSize: written.snapshot.snapshotSize,
+      snapshotSha256: written.snapshot.snapshotSha256,
+      stateFileIncluded: stateFile !== undefined,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    client.close();
+    if (stateFile !== undefined) {
+      await removeStateFile(directories.kubernetesDir, request.name).catch((error: unknown) => {
+        log(`could not remove the deployed state file ${request.name}.rkestate: ${messageOf(error)}`);
+      });
+    }
+  }
+}
+
+function zipTarget(request: AgentSaveRequest, backupDir: string): AtomicTarget {
+  const fileName = `${request.name}.zip`;
+  return {
+    dir: backupDir,
+    fileName,
+    mode: 0o600,
+    overwrite: request.overwrite,
+    displayPath: posix.join(NODE_SNAPSHOT_DIR, fileName),
+  };
+}
+
+/** Informational only: a member that answers the health check but not Status still gets snapshotted. */
+async function logStatus(client: EtcdClient, deadlineMs: number, log: (line: string) => void): Promise<void> {
+  try {
+    const status = await client.status(deadlineMs);
+    log(`etcd at ${client.endpoint.url} is healthy: version ${status.version}, db ${status.dbSize} bytes`);
+    if (status.errors.length > 0) log(`etcd at ${client.endpoint.url} reports: ${status.errors.join('; ')}`);
+  } catch (error) {
+    log(`etcd at ${client.endpoint.url} is healthy; its status is unavailable: ${describeGrpcError(error, deadlineMs)}`);
+  }
+}

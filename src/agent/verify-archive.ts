@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { OperatorError, messageOf } from '../errors.js';
+import { MAX_TAIL_LENGTH, locateCentralDirectory, parseCentralDirectory, type CentralEntry } from './zip/directory-reader.js';
+import { SIGNATURE } from './zip/records.js';
+import type { FinishedZip } from './zip/zip-writer.js';
+
+export interface ArchiveDigest {
+  size: number;
+  sha256: string;
+}
+
+const READ_CHUNK = 1024 * 1024;
+
+/**
+ * Reads the written archive back from the file: its size must be what was written,
+ * its central directory must list exactly the entries written (names, CRCs, sizes,
+ * offsets, each offset holding a local header). Returns the file's size and SHA-256.
+ */
+export async function verifyArchive(file: FileHandle, written: FinishedZip, displayPath: string): Promise<ArchiveDigest> {
+  const fail = (problem: string) => new OperatorError(`${displayPath} failed its read-back check: ${problem}`);
+  const { size } = await file.stat();
+  if (size !== written.size) throw fail(`the file has ${size} bytes, ${written.size} were written`);
+  let entries: CentralEntry[];
+  try {
+    entries = await readCentralDirectory(file, size);
+  } catch (error) {
+    throw fail(messageOf(error));
+  }
+  const problem = directoryMismatch(entries, written);
+  if (problem !== undefined) throw fail(problem);
+  for (const entry of entries) {
+    if ((await readUint32(file, entry.localHeaderOffset)) !== SIGNATURE.localFileHeader) {
+      throw fail(`no local header for ${entry.name} at offset ${entry.localHeaderOffset}`);
+    }
+  }
+  try {
+    return { size, sha256: await sha256Of(file, size) };
+  } catch (error) {
+    throw fail(messageOf(error));
+  }
+}
+
+async function readCentralDirectory(file: FileHandle, size: number): Promise<CentralEntry[]> {
+  const tailLength = Math.min(size, MAX_TAIL_LENGTH);
+  const tail = await readAt(file, size - tailLength, tailLength);
+  const location = locateCentralDirectory(tail, size - tailLength);
+  if (location.directoryOffset + location.directorySize !== location.endRecordsOffset) {
+    throw new Error('the central directory does not end where the end records start');
+  }
+  const directory = await readAt(file, location.directoryOffset, location.directorySize);
+  return parseCentralDirectory(directory, location.entryCount);
+}
+
+export function directoryMismatch(entries: readonly CentralEntry[], written: FinishedZip): string | undefined {
+  const describe = (entry: Pick<CentralEntry, 'name' | 'crc32' | 'compressedSize' | 'uncompressedSize' | 'localHeaderOffset'>) =>
+    JSON.stringify([entry.name, entry.crc32, entry.compressedSize, entry.uncompressedSize, entry.localHeaderOffset]);
+  const found = entries.map(describe);
+  const expected = written.entries.map(describe);
+  if (found.join() === expected.join()) return undefined;
+  return `the central directory lists ${found.join(', ') || 'nothing'}; expected ${expected.join(', ')}`;
+}
+
+async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await file.read(buffer, done, length - done, position + done);
+    if (bytesRead === 0) throw new Error(`the file ends before offset ${position + length}`);
+    done += bytesRead;
+  }
+  return buffer;
+}
+
+async function readUint32(file: FileHandle, position: number): Promise<number> {
+  return (await readAt(file, position, 4)).readUInt32LE(0);
+}
+
+async function sha256Of(file: FileHandle, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  const buffer = Buffer.alloc(READ_CHUNK);
+  for (let position = 0; position < size; ) {
+    const { bytesRead } = await file.read(buffer, 0, Math.min(READ_CHUNK, size - position), position);
+    if (bytesRead === 0) throw new Error(`the file ends at ${position} while reading it back`);
+    hash.update(buffer.subarray(0, bytesRead));
+    position += bytesRead;
+  }
+  return hash.digest('hex');
+}

@@ -1,0 +1,126 @@
+import { Readable, Transform, Writable, type Duplex, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createDeflateRaw } from 'node:zlib';
+import { crc32 } from './crc32.js';
+import {
+  encodeCentralDirectoryHeader,
+  encodeDataDescriptor,
+  encodeDirectoryEnd,
+  encodeLocalFileHeader,
+  type EntryHeader,
+  type EntryRecord,
+} from './records.js';
+
+/** Where the archive's bytes go, in order. */
+export interface ByteSink {
+  write(chunk: Uint8Array): Promise<void>;
+}
+
+export interface EntryOptions {
+  /** Streams the entry's data passes through before it is compressed (e.g. a verifier). */
+  through?: Duplex[];
+  signal?: AbortSignal;
+}
+
+export interface FinishedZip {
+  /** Offset of the archive's end: its size when it starts at offset 0. */
+  size: number;
+  entries: readonly EntryRecord[];
+}
+
+/**
+ * A streaming ZIP writer: each entry is deflated as it arrives, with its CRC-32 and
+ * sizes in a data descriptor after the data, so nothing is held in memory and
+ * entries of any size work (ZIP64 where needed). Entries are added one at a time.
+ */
+export class ZipWriter {
+  readonly #sink: ByteSink;
+  readonly #forceZip64: boolean;
+  readonly #entries: EntryRecord[] = [];
+  #offset = 0;
+  #state: 'ready' | 'writing' | 'finished' | 'failed' = 'ready';
+
+  /**
+   * forceZip64: use the ZIP64 records even for small archives (to test that path).
+   * startOffset: bytes already in the file before the archive (offsets count from the file's start).
+   */
+  constructor(sink: ByteSink, options: { forceZip64?: boolean; startOffset?: number } = {}) {
+    this.#sink = sink;
+    this.#forceZip64 = options.forceZip64 ?? false;
+    this.#offset = options.startOffset ?? 0;
+  }
+
+  addEntry(header: EntryHeader, source: Readable | readonly Uint8Array[], options: EntryOptions = {}): Promise<EntryRecord> {
+    return this.#step(async () => {
+      const localHeaderOffset = this.#offset;
+      await this.#write(encodeLocalFileHeader(header));
+      const dataStart = this.#offset;
+      const checksum = new Crc32Counter();
+      const input = source instanceof Readable ? source : Readable.from(source);
+      await pipeline([input, ...(options.through ?? []), checksum, createDeflateRaw(), this.#sinkStream()], {
+        signal: options.signal,
+      });
+      const record: EntryRecord = {
+        ...header,
+        crc32: checksum.crc32,
+        uncompressedSize: checksum.size,
+        compressedSize: this.#offset - dataStart,
+        localHeaderOffset,
+      };
+      await this.#write(encodeDataDescriptor(record, this.#forceZip64));
+      this.#entries.push(record);
+      return record;
+    });
+  }
+
+  /** Writes the central directory and the end records. */
+  finish(): Promise<FinishedZip> {
+    return this.#step(async () => {
+      const directoryOffset = this.#offset;
+      for (const record of this.#entries) await this.#write(encodeCentralDirectoryHeader(record, this.#forceZip64));
+      const directorySize = this.#offset - directoryOffset;
+      await this.#write(
+        encodeDirectoryEnd({ entryCount: this.#entries.length, directoryOffset, directorySize }, this.#forceZip64),
+      );
+      this.#state = 'finished';
+      return { size: this.#offset, entries: [...this.#entries] };
+    });
+  }
+
+  async #step<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#state !== 'ready') throw new Error(`zip writer is ${this.#state}`);
+    this.#state = 'writing';
+    try {
+      const result = await work();
+      if (this.#state === 'writing') this.#state = 'ready';
+      return result;
+    } catch (error) {
+      this.#state = 'failed';
+      throw error;
+    }
+  }
+
+  async #write(chunk: Uint8Array): Promise<void> {
+    await this.#sink.write(chunk);
+    this.#offset += chunk.length;
+  }
+
+  #sinkStream(): Writable {
+    return new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        this.#write(chunk).then(() => callback(), callback);
+      },
+    });
+  }
+}
+
+class Crc32Counter extends Transform {
+  crc32 = 0;
+  size = 0;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.crc32 = crc32(chunk, this.crc32);
+    this.size += chunk.length;
+    callback(null, chunk);
+  }
+}

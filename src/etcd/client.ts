@@ -1,0 +1,110 @@
+import { readFile } from 'node:fs/promises';
+import * as grpc from '@grpc/grpc-js';
+import { OperatorError, messageOf } from '../errors.js';
+import { parseEtcdEndpoint, type EtcdEndpoint } from './endpoint.js';
+import type { RangeRequest, RangeResponse, SnapshotResponse, StatusResponse } from './messages.js';
+import { etcdServices } from './proto.js';
+
+/** Paths of the PEM files the client authenticates with (RKE: kube-ca.pem, kube-node.pem, kube-node-key.pem). */
+export interface EtcdTlsFiles {
+  cacert: string;
+  cert: string;
+  key: string;
+}
+
+type UnaryMethod<Request, Response> = (
+  request: Request,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: (error: grpc.ServiceError | null, response?: Response) => void,
+) => grpc.ClientUnaryCall;
+
+type StreamMethod<Request, Response> = (request: Request, options: grpc.CallOptions) => grpc.ClientReadableStream<Response>;
+
+interface KVStub extends grpc.Client {
+  Range: UnaryMethod<RangeRequest, RangeResponse>;
+}
+
+interface MaintenanceStub extends grpc.Client {
+  Status: UnaryMethod<Record<string, never>, StatusResponse>;
+  Snapshot: StreamMethod<Record<string, never>, SnapshotResponse>;
+}
+
+/** One TLS connection to one etcd member. Every call takes a deadline; close() when done. */
+export class EtcdClient {
+  readonly endpoint: EtcdEndpoint;
+  readonly #kv: KVStub;
+  readonly #maintenance: MaintenanceStub;
+
+  constructor(endpoint: EtcdEndpoint, credentials: grpc.ChannelCredentials) {
+    this.endpoint = endpoint;
+    const { KV, Maintenance } = etcdServices();
+    this.#kv = new KV(endpoint.target, credentials) as unknown as KVStub;
+    // Share the KV client's channel rather than opening a second connection.
+    this.#maintenance = new Maintenance(endpoint.target, credentials, {
+      channelOverride: this.#kv.getChannel(),
+    }) as unknown as MaintenanceStub;
+  }
+
+  range(request: RangeRequest, deadlineMs: number, signal?: AbortSignal): Promise<RangeResponse> {
+    return unary(this.#kv, this.#kv.Range, request, deadlineMs, signal);
+  }
+
+  status(deadlineMs: number, signal?: AbortSignal): Promise<StatusResponse> {
+    return unary(this.#maintenance, this.#maintenance.Status, {}, deadlineMs, signal);
+  }
+
+  /** The raw server stream; see snapshotStream() for bytes with an idle timeout. */
+  snapshotCall(): grpc.ClientReadableStream<SnapshotResponse> {
+    return this.#maintenance.Snapshot.call(this.#maintenance, {}, {});
+  }
+
+  /** Closes the one shared channel. */
+  close(): void {
+    this.#kv.close();
+  }
+}
+
+function unary<Request, Response>(
+  stub: grpc.Client,
+  method: UnaryMethod<Request, Response>,
+  request: Request,
+  deadlineMs: number,
+  signal?: AbortSignal,
+): Promise<Response> {
+  return new Promise<Response>((resolve, reject) => {
+    const call = method.call(stub, request, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) => {
+      signal?.removeEventListener('abort', cancel);
+      if (error !== null) reject(error);
+      else resolve(response as Response);
+    });
+    const cancel = () => call.cancel();
+    if (signal?.aborted) cancel();
+    else signal?.addEventListener('abort', cancel, { once: true });
+  });
+}
+
+export async function connectEtcd(url: string, files: EtcdTlsFiles): Promise<EtcdClient> {
+  const endpoint = parseEtcdEndpoint(url);
+  const [ca, cert, key] = await Promise.all([
+    readPem(files.cacert, 'CA certificate'),
+    readPem(files.cert, 'client certificate'),
+    readPem(files.key, 'client key'),
+  ]);
+  let credentials: grpc.ChannelCredentials;
+  try {
+    credentials = grpc.credentials.createSsl(ca, key, cert);
+  } catch (error) {
+    throw new OperatorError(`cannot use the etcd TLS files ${files.cacert}, ${files.cert}, ${files.key}: ${messageOf(error)}`);
+  }
+  return new EtcdClient(endpoint, credentials);
+}
+
+async function readPem(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? messageOf(error);
+    throw new OperatorError(`cannot read the etcd ${what} ${path}: ${code}`);
+  }
+}

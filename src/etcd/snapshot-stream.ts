@@ -1,0 +1,73 @@
+import { Readable } from 'node:stream';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { OperatorError } from '../errors.js';
+import { describeGrpcError, grpcCode } from './grpc-error.js';
+import type { SnapshotResponse } from './messages.js';
+
+/** etcd sends 32 KiB messages: room for many, so that the call is not paused for each one. */
+const DEFAULT_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** The server stream of Maintenance.Snapshot: an object-mode Readable that can be cancelled. */
+export interface SnapshotCall extends Readable {
+  cancel(): void;
+}
+
+/**
+ * etcd's snapshot as a byte stream (the db followed by etcd's 32-byte SHA-256 trailer).
+ * Fails when etcd sends nothing for `idleTimeoutMs` while we are waiting for data (not
+ * while we hold it back because the disk is slower). Destroying the result cancels the call.
+ */
+export function snapshotStream(
+  call: SnapshotCall,
+  options: { endpoint: string; idleTimeoutMs: number; bufferBytes?: number },
+): Readable {
+  let idle: NodeJS.Timeout | undefined;
+  const armIdleTimer = () => {
+    if (idle !== undefined) idle.refresh();
+    else idle = setTimeout(onIdle, options.idleTimeoutMs);
+  };
+  const disarmIdleTimer = () => {
+    clearTimeout(idle);
+    idle = undefined;
+  };
+  const onIdle = () => {
+    fail(new OperatorError(`snapshot from ${options.endpoint} stalled: etcd sent no data for ${options.idleTimeoutMs / 1000} s`));
+  };
+
+  const output = new Readable({
+    highWaterMark: options.bufferBytes ?? DEFAULT_BUFFER_BYTES,
+    read() {
+      armIdleTimer();
+      call.resume();
+    },
+    destroy(error, callback) {
+      disarmIdleTimer();
+      call.cancel();
+      callback(error);
+    },
+  });
+
+  const fail = (error: Error) => {
+    if (!output.destroyed) output.destroy(error);
+  };
+
+  call.on('data', (message: SnapshotResponse) => {
+    if (message.blob.length === 0 || output.push(message.blob)) {
+      armIdleTimer();
+    } else {
+      disarmIdleTimer();
+      call.pause();
+    }
+  });
+  call.on('end', () => {
+    disarmIdleTimer();
+    output.push(null);
+  });
+  call.on('error', (error: Error) => {
+    disarmIdleTimer();
+    // Our own cancel() (after destroy) reports CANCELLED; the real cause is already set.
+    if (grpcCode(error) === GrpcStatus.CANCELLED && output.destroyed) return;
+    fail(new OperatorError(`snapshot from ${options.endpoint} failed: ${describeGrpcError(error)}`, { cause: error }));
+  });
+  return output;
+}
