@@ -23,7 +23,14 @@ class SshUnixSocketAgent extends http.Agent {
   ): Duplex | null | undefined {
     this.ssh.forwardToUnixSocket(this.socketPath).then(
       (channel) => callback?.(null, withSocketMethods(channel)),
-      (error: Error) => callback?.(error, undefined as unknown as Duplex),
+      (error: Error) =>
+        callback?.(
+          new OperatorError(
+            `cannot reach Docker at ${this.socketPath}: ${error.message} ` +
+              `(is Docker running there, is docker_socket right, and does sshd allow AllowStreamLocalForwarding?)`,
+          ),
+          undefined as unknown as Duplex,
+        ),
     );
     return undefined;
   }
@@ -58,6 +65,7 @@ export async function readEngineInfo(docker: Docker, host: string, socketPath: s
     const info = (await docker.info()) as { ServerVersion?: string };
     return { serverVersion: info.ServerVersion ?? 'unknown' };
   } catch (error) {
+    if (error instanceof OperatorError) throw error;
     throw new OperatorError(`cannot talk to Docker at ${socketPath} on host ${host}: ${describeDockerError(error)}`);
   }
 }

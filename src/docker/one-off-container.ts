@@ -39,8 +39,8 @@ const STOP_GRACE_SECONDS = 5;
 
 /**
  * Run a container once, like `docker run --rm -i --network host`, and remove it
- * whatever happens: success, failure, timeout or interruption. A stale container of the
- * same name (left by a killed run) is removed first.
+ * whatever happens: success, failure, timeout or interruption. A stale (exited) container
+ * of the same name, left by a killed run, is removed first; a running one is refused.
  */
 export async function runOneOffContainer(
   docker: Docker,
@@ -48,9 +48,7 @@ export async function runOneOffContainer(
   spec: OneOffContainerSpec,
   limits: OneOffContainerLimits,
 ): Promise<OneOffOutcome> {
-  const api = <T>(work: Promise<T>, what: string) =>
-    deadline(work, limits.apiTimeoutMs, `${what} on host ${host}`, limits.signal);
-
+  const api = apiCall(host, limits);
   await api(removeStaleContainer(docker, host, spec.name), `checking for a stale ${spec.name} container`);
   const container = await api(createContainer(docker, spec), `creating the ${spec.name} container`).catch((error) => {
     // Another run created it between our check and our create.
@@ -77,8 +75,7 @@ async function runAttached(
   spec: OneOffContainerSpec,
   limits: OneOffContainerLimits,
 ): Promise<OneOffOutcome> {
-  const api = <T>(work: Promise<T>, what: string) =>
-    deadline(work, limits.apiTimeoutMs, `${what} on host ${host}`, limits.signal);
+  const api = apiCall(host, limits);
   const stream = (await api(
     container.attach({ stream: true, hijack: true, stdin: true, stdout: true, stderr: true }),
     `attaching to ${spec.name}`,
@@ -109,6 +106,11 @@ async function runAttached(
   // The output may still be in flight when the engine reports the exit.
   await deadline(outputDone, 5_000, 'reading the container output').catch(() => undefined);
   return { exitCode: exit.StatusCode, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+/** One Docker API call on `host`, bounded by the API timeout and the run's interruption. */
+function apiCall(host: string, limits: OneOffContainerLimits) {
+  return <T>(work: Promise<T>, what: string) => deadline(work, limits.apiTimeoutMs, `${what} on host ${host}`, limits.signal);
 }
 
 function createContainer(docker: Docker, spec: OneOffContainerSpec): Promise<Docker.Container> {

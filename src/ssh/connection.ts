@@ -55,20 +55,12 @@ export class SshConnection {
   forwardToUnixSocket(socketPath: string): Promise<Duplex> {
     return new Promise((resolve, reject) => {
       if (this.closed) {
-        reject(new OperatorError(`SSH connection to ${this.target.host} is closed; cannot reach ${socketPath}`));
+        reject(new Error(`the SSH connection to host ${this.target.host} is closed`));
         return;
       }
       this.client.openssh_forwardOutStreamLocal(socketPath, (error, channel) => {
-        if (error) {
-          reject(
-            new OperatorError(
-              `cannot reach ${socketPath} on host ${this.target.host} through SSH: ${messageOf(error)} ` +
-                `(is the socket path right, and does sshd allow stream-local forwarding (AllowStreamLocalForwarding)?)`,
-            ),
-          );
-          return;
-        }
-        resolve(channel);
+        if (error) reject(new Error(`cannot open ${socketPath} on host ${this.target.host} through SSH: ${messageOf(error)}`));
+        else resolve(channel);
       });
     });
   }

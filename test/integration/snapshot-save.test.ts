@@ -1,0 +1,292 @@
+/**
+ * `rke etcd snapshot-save` end to end on the lab: real sshd, real dockerd per node,
+ * real etcd in a container named `etcd` on each node. scripts/test.sh brings the lab up.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import YAML from 'yaml';
+import {
+  containersNamed,
+  followerNode,
+  copyFromNode,
+  labEtcdctl,
+  labFacts,
+  nodeDocker,
+  nodeExec,
+  runCli,
+  startCli,
+  tempDir,
+  waitForHealthyCluster,
+  type CliOutcome,
+  type LabFacts,
+} from '../support/lab.js';
+import {
+  etcdctlSnapshotStatus,
+  extractEntry,
+  restoreAndRead,
+  sha256File,
+  unzipTest,
+  zipEntryNames,
+} from '../support/snapshot-check.js';
+
+let lab: LabFacts;
+let work: string;
+
+before(async () => {
+  lab = await labFacts();
+  work = tempDir('rke-it-');
+});
+
+/** A variant of the lab's cluster.yml, written to a temp dir (with the state file beside it). */
+function clusterFile(name: string, edit: (config: Record<string, any>) => void, withState = true): string {
+  const config = YAML.parse(readFileSync(lab.clusterYml, 'utf8')) as Record<string, any>;
+  edit(config);
+  const dir = tempDir(`rke-cfg-${name}-`);
+  const file = path.join(dir, 'cluster.yml');
+  writeFileSync(file, YAML.stringify(config));
+  if (withState) writeFileSync(path.join(dir, 'cluster.rkestate'), readFileSync(lab.clusterYml.replace(/\.yml$/, '.rkestate')));
+  return file;
+}
+
+async function save(args: string[]): Promise<CliOutcome> {
+  return runCli(['etcd', 'snapshot-save', ...args]);
+}
+
+async function assertNoSnapshotContainers(): Promise<void> {
+  for (let node = 1; node <= lab.addresses.length; node++) {
+    assert.deepEqual(await containersNamed(node, 'etcd-snapshot-once'), [], `etcd-snapshot-once left on node ${node}`);
+  }
+}
+
+async function snapshotFiles(node: number): Promise<string[]> {
+  const out = await nodeExec(node, 'ls', '-A', '/opt/rke/etcd-snapshots');
+  return out.split('\n').filter(Boolean);
+}
+
+function tableRow(stdout: string, address: string): string {
+  const row = stdout.split('\n').find((line) => line.startsWith(address + ' ') || line.startsWith(address + '\t'));
+  assert.ok(row, `no table row for ${address} in:\n${stdout}`);
+  return row;
+}
+
+describe('snapshot-save on the 3-node lab', () => {
+  test('takes a verified, restorable snapshot on every etcd node and leaves no container', async () => {
+    const marker = `value-${Date.now()}`;
+    await labEtcdctl('put', 'rke-snapshot-test/marker', marker);
+
+    const outcome = await save(['--config', lab.clusterYml, '--name', 'it-full']);
+    assert.equal(outcome.code, 0, outcome.stderr);
+
+    for (const [index, address] of lab.addresses.entries()) {
+      const node = index + 1;
+      const row = tableRow(outcome.stdout, address);
+      assert.match(row, /\sok\s/);
+      const reportedSha = /\b([0-9a-f]{64})\b/.exec(row)?.[1];
+
+      const onNode = '/opt/rke/etcd-snapshots/it-full.zip';
+      const mode = (await nodeExec(node, 'stat', '-c', '%a', onNode)).trim();
+      assert.equal(mode, '600', `mode of ${onNode} on node ${node}`);
+      const local = path.join(work, `node${node}-it-full.zip`);
+      await copyFromNode(node, onNode, local);
+      assert.equal(sha256File(local), reportedSha, 'the reported sha256 is the file on the node');
+
+      assert.deepEqual((await zipEntryNames(local)).sort(), ['/backup/it-full', '/etc/kubernetes/it-full.rkestate']);
+      assert.match(await unzipTest(local), /No errors detected/);
+      const snapshot = path.join(work, `node${node}-it-full.db`);
+      await extractEntry(local, '/backup/it-full', snapshot);
+      const status = await etcdctlSnapshotStatus(snapshot);
+      assert.ok(status.totalKey > 0 && status.revision > 0, `snapshot status: ${JSON.stringify(status)}`);
+
+      const state = path.join(work, `node${node}.rkestate`);
+      await extractEntry(local, '/etc/kubernetes/it-full.rkestate', state);
+      assert.deepEqual(readFileSync(state), readFileSync(lab.clusterYml.replace(/\.yml$/, '.rkestate')));
+
+      // Nothing else left behind: no raw snapshot, no temp file, no deployed state file.
+      assert.deepEqual((await snapshotFiles(node)).filter((f) => f.includes('it-full')), ['it-full.zip']);
+      assert.equal((await nodeExec(node, 'ls', '/etc/kubernetes')).includes('it-full.rkestate'), false);
+    }
+
+    const restoreDir = tempDir('rke-restore-');
+    const firstSnapshot = path.join(work, 'node1-it-full.db');
+    assert.equal(await restoreAndRead(firstSnapshot, restoreDir, '127.0.9.9', 'rke-snapshot-test/marker'), marker);
+    await assertNoSnapshotContainers();
+  });
+
+  test('refuses to replace an existing snapshot unless --overwrite', async () => {
+    const first = await save(['--config', lab.clusterYml, '--name', 'it-twice']);
+    assert.equal(first.code, 0, first.stderr);
+    const before = (await nodeExec(1, 'sha256sum', '/opt/rke/etcd-snapshots/it-twice.zip')).split(' ')[0];
+
+    const again = await save(['--config', lab.clusterYml, '--name', 'it-twice']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /\/opt\/rke\/etcd-snapshots\/it-twice\.zip already exists/);
+    assert.match(again.stderr, /--overwrite/);
+    assert.equal((await nodeExec(1, 'sha256sum', '/opt/rke/etcd-snapshots/it-twice.zip')).split(' ')[0], before);
+
+    const replaced = await save(['--config', lab.clusterYml, '--name', 'it-twice', '--overwrite']);
+    assert.equal(replaced.code, 0, replaced.stderr);
+    await assertNoSnapshotContainers();
+  });
+
+  test('a node whose etcd container is stopped fails alone; --strict makes it fatal', async () => {
+    const stopped = lab.addresses[1]!;
+    await nodeDocker(2, 'stop', 'etcd');
+    try {
+      const outcome = await save(['--config', lab.clusterYml, '--name', 'it-etcd-down']);
+      assert.equal(outcome.code, 0, outcome.stderr);
+      assert.match(outcome.stdout + outcome.stderr, new RegExp(`etcd is not running on host \\[${stopped.replace(/\./g, '\\.')}\\]`));
+      assert.match(tableRow(outcome.stdout, stopped), /FAILED/);
+      assert.match(tableRow(outcome.stdout, lab.addresses[0]!), /\sok\s/);
+      assert.match(tableRow(outcome.stdout, lab.addresses[2]!), /\sok\s/);
+      assert.match(outcome.stderr, /1 of 3 etcd nodes failed/);
+
+      const strict = await save(['--config', lab.clusterYml, '--name', 'it-etcd-down-strict', '--strict']);
+      assert.equal(strict.code, 1);
+      assert.match(strict.stderr, /ERROR --strict: 1 of 3 etcd nodes failed: 127\.0\.\d+\.\d+/);
+    } finally {
+      await nodeDocker(2, 'start', 'etcd');
+      await waitForHealthyCluster();
+    }
+    await assertNoSnapshotContainers();
+  });
+
+  test('a node where nothing listens on the SSH port fails within a bounded time, the others succeed', async () => {
+    const deadAddress = '127.0.9.77';
+    const file = clusterFile('dead-node', (config) => {
+      config.nodes.push({ ...config.nodes[0], address: deadAddress });
+    });
+    const outcome = await save(['--config', file, '--name', 'it-dead-node']);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.match(tableRow(outcome.stdout, deadAddress), /FAILED/);
+    assert.match(outcome.stdout, /cannot connect over SSH to host 127\.0\.9\.77 port 22: connection refused/);
+    for (const address of lab.addresses) assert.match(tableRow(outcome.stdout, address), /\sok\s/);
+    assert.ok(outcome.ms < 120_000, `took ${outcome.ms} ms`);
+  });
+
+  test('a wrong SSH key is refused with a clear message on every node', async () => {
+    const keyDir = tempDir('rke-wrong-key-');
+    const wrongKey = path.join(keyDir, 'id_ed25519');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', wrongKey]);
+    const file = clusterFile('wrong-key', (config) => {
+      config.ssh_key_path = wrongKey;
+      for (const node of config.nodes) node.ssh_key_path = wrongKey;
+    });
+    const outcome = await save(['--config', file, '--name', 'it-wrong-key']);
+    assert.equal(outcome.code, 1);
+    for (const address of lab.addresses) {
+      assert.match(outcome.stdout, new RegExp(`SSH authentication as root@${address.replace(/\./g, '\\.')} failed`));
+    }
+    assert.match(outcome.stderr, /ERROR no etcd node produced a snapshot/);
+    assert.ok(!outcome.stdout.includes(readFileSync(wrongKey, 'utf8').split('\n')[1]!), 'the key never shows');
+  });
+
+  test('backup_config.timeout ends a snapshot that hangs (etcd frozen): container removed, node reported', async () => {
+    const frozenNode = await followerNode(lab.addresses);
+    const frozen = lab.addresses[frozenNode - 1]!;
+    const file = clusterFile('timeout', (config) => {
+      config.services.etcd.backup_config.timeout = 5;
+    });
+    await nodeDocker(frozenNode, 'pause', 'etcd');
+    try {
+      const outcome = await save(['--config', file, '--name', 'it-timeout']);
+      assert.equal(outcome.code, 0, outcome.stderr);
+      assert.match(tableRow(outcome.stdout, frozen), /FAILED/);
+      assert.match(
+        outcome.stdout,
+        /the snapshot container on host 127\.0\.\d+\.\d+ did not finish within 5 s \(services\.etcd\.backup_config\.timeout\); it was stopped and removed/,
+      );
+      assert.equal((await snapshotFiles(frozenNode)).some((f) => f.includes('it-timeout')), false, 'nothing under a final or temp name');
+    } finally {
+      await nodeDocker(frozenNode, 'unpause', 'etcd');
+      await waitForHealthyCluster();
+    }
+    await assertNoSnapshotContainers();
+  });
+
+  test('SIGINT during a snapshot removes the containers and exits 130', async () => {
+    const frozenNode = await followerNode(lab.addresses);
+    await nodeDocker(frozenNode, 'pause', 'etcd');
+    try {
+      const { child, outcome } = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-sigint']);
+      const deadline = Date.now() + 60_000;
+      while ((await containersNamed(frozenNode, 'etcd-snapshot-once')).length === 0) {
+        assert.ok(Date.now() < deadline, `the snapshot container never started on node ${frozenNode}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      child.kill('SIGINT');
+      const result = await outcome;
+      assert.equal(result.code, 130, result.stderr);
+      assert.match(result.stderr, /SIGINT received/);
+      assert.equal((await snapshotFiles(frozenNode)).some((f) => f.includes('it-sigint')), false);
+    } finally {
+      await nodeDocker(frozenNode, 'unpause', 'etcd');
+      await waitForHealthyCluster();
+    }
+    await assertNoSnapshotContainers();
+  });
+
+  test('an unsupported Docker version fails each node with RKE\'s message; --ignore-docker-version passes', async () => {
+    const file = clusterFile('old-k8s', (config) => {
+      config.kubernetes_version = 'v1.15.12-rancher2-2';
+    });
+    const refused = await save(['--config', file, '--name', 'it-docker-version']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stdout, /Docker version|docker version/i);
+    assert.match(refused.stdout, /--ignore-docker-version/);
+
+    const ignored = await save(['--config', file, '--name', 'it-docker-version', '--ignore-docker-version']);
+    assert.equal(ignored.code, 0, ignored.stderr);
+    await assertNoSnapshotContainers();
+  });
+});
+
+describe('bad input is refused before any node is touched', () => {
+  const cases: Array<[string, () => string[], RegExp]> = [
+    ['a missing cluster file', () => ['--config', '/nonexistent/cluster.yml', '--name', 'x'], /cannot read cluster file \/nonexistent\/cluster\.yml/],
+    ['a cluster file that is not YAML', () => ['--config', writeTemp('bad.yml', 'nodes: [\n  - {address: 1'), '--name', 'x'], /bad\.yml: is not valid YAML/],
+    ['a cluster with no etcd node', () => ['--config', clusterFile('no-etcd', (c) => c.nodes.forEach((n: any) => (n.role = ['worker']))), '--name', 'x'], /no node has the etcd role/],
+    ['--name ../x', () => ['--config', lab.clusterYml, '--name', '../x'], /--name "\.\.\/x": .*must not contain "\/"/],
+    ['--name ..', () => ['--config', lab.clusterYml, '--name', '..'], /--name "\.\.":/],
+    ['--name with a newline', () => ['--config', lab.clusterYml, '--name', 'a\nb'], /--name "a\\nb":/],
+    ['--name that is empty', () => ['--config', lab.clusterYml, '--name', ''], /--name "":/],
+    ['a bastion host (not supported yet)', () => ['--config', clusterFile('bastion', (c) => (c.bastion_host = { address: '127.0.9.5', user: 'root' })), '--name', 'x'], /bastion_host: connecting through a bastion host is not supported by this version yet/],
+    ['an SSH certificate (not supported yet)', () => ['--config', clusterFile('cert', (c) => (c.nodes[0].ssh_cert_path = '/tmp/x-cert.pub')), '--name', 'x'], /SSH certificates are not supported by this version yet/],
+    ['--s3 without a bucket', () => ['--config', lab.clusterYml, '--name', 'x', '--s3'], /--s3 needs a bucket/],
+  ];
+  for (const [title, args, expected] of cases) {
+    test(title, async () => {
+      const filesBefore = await snapshotFiles(1);
+      const outcome = await save(args());
+      assert.equal(outcome.code, 1, outcome.stderr);
+      assert.match(outcome.stderr, expected);
+      const errorLines = outcome.stderr.split('\n').filter((line) => line.startsWith('ERROR'));
+      assert.equal(errorLines.length, 1, `exactly one error line:\n${outcome.stderr}`);
+      assert.ok(!/\n\s+at /.test(outcome.stderr), 'no stack trace');
+      assert.deepEqual(await snapshotFiles(1), filesBefore, 'no node was touched');
+    });
+  }
+});
+
+describe('the default name', () => {
+  test('is rke_etcd_snapshot_<RFC3339 time>, announced with RKE\'s warning', async () => {
+    const outcome = await save(['--config', lab.clusterYml]);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    const name = /rke_etcd_snapshot_\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})/.exec(outcome.stderr)?.[0];
+    assert.ok(name, outcome.stderr);
+    assert.match(outcome.stderr, /WARN .*not specified/i);
+    assert.ok((await snapshotFiles(1)).includes(`${name}.zip`));
+  });
+});
+
+after(async () => {
+  if (lab) await assertNoSnapshotContainers();
+});
+
+function writeTemp(name: string, text: string): string {
+  const file = path.join(tempDir('rke-cfg-'), name);
+  writeFileSync(file, text);
+  return file;
+}
