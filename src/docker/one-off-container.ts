@@ -1,6 +1,6 @@
 import { PassThrough, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
-import { deadline, formatSeconds } from '../deadline.js';
+import { InterruptedError, deadline, formatSeconds } from '../deadline.js';
 import { OperatorError, messageOf } from '../errors.js';
 import { describeDockerError, isNotFound } from './engine.js';
 
@@ -50,14 +50,18 @@ export async function runOneOffContainer(
 ): Promise<OneOffOutcome> {
   const api = apiCall(host, limits);
   await api(removeStaleContainer(docker, host, spec.name), `checking for a stale ${spec.name} container`);
-  const container = await api(createContainer(docker, spec), `creating the ${spec.name} container`).catch((error) => {
-    // Another run created it between our check and our create.
-    if ((error as { statusCode?: number }).statusCode === 409) throw alreadyRunning(host, spec.name);
-    if (error instanceof OperatorError) throw error;
-    throw new OperatorError(`cannot create container ${spec.name} on host ${host}: ${describeDockerError(error)}`);
-  });
+  // Not abandoned on interruption: a create still in flight would leave a container we hold no handle to.
+  const container = await deadline(createContainer(docker, spec), limits.apiTimeoutMs, `creating ${spec.name} on host ${host}`).catch(
+    (error) => {
+      // Another run created it between our check and our create.
+      if ((error as { statusCode?: number }).statusCode === 409) throw alreadyRunning(host, spec.name);
+      if (error instanceof OperatorError) throw error;
+      throw new OperatorError(`cannot create container ${spec.name} on host ${host}: ${describeDockerError(error)}`);
+    },
+  );
   let outcome: OneOffOutcome;
   try {
+    if (limits.signal?.aborted) throw new InterruptedError(`the snapshot on host ${host}`);
     outcome = await runAttached(docker, container, host, spec, limits);
   } catch (error) {
     const removalError = await removeContainer(container, limits.apiTimeoutMs, host, spec.name);
