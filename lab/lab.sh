@@ -1001,28 +1001,31 @@ node_arg() {
   (($1 <= LAB_NODES)) || die "$CMD: node $1 does not exist (the lab has $LAB_NODES)"
 }
 
-cmd_docker() {
+# The per-node commands take "[--dir DIR] N ARGS...": sets NODE_N and NODE_ARGS.
+parse_node_command() {
   local k=0
   take_lead_dir "$@" || k=$?
   shift "$k"
   set_dir "$LEAD_DIR"
   load_state
   node_arg "${1:-}"
-  local n=$1
+  NODE_N=$1
   shift
+  NODE_ARGS=("$@")
+}
+
+cmd_docker() {
+  parse_node_command "$@"
+  local n=$NODE_N
   [[ -S $(node_socket "$n") ]] || die "node $n: its engine is not running (no $(node_socket "$n"))"
-  exec docker -H "unix://$(node_socket "$n")" "$@"
+  exec docker -H "unix://$(node_socket "$n")" "${NODE_ARGS[@]}"
 }
 
 cmd_exec() {
-  local k=0 pid
-  take_lead_dir "$@" || k=$?
-  shift "$k"
-  set_dir "$LEAD_DIR"
-  load_state
-  node_arg "${1:-}"
-  local n=$1
-  shift
+  local pid
+  parse_node_command "$@"
+  local n=$NODE_N
+  set -- "${NODE_ARGS[@]}"
   [[ ${1:-} != -- ]] || shift
   (($#)) || die "exec: no command (lab.sh exec N -- CMD...)"
   pid=$(node_pid "$n") || die "node $n: its node process (sshd) is not running"
@@ -1030,16 +1033,9 @@ cmd_exec() {
 }
 
 cmd_ssh() {
-  local k=0
-  take_lead_dir "$@" || k=$?
-  shift "$k"
-  set_dir "$LEAD_DIR"
-  load_state
-  node_arg "${1:-}"
-  local n=$1
-  shift
+  parse_node_command "$@"
   exec ssh -i "$DIR/ssh/id_ed25519" -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-    -o LogLevel=ERROR "root@$(node_ip "$n")" "$@"
+    -o LogLevel=ERROR "root@$(node_ip "$NODE_N")" "${NODE_ARGS[@]}"
 }
 
 cmd_etcdctl() {

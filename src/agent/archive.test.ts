@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { after, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
+import { perTestDirectory } from '../../test/support/case-dirs.js';
 import { inspectWithPython } from '../../test/support/zip-tools.js';
 import { writeSnapshotArchive, type ArchiveRequest } from './archive.js';
 
-const root = await mkdtemp(join(tmpdir(), 'archive-test-'));
-let dir: string;
-let counter = 0;
-beforeEach(async () => {
-  dir = join(root, `case-${++counter}`);
-  await mkdir(dir);
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const cases = await perTestDirectory('archive-test-');
 
 const endpoint = 'https://10.0.0.1:2379';
 const db = Buffer.from('bbolt pages '.repeat(10_000));
@@ -25,7 +16,7 @@ const stream = Buffer.concat([db, createHash('sha256').update(db).digest()]);
 
 function archiveRequest(openSnapshot: () => Readable, overrides: Partial<ArchiveRequest> = {}): ArchiveRequest {
   return {
-    target: { dir, fileName: 'snap.zip', mode: 0o600, overwrite: false, displayPath: '/opt/rke/etcd-snapshots/snap.zip' },
+    target: { dir: cases.path, fileName: 'snap.zip', mode: 0o600, overwrite: false, displayPath: '/opt/rke/etcd-snapshots/snap.zip' },
     snapshotName: 'snap',
     endpoint,
     openSnapshot,
@@ -40,7 +31,7 @@ test('the archive holds etcd\'s stream whole, trailer included, and the state fi
   const state = Buffer.from('{"currentState":{}}');
   const written = await writeSnapshotArchive(archiveRequest(chunked(stream), { stateFile: state }));
   assert.deepEqual(written.snapshot, { snapshotSize: db.length, snapshotSha256: createHash('sha256').update(db).digest('hex') });
-  const python = await inspectWithPython(join(dir, 'snap.zip'));
+  const python = await inspectWithPython(join(cases.path, 'snap.zip'));
   assert.deepEqual(
     python.entries.map((entry) => [entry.name, entry.size, entry.unixMode.toString(8)]),
     [
@@ -57,7 +48,7 @@ test('a corrupt snapshot fails the SHA-256 check and leaves no file at all', asy
   await assert.rejects(writeSnapshotArchive(archiveRequest(chunked(corrupt))), {
     message: `snapshot from ${endpoint} failed its SHA-256 check (etcd's trailer does not match): it is corrupt or truncated`,
   });
-  assert.deepEqual(await readdir(dir), []);
+  assert.deepEqual(await readdir(cases.path), []);
 });
 
 test('a stream that breaks off leaves no file at all', async () => {
@@ -66,7 +57,7 @@ test('a stream that breaks off leaves no file at all', async () => {
     throw new Error('snapshot from https://10.0.0.1:2379 failed: connection reset (UNAVAILABLE)');
   }
   await assert.rejects(writeSnapshotArchive(archiveRequest(() => Readable.from(breaksOff()))), /connection reset/);
-  assert.deepEqual(await readdir(dir), []);
+  assert.deepEqual(await readdir(cases.path), []);
 });
 
 test('an abort (SIGTERM) mid-stream leaves no file at all', async () => {
@@ -76,5 +67,5 @@ test('an abort (SIGTERM) mid-stream leaves no file at all', async () => {
   setTimeout(() => controller.abort('SIGTERM'), 50);
   await assert.rejects(writeSnapshotArchive(archiveRequest(() => source, { signal: controller.signal })), { name: 'AbortError' });
   assert.ok(source.destroyed, 'the snapshot stream (the gRPC call) is cancelled');
-  assert.deepEqual(await readdir(dir), []);
+  assert.deepEqual(await readdir(cases.path), []);
 });
