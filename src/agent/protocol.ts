@@ -42,6 +42,28 @@ export interface AgentSaveRequest {
 export interface AgentInput {
   /** Contents of the cluster's .rkestate, to be placed as /etc/kubernetes/NAME.rkestate and zipped. */
   stateFileBase64?: string;
+  /** S3 secrets and trust, for `upload`. Absent keys mean the AWS default credential chain (IAM role). */
+  s3?: AgentS3Input;
+}
+
+export interface AgentS3Input {
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  /** PEM text of the CA to trust for a custom endpoint. */
+  customCaPem?: string;
+}
+
+/** `upload`: send /backup/NAME.zip (already written by `save`) to S3 as <folder>/NAME.zip. */
+export interface AgentUploadRequest {
+  name: string;
+  /** host[:port] without scheme; always HTTPS. */
+  endpoint: string;
+  bucket: string;
+  region?: string;
+  /** Normalized key prefix without leading/trailing slashes; '' for none. */
+  folder: string;
+  /** Replace an object left by an earlier run on an unversioned bucket. */
+  overwrite: boolean;
 }
 
 export interface AgentSuccess {
@@ -82,7 +104,33 @@ export function agentSaveArgs(request: AgentSaveRequest): string[] {
   return args;
 }
 
-export function formatResultLine(result: AgentResult): string {
+export interface AgentUploadSuccess {
+  ok: true;
+  bucket: string;
+  key: string;
+  /** Bytes uploaded, and the SHA-256 (hex) of what was read from the node's file while uploading. */
+  size: number;
+  sha256: string;
+  etag: string;
+  /** Set on a versioned bucket. */
+  versionId?: string;
+  /** How the stored object was checked against what was sent. */
+  verifiedBy: 'etag' | 'size';
+  /** Degraded steps the operator should know about (e.g. a permission the policy lacks). */
+  warnings: string[];
+  durationMs: number;
+}
+
+export type AgentUploadResult = AgentUploadSuccess | AgentFailure;
+
+export function agentUploadArgs(request: AgentUploadRequest): string[] {
+  const args = ['upload', '--name', request.name, '--endpoint', request.endpoint, '--bucket', request.bucket, '--folder', request.folder];
+  if (request.region !== undefined) args.push('--region', request.region);
+  if (request.overwrite) args.push('--overwrite');
+  return args;
+}
+
+export function formatResultLine(result: AgentResult | AgentUploadResult): string {
   return RESULT_PREFIX + JSON.stringify(result);
 }
 
@@ -91,6 +139,14 @@ export function formatResultLine(result: AgentResult): string {
  * printed none (it crashed, or was killed) or printed something malformed.
  */
 export function parseResultLine(stdout: string): AgentResult | undefined {
+  return parseLastResult(stdout, isAgentResult);
+}
+
+export function parseUploadResultLine(stdout: string): AgentUploadResult | undefined {
+  return parseLastResult(stdout, isAgentUploadResult);
+}
+
+function parseLastResult<T>(stdout: string, isResult: (value: unknown) => value is T): T | undefined {
   const line = stdout
     .split('\n')
     .reverse()
@@ -98,11 +154,25 @@ export function parseResultLine(stdout: string): AgentResult | undefined {
   if (line === undefined) return undefined;
   try {
     const value: unknown = JSON.parse(line.slice(RESULT_PREFIX.length));
-    if (isAgentResult(value)) return value;
+    if (isResult(value)) return value;
   } catch {
     // fall through: malformed
   }
   return undefined;
+}
+
+function isAgentUploadResult(value: unknown): value is AgentUploadResult {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  if (record.ok === false) return typeof record.error === 'string';
+  return (
+    record.ok === true &&
+    typeof record.key === 'string' &&
+    typeof record.size === 'number' &&
+    typeof record.sha256 === 'string' &&
+    typeof record.etag === 'string' &&
+    Array.isArray(record.warnings)
+  );
 }
 
 function isAgentResult(value: unknown): value is AgentResult {
