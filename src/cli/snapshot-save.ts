@@ -57,12 +57,9 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
   validateSnapshotName(name);
   const cluster = await loadClusterConfig(flags.config);
   refuseUnsupportedSettings(cluster, flags.config);
-  if (flags.s3) {
-    await resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile: flags.config, warn: log.warn });
-    throw new OperatorError(
-      '--s3: uploading to S3 is not available in this version yet; the settings are valid. Run without --s3 to take the local snapshots',
-    );
-  }
+  const s3 = flags.s3
+    ? await resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile: flags.config, warn: log.warn })
+    : undefined;
   const image = await chooseImage(flags);
 
   const interruption = new AbortController();
@@ -84,6 +81,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       sshAgentAuth: flags.sshAgentAuth,
       image,
       concurrency: flags.concurrency,
+      ...(s3 ? { s3 } : {}),
       timeouts: {
         sshConnectMs: 15_000,
         dockerApiMs: 30_000,
@@ -98,7 +96,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       log.warn('interrupted: containers removed; no partial snapshot was left under a final name');
       return interruptedExitCode;
     }
-    const verdict = verdictFor(results, flags.strict);
+    const verdict = verdictFor(results, flags.strict, s3 !== undefined);
     if (verdict.exitCode !== 0) throw new OperatorError(verdict.summary ?? 'snapshot failed');
     if (verdict.summary) log.warn(verdict.summary);
     log.info(`Finished snapshot ${name}: saved on ${results.filter((r) => r.ok).length} of ${results.length} etcd node(s)`);

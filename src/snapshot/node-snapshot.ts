@@ -7,13 +7,14 @@ import {
   NODE_SNAPSHOT_DIR,
   agentSaveArgs,
   parseResultLine,
+  type AgentFailure,
   type AgentInput,
 } from '../agent/protocol.js';
 import type { ClusterConfig, NodeConfig } from '../config/cluster.js';
 import { deadline } from '../deadline.js';
 import { describeDockerError, dockerOverSsh, isNotFound, readEngineInfo } from '../docker/engine.js';
 import { ensureImage, type ImageSource } from '../docker/image.js';
-import { runOneOffContainer } from '../docker/one-off-container.js';
+import { runOneOffContainer, type OneOffOutcome } from '../docker/one-off-container.js';
 import { checkDockerVersion } from '../docker/versions.js';
 import { OperatorError, messageOf } from '../errors.js';
 import { SshConnection } from '../ssh/connection.js';
@@ -50,26 +51,42 @@ export interface Timeouts {
 export async function snapshotNode(node: NodeConfig, context: RunContext): Promise<NodeResult> {
   const started = Date.now();
   const base = { address: node.address, hostnameOverride: node.hostnameOverride, warnings: [] as string[] };
-  let ssh: SshConnection | undefined;
   try {
-    ssh = await connect(node, context);
-    const docker = dockerOverSsh(ssh, node.dockerSocket, context.timeouts.dockerApiMs);
-    await checkEngine(docker, node, context);
-    await checkEtcdRunning(docker, node, context);
-    const image = await ensureImage(docker, context.image, {
-      host: node.address,
-      timeoutMs: context.timeouts.imageTransferMs,
-      signal: context.signal,
+    const result = await withNodeEngine(node, context, async (docker) => {
+      await checkEngine(docker, node, context);
+      await checkEtcdRunning(docker, node, context);
+      const image = await ensureAgentImage(docker, node, context);
+      return runSnapshotAgent(docker, image, node, context, base.warnings);
     });
-    const result = await runAgent(docker, image, node, context, base.warnings);
     return { ...base, ...result, ok: true, durationMs: Date.now() - started };
   } catch (error) {
-    const message = error instanceof OperatorError ? error.message : `unexpected error: ${messageOf(error)}`;
-    if (!(error instanceof OperatorError)) context.log.debug(`host ${node.address}: ${(error as Error)?.stack ?? error}`);
-    return { ...base, ok: false, error: message, durationMs: Date.now() - started };
-  } finally {
-    ssh?.close();
+    return { ...base, ok: false, error: failureMessage(error, node, context), durationMs: Date.now() - started };
   }
+}
+
+/** Connect to the node over SSH, hand its Docker engine to `work`, always disconnect. */
+export async function withNodeEngine<T>(node: NodeConfig, context: RunContext, work: (docker: Docker) => Promise<T>): Promise<T> {
+  const ssh = await connect(node, context);
+  try {
+    return await work(dockerOverSsh(ssh, node.dockerSocket, context.timeouts.dockerApiMs));
+  } finally {
+    ssh.close();
+  }
+}
+
+/** The operator's one line for a node's failure; anything unexpected keeps its stack under --debug. */
+export function failureMessage(error: unknown, node: NodeConfig, context: RunContext): string {
+  if (error instanceof OperatorError) return error.message;
+  context.log.debug(`host ${node.address}: ${(error as Error)?.stack ?? String(error)}`);
+  return `unexpected error on host ${node.address}: ${messageOf(error)}`;
+}
+
+export function ensureAgentImage(docker: Docker, node: NodeConfig, context: RunContext): Promise<string> {
+  return ensureImage(docker, context.image, {
+    host: node.address,
+    timeoutMs: context.timeouts.imageTransferMs,
+    signal: context.signal,
+  });
 }
 
 async function connect(node: NodeConfig, context: RunContext): Promise<SshConnection> {
@@ -122,7 +139,7 @@ async function checkEtcdRunning(docker: Docker, node: NodeConfig, context: RunCo
   }
 }
 
-async function runAgent(
+async function runSnapshotAgent(
   docker: Docker,
   image: string,
   node: NodeConfig,
@@ -130,28 +147,65 @@ async function runAgent(
   warnings: string[],
 ): Promise<Omit<NodeResult, 'address' | 'hostnameOverride' | 'ok' | 'durationMs' | 'warnings'>> {
   const input: AgentInput = context.stateFile ? { stateFileBase64: context.stateFile.toString('base64') } : {};
+  const outcome = await runAgentContainer(docker, image, node, context, warnings, {
+    name: SNAPSHOT_CONTAINER_NAME,
+    cmd: agentSaveArgs({
+      name: context.name,
+      endpoint: `https://${node.internalAddress}:2379`,
+      cacert: `${CONTAINER_SSL_DIR}/kube-ca.pem`,
+      cert: `${CONTAINER_SSL_DIR}/kube-node.pem`,
+      key: `${CONTAINER_SSL_DIR}/kube-node-key.pem`,
+      overwrite: context.overwrite,
+      healthTimeoutSeconds: 30,
+    }),
+    binds: [
+      `${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}`,
+      `${path.posix.join(context.cluster.prefixPath, '/etc/kubernetes')}:${CONTAINER_KUBERNETES_DIR}`,
+    ],
+    input,
+  });
+  const result = agentSuccess(outcome, parseResultLine, node, 'snapshot');
+  return {
+    file: result.file,
+    size: result.size,
+    sha256: result.sha256,
+    snapshotSize: result.snapshotSize,
+    snapshotSha256: result.snapshotSha256,
+    stateFileIncluded: result.stateFileIncluded,
+  };
+}
+
+export interface AgentContainerJob {
+  name: string;
+  cmd: string[];
+  binds: string[];
+  /** Sent on stdin: secrets never go into arguments, env or labels. */
+  input: AgentInput;
+}
+
+/**
+ * Run one agent job in a one-off container on the node. Its stderr goes to the debug
+ * log; a container that could not be removed becomes a warning.
+ */
+export async function runAgentContainer(
+  docker: Docker,
+  image: string,
+  node: NodeConfig,
+  context: RunContext,
+  warnings: string[],
+  job: AgentContainerJob,
+): Promise<OneOffOutcome> {
   const outcome = await runOneOffContainer(
     docker,
     node.address,
     {
-      name: SNAPSHOT_CONTAINER_NAME,
+      name: job.name,
       image,
-      cmd: agentSaveArgs({
-        name: context.name,
-        endpoint: `https://${node.internalAddress}:2379`,
-        cacert: `${CONTAINER_SSL_DIR}/kube-ca.pem`,
-        cert: `${CONTAINER_SSL_DIR}/kube-node.pem`,
-        key: `${CONTAINER_SSL_DIR}/kube-node-key.pem`,
-        overwrite: context.overwrite,
-        healthTimeoutSeconds: 30,
-      }),
+      cmd: job.cmd,
       env: context.cluster.etcd.extraEnv,
-      binds: [
-        `${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}`,
-        `${path.posix.join(context.cluster.prefixPath, '/etc/kubernetes')}:${CONTAINER_KUBERNETES_DIR}`,
-      ],
+      binds: job.binds,
       labels: { 'io.rke-etcd-snapshot.name': context.name },
-      stdin: Buffer.from(JSON.stringify(input)),
+      stdin: Buffer.from(JSON.stringify(job.input)),
     },
     {
       runTimeoutMs: context.timeouts.snapshotMs,
@@ -161,21 +215,24 @@ async function runAgent(
   );
   if (outcome.removalError) warnings.push(outcome.removalError);
   for (const line of outcome.stderr.split('\n').filter(Boolean)) context.log.debug(`host ${node.address}: agent: ${line}`);
-  const result = parseResultLine(outcome.stdout);
+  return outcome;
+}
+
+/** The agent's result, or an OperatorError naming the node: its own error, or that it printed none. */
+export function agentSuccess<T extends { ok: true }>(
+  outcome: OneOffOutcome,
+  parse: (stdout: string) => T | AgentFailure | undefined,
+  node: NodeConfig,
+  job: string,
+): T {
+  const result = parse(outcome.stdout);
   if (result === undefined) {
     const lastLine = outcome.stderr.trim().split('\n').pop() ?? '';
     throw new OperatorError(
-      `the snapshot container on host ${node.address} exited with status ${outcome.exitCode} without a result` +
+      `the ${job} container on host ${node.address} exited with status ${outcome.exitCode} without a result` +
         (lastLine ? `: ${lastLine}` : ''),
     );
   }
   if (!result.ok) throw new OperatorError(`host ${node.address}: ${result.error}`);
-  return {
-    file: result.file,
-    size: result.size,
-    sha256: result.sha256,
-    snapshotSize: result.snapshotSize,
-    snapshotSha256: result.snapshotSha256,
-    stateFileIncluded: result.stateFileIncluded,
-  };
+  return result;
 }

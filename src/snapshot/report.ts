@@ -1,6 +1,6 @@
 import type { NodeResult } from './result.js';
 
-const HEADERS = ['NODE', 'STATUS', 'FILE', 'SIZE', 'SHA256', 'TIME'];
+const HEADERS = ['NODE', 'STATUS', 'FILE', 'SIZE', 'SHA256', 'TIME', 'S3'];
 
 /** The per-node result table printed at the end of a run, errors in full below it. */
 export function formatResultTable(results: NodeResult[]): string {
@@ -11,13 +11,31 @@ export function formatResultTable(results: NodeResult[]): string {
     result.size === undefined ? '-' : formatBytes(result.size),
     result.sha256 ?? '-',
     `${(result.durationMs / 1000).toFixed(1)}s`,
+    result.upload ? 'uploaded' : result.uploadError ? 'FAILED' : '-',
   ]);
   const widths = HEADERS.map((header, column) => Math.max(header.length, ...rows.map((row) => row[column]!.length)));
   const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
-  const errors = results
-    .filter((result) => !result.ok)
-    .map((result) => `${nodeName(result)}: ${result.error ?? 'failed'}`);
-  return [line(HEADERS), ...rows.map(line), ...(errors.length ? ['', 'Errors:', ...errors.map((e) => `  ${e}`)] : [])].join('\n');
+  const errors = results.flatMap((result) => [
+    ...(result.ok ? [] : [`${nodeName(result)}: ${result.error ?? 'failed'}`]),
+    ...(result.uploadError ? [`${nodeName(result)}: upload: ${result.uploadError}`] : []),
+  ]);
+  const uploaded = results.find((result) => result.upload);
+  return [
+    line(HEADERS),
+    ...rows.map(line),
+    ...(uploaded ? ['', uploadLine(uploaded)] : []),
+    ...(errors.length ? ['', 'Errors:', ...errors.map((e) => `  ${e}`)] : []),
+  ].join('\n');
+}
+
+/** Where the run's one S3 copy is, from which node, and how it was checked. */
+function uploadLine(result: NodeResult): string {
+  const upload = result.upload!;
+  const version = upload.versionId ? `, version ${upload.versionId}` : '';
+  return (
+    `S3: s3://${upload.bucket}/${upload.key} uploaded from ${nodeName(result)}: ${formatBytes(upload.size)}, ` +
+    `sha256 ${upload.sha256}, verified by ${upload.verifiedBy === 'etag' ? 'ETag' : 'size only'}${version}`
+  );
 }
 
 function nodeName(result: NodeResult): string {

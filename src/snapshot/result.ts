@@ -1,3 +1,5 @@
+import type { AgentUploadSuccess } from '../agent/protocol.js';
+
 /**
  * What one etcd node's snapshot came to. Every phase of the run fills in the same
  * record, so reporting and the exit status read from one place.
@@ -17,6 +19,10 @@ export interface NodeResult {
   durationMs: number;
   /** On failure: one line naming the node and the cause. */
   error?: string;
+  /** With --s3, on the one node whose copy went to S3. */
+  upload?: AgentUploadSuccess;
+  /** With --s3, on each node whose upload was tried and failed. */
+  uploadError?: string;
   /** Things the operator should know even when the node succeeded. */
   warnings: string[];
 }
@@ -28,15 +34,26 @@ export interface RunVerdict {
 }
 
 /**
- * RKE's rule: the run fails only when no node produced a snapshot; with --strict any
- * failed node fails the run. A container we could not remove also fails a --strict run,
+ * RKE's rule: the run fails only when no node produced a snapshot, or, with --s3, when
+ * no copy reached S3; with --strict any failed node fails the run. A container we could not remove also fails a --strict run,
  * since the node was left in a state the operator must clean up.
  */
-export function verdictFor(results: NodeResult[], strict: boolean): RunVerdict {
+export function verdictFor(results: NodeResult[], strict: boolean, s3Requested = false): RunVerdict {
   const failed = results.filter((result) => !result.ok);
   const succeeded = results.length - failed.length;
   if (succeeded === 0) {
     return { exitCode: 1, summary: `no etcd node produced a snapshot (${failed.length} failed)` };
+  }
+  if (s3Requested && !results.some((result) => result.upload)) {
+    const tried = results.filter((result) => result.uploadError);
+    return {
+      exitCode: 1,
+      summary: `the snapshot was saved on ${succeeded} node(s) but not uploaded to S3` + (tried.length ? ` (tried ${tried.map((r) => r.address).join(', ')})` : ''),
+    };
+  }
+  const uploadFailures = results.filter((result) => result.uploadError);
+  if (uploadFailures.length > 0 && strict) {
+    return { exitCode: 1, summary: `--strict: the upload failed on ${failedAddresses(uploadFailures)} before another node's copy was uploaded` };
   }
   if (failed.length > 0 && strict) {
     return { exitCode: 1, summary: `--strict: ${failed.length} of ${results.length} etcd nodes failed: ${failedAddresses(failed)}` };

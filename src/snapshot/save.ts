@@ -1,12 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { OperatorError, messageOf } from '../errors.js';
 import type { NodeConfig } from '../config/cluster.js';
+import type { S3Settings } from '../s3/settings.js';
 import { snapshotNode, type RunContext } from './node-snapshot.js';
+import { uploadOneCopy } from './node-upload.js';
 import type { NodeResult } from './result.js';
 
 export type SaveRequest = Omit<RunContext, 'stateFile'> & {
   /** How many nodes are worked on at once (RKE: one after another). */
   concurrency: number;
+  /** With --s3: where the one copy of this run goes. */
+  s3?: S3Settings;
 };
 
 /**
@@ -20,7 +24,7 @@ export async function saveSnapshots(request: SaveRequest): Promise<NodeResult[]>
   request.log.info(
     `Starting snapshot ${request.name} on ${nodes.length} etcd node(s): ${nodes.map((node) => node.address).join(', ')}`,
   );
-  return mapConcurrently(nodes, request.concurrency, async (node: NodeConfig) => {
+  const results = await mapConcurrently(nodes, request.concurrency, async (node: NodeConfig) => {
     request.log.info(`[${node.address}] taking snapshot ${request.name}`);
     const result = await snapshotNode(node, context);
     if (result.ok) request.log.info(`[${node.address}] saved ${result.file} (${result.size} bytes)`);
@@ -28,6 +32,8 @@ export async function saveSnapshots(request: SaveRequest): Promise<NodeResult[]>
     for (const warning of result.warnings) request.log.warn(`[${node.address}] ${warning}`);
     return result;
   });
+  if (request.s3) await uploadOneCopy(results, nodes, request.s3, context);
+  return results;
 }
 
 /** RKE puts the state file into the archive when it exists, and warns when it does not. */

@@ -1,0 +1,68 @@
+import {
+  CONTAINER_BACKUP_DIR,
+  NODE_SNAPSHOT_DIR,
+  agentUploadArgs,
+  parseUploadResultLine,
+  type AgentUploadSuccess,
+} from '../agent/protocol.js';
+import type { NodeConfig } from '../config/cluster.js';
+import type { S3Settings } from '../s3/settings.js';
+import {
+  agentSuccess,
+  ensureAgentImage,
+  failureMessage,
+  runAgentContainer,
+  withNodeEngine,
+  type RunContext,
+} from './node-snapshot.js';
+import type { NodeResult } from './result.js';
+
+export const UPLOAD_CONTAINER_NAME = 'etcd-snapshot-upload';
+
+/**
+ * One copy per run: every node's snapshot would go to the same key, so the first node
+ * whose snapshot succeeded uploads it, and the next one is tried only if that fails.
+ * (RKE lets every node race for the key and silently skips when it exists.)
+ * Fills in `upload` on the node that uploaded and `uploadError` on those that failed.
+ */
+export async function uploadOneCopy(results: NodeResult[], nodes: NodeConfig[], settings: S3Settings, context: RunContext): Promise<void> {
+  for (const result of results) {
+    if (!result.ok || context.signal.aborted) continue;
+    const node = nodes.find((candidate) => candidate.address === result.address)!;
+    context.log.info(`[${node.address}] uploading ${result.file} to s3://${settings.bucketName}/`);
+    try {
+      result.upload = await uploadFromNode(node, settings, context, result.warnings);
+      context.log.info(`[${node.address}] uploaded s3://${result.upload.bucket}/${result.upload.key} (${result.upload.size} bytes, verified by ${result.upload.verifiedBy})`);
+      for (const warning of result.upload.warnings) context.log.warn(`[${node.address}] ${warning}`);
+      return;
+    } catch (error) {
+      result.uploadError = failureMessage(error, node, context);
+      context.log.warn(`[${node.address}] upload failed: ${result.uploadError}`);
+    }
+  }
+}
+
+async function uploadFromNode(node: NodeConfig, settings: S3Settings, context: RunContext, warnings: string[]): Promise<AgentUploadSuccess> {
+  return withNodeEngine(node, context, async (docker) => {
+    const image = await ensureAgentImage(docker, node, context);
+    const outcome = await runAgentContainer(docker, image, node, context, warnings, {
+      name: UPLOAD_CONTAINER_NAME,
+      cmd: agentUploadArgs({
+        name: context.name,
+        endpoint: settings.endpoint,
+        bucket: settings.bucketName,
+        folder: settings.folder,
+        overwrite: context.overwrite,
+        ...(settings.region ? { region: settings.region } : {}),
+      }),
+      binds: [`${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}:ro`],
+      input: {
+        s3: {
+          ...(settings.credentials ?? {}),
+          ...(settings.customCa ? { customCaPem: settings.customCa } : {}),
+        },
+      },
+    });
+    return agentSuccess(outcome, parseUploadResultLine, node, 'upload');
+  });
+}
