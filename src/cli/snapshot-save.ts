@@ -92,6 +92,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       log,
     });
     process.stdout.write(formatResultTable(results) + '\n');
+    log.debug(`peak RSS of this CLI: ${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MiB`);
     if (interruptedExitCode !== undefined) {
       log.warn('interrupted: containers removed; no partial snapshot was left under a final name');
       return interruptedExitCode;

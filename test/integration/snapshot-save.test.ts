@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import YAML from 'yaml';
+import { assertNoAgentContainers, clusterFile as clusterFile_, save, snapshotFiles, tableRow } from '../support/cli-run.js';
 import {
   containersNamed,
   followerNode,
@@ -16,11 +16,9 @@ import {
   labFacts,
   nodeDocker,
   nodeExec,
-  runCli,
   startCli,
   tempDir,
   waitForHealthyCluster,
-  type CliOutcome,
   type LabFacts,
 } from '../support/lab.js';
 import {
@@ -40,37 +38,9 @@ before(async () => {
   work = tempDir('rke-it-');
 });
 
-/** A variant of the lab's cluster.yml, written to a temp dir (with the state file beside it). */
-function clusterFile(name: string, edit: (config: Record<string, any>) => void, withState = true): string {
-  const config = YAML.parse(readFileSync(lab.clusterYml, 'utf8')) as Record<string, any>;
-  edit(config);
-  const dir = tempDir(`rke-cfg-${name}-`);
-  const file = path.join(dir, 'cluster.yml');
-  writeFileSync(file, YAML.stringify(config));
-  if (withState) writeFileSync(path.join(dir, 'cluster.rkestate'), readFileSync(lab.clusterYml.replace(/\.yml$/, '.rkestate')));
-  return file;
-}
-
-async function save(args: string[]): Promise<CliOutcome> {
-  return runCli(['etcd', 'snapshot-save', ...args]);
-}
-
-async function assertNoSnapshotContainers(): Promise<void> {
-  for (let node = 1; node <= lab.addresses.length; node++) {
-    assert.deepEqual(await containersNamed(node, 'etcd-snapshot-once'), [], `etcd-snapshot-once left on node ${node}`);
-  }
-}
-
-async function snapshotFiles(node: number): Promise<string[]> {
-  const out = await nodeExec(node, 'ls', '-A', '/opt/rke/etcd-snapshots');
-  return out.split('\n').filter(Boolean);
-}
-
-function tableRow(stdout: string, address: string): string {
-  const row = stdout.split('\n').find((line) => line.startsWith(address + ' ') || line.startsWith(address + '\t'));
-  assert.ok(row, `no table row for ${address} in:\n${stdout}`);
-  return row;
-}
+const clusterFile = (name: string, edit: (config: Record<string, any>) => void, withState = true) =>
+  clusterFile_(lab, name, edit, withState);
+const assertNoSnapshotContainers = () => assertNoAgentContainers(lab);
 
 describe('snapshot-save on the 3-node lab', () => {
   test('takes a verified, restorable snapshot on every etcd node and leaves no container', async () => {

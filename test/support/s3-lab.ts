@@ -1,0 +1,89 @@
+/**
+ * The lab's real S3 server (Ceph RGW over HTTPS with its own CA, lab/s3.sh) and its
+ * instance-metadata stand-in, for the integration tests.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from './lab.js';
+
+const run = promisify(execFile);
+const S3_SCRIPT = path.join(REPO_ROOT, 'lab', 's3.sh');
+
+export interface S3LabFacts {
+  endpoint: string;
+  ca: string;
+  otherCa: string;
+  bucket: string;
+  versionedBucket: string;
+  accessKey: string;
+  secretKey: string;
+  restrictedAccessKey: string;
+  restrictedSecretKey: string;
+  imdsEndpoint: string;
+  imdsLog: string;
+}
+
+export async function s3LabFacts(): Promise<S3LabFacts> {
+  const { stdout } = await run('bash', [S3_SCRIPT, 'env']).catch((error: Error) => {
+    throw new Error(`the lab S3 server is not up (bash lab/s3.sh up): ${error.message}`);
+  });
+  const vars = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const match = /^(?:export\s+)?([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (match) vars.set(match[1]!, match[2]!.trim().replace(/^(['"])(.*)\1$/, '$2'));
+  }
+  const need = (key: string) => {
+    const value = vars.get(key);
+    if (value === undefined) throw new Error(`lab/s3.sh env did not print ${key}`);
+    return value;
+  };
+  return {
+    endpoint: need('S3_ENDPOINT'),
+    ca: need('S3_CA'),
+    otherCa: need('S3_OTHER_CA'),
+    bucket: need('S3_BUCKET'),
+    versionedBucket: need('S3_VERSIONED_BUCKET'),
+    accessKey: need('S3_ACCESS_KEY'),
+    secretKey: need('S3_SECRET_KEY'),
+    restrictedAccessKey: need('S3_RESTRICTED_ACCESS_KEY'),
+    restrictedSecretKey: need('S3_RESTRICTED_SECRET_KEY'),
+    imdsEndpoint: need('IMDS_ENDPOINT'),
+    imdsLog: need('IMDS_LOG'),
+  };
+}
+
+/** The aws cli against the lab S3 server with the admin keys; parsed JSON output. */
+export async function aws(...args: string[]): Promise<any> {
+  const { stdout } = await run('bash', [S3_SCRIPT, 'aws', ...args, '--output', 'json'], { maxBuffer: 64 * 1024 * 1024 });
+  return stdout.trim() === '' ? {} : JSON.parse(stdout);
+}
+
+/** Keys of all objects under `prefix` in `bucket`. */
+export async function listKeys(bucket: string, prefix: string): Promise<string[]> {
+  const listing = await aws('s3api', 'list-objects-v2', '--bucket', bucket, '--prefix', prefix);
+  return (listing.Contents ?? []).map((object: { Key: string }) => object.Key);
+}
+
+/** Download an object to a host file. */
+export async function download(bucket: string, key: string, file: string, versionId?: string): Promise<void> {
+  await aws('s3api', 'get-object', '--bucket', bucket, '--key', key, ...(versionId ? ['--version-id', versionId] : []), file);
+}
+
+export async function versionsOf(bucket: string, key: string): Promise<string[]> {
+  const listing = await aws('s3api', 'list-object-versions', '--bucket', bucket, '--prefix', key);
+  return (listing.Versions ?? []).filter((v: { Key: string }) => v.Key === key).map((v: { VersionId: string }) => v.VersionId);
+}
+
+export async function imds(command: 'imds-stop' | 'imds-start'): Promise<void> {
+  await run('bash', [S3_SCRIPT, command]);
+}
+
+export function imdsRequests(facts: S3LabFacts): string {
+  try {
+    return readFileSync(facts.imdsLog, 'utf8');
+  } catch {
+    return '';
+  }
+}
