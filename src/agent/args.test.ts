@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseAgentArgs } from './args.js';
-import { agentSaveArgs, type AgentSaveRequest } from './protocol.js';
+import { agentSaveArgs, agentUploadArgs, type AgentSaveRequest, type AgentUploadRequest } from './protocol.js';
 
 const request: AgentSaveRequest = {
   name: 'rke_etcd_snapshot_2024-05-01T14:03:07+02:00',
@@ -50,4 +50,44 @@ test('refuses names that are unsafe as a file name', () => {
   for (const name of ['../etc/passwd', 'a/b', '..', 'bad\nname']) {
     assert.throws(() => parseAgentArgs(agentSaveArgs({ ...request, name })), /a snapshot name/);
   }
+});
+
+const upload: AgentUploadRequest = {
+  name: 'rke_etcd_snapshot_2024-05-01T14:03:07+02:00',
+  endpoint: '127.0.3.1:7480',
+  bucket: 'snapshots',
+  folder: 'clusters/prod',
+  overwrite: false,
+};
+
+test('upload: parses exactly what the CLI sends (round trip through agentUploadArgs)', () => {
+  assert.deepEqual(parseAgentArgs(agentUploadArgs(upload)), { command: 'upload', request: upload });
+  const full = { ...upload, region: 'eu-west-1', overwrite: true, folder: '' };
+  assert.deepEqual(parseAgentArgs(agentUploadArgs(full)), { command: 'upload', request: full });
+  const aws = { ...upload, endpoint: 's3.amazonaws.com' };
+  assert.deepEqual(parseAgentArgs(agentUploadArgs(aws)), { command: 'upload', request: aws });
+});
+
+test('upload: an empty --folder means none; --folder itself is required', () => {
+  const parsed = parseAgentArgs(['upload', '--name=n', '--endpoint=h:1', '--bucket=b', '--folder=']);
+  assert.deepEqual(parsed, { command: 'upload', request: { name: 'n', endpoint: 'h:1', bucket: 'b', folder: '', overwrite: false } });
+  assert.throws(() => parseAgentArgs(['upload', '--name=n', '--endpoint=h:1', '--bucket=b']), /--folder is required \(empty for none\)/);
+});
+
+test('upload: refuses what the CLI would have normalized or refused', () => {
+  const base = agentUploadArgs(upload);
+  const withValue = (option: string, value: string) => {
+    const args = [...base];
+    args[args.indexOf(option) + 1] = value;
+    return args;
+  };
+  assert.throws(() => parseAgentArgs(withValue('--endpoint', 'https://h:1')), /--endpoint "https:\/\/h:1" must be host\[:port\], without a scheme/);
+  assert.throws(() => parseAgentArgs(withValue('--endpoint', 'h:1/path')), /has a path/);
+  assert.throws(() => parseAgentArgs(withValue('--folder', '/a//b/')), /--folder "\/a\/\/b\/" must have no leading, trailing or double slashes/);
+  assert.throws(() => parseAgentArgs(withValue('--folder', 'a/../b')), /folder parts must not be/);
+  assert.throws(() => parseAgentArgs(withValue('--bucket', '')), /agent upload: --bucket is required/);
+  assert.throws(() => parseAgentArgs(withValue('--name', '../x')), /a snapshot name/);
+  assert.throws(() => parseAgentArgs([...base, '--region', '']), /--region must not be empty/);
+  assert.throws(() => parseAgentArgs([...base, '--cacert', 'x']), /agent upload: unknown argument "--cacert"/);
+  assert.throws(() => parseAgentArgs([...base, '--access-key', 'AKIA']), /agent upload: unknown argument "--access-key"/);
 });

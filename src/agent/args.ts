@@ -1,28 +1,35 @@
 import { OperatorError } from '../errors.js';
+import { normalizeEndpoint, normalizeFolder } from '../s3/settings.js';
 import { validateSnapshotName } from '../snapshot/naming.js';
-import type { AgentSaveRequest } from './protocol.js';
+import type { AgentSaveRequest, AgentUploadRequest } from './protocol.js';
 
-export type AgentCommand = { command: 'save'; request: AgentSaveRequest } | { command: 'version' };
+export type AgentCommand =
+  | { command: 'save'; request: AgentSaveRequest }
+  | { command: 'upload'; request: AgentUploadRequest }
+  | { command: 'version' };
 
 export const AGENT_USAGE =
   'usage: agent save --name NAME --endpoint https://HOST:2379 --cacert FILE --cert FILE --key FILE ' +
-  '[--health-timeout SECONDS] [--overwrite] | agent version';
+  '[--health-timeout SECONDS] [--overwrite] | ' +
+  'agent upload --name NAME --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--overwrite] | ' +
+  'agent version';
 
 const DEFAULT_HEALTH_TIMEOUT_SECONDS = 30;
-const VALUE_OPTIONS = ['name', 'endpoint', 'cacert', 'cert', 'key', 'health-timeout'] as const;
-type ValueOption = (typeof VALUE_OPTIONS)[number];
+const SAVE_OPTIONS = ['name', 'endpoint', 'cacert', 'cert', 'key', 'health-timeout'] as const;
+const UPLOAD_OPTIONS = ['name', 'endpoint', 'bucket', 'folder', 'region'] as const;
 
-/** Parses the agent's arguments, as protocol.ts's agentSaveArgs writes them (`--flag=value` also accepted). */
+/** Parses the agent's arguments, as protocol.ts's agentSaveArgs/agentUploadArgs write them (`--flag=value` also accepted). */
 export function parseAgentArgs(argv: readonly string[]): AgentCommand {
   const [command, ...rest] = argv;
   if (command === 'version' && rest.length === 0) return { command: 'version' };
-  if (command !== 'save') throw new OperatorError(`unknown agent command ${JSON.stringify(command ?? '')}; ${AGENT_USAGE}`);
-  const { values, overwrite } = readOptions(rest);
-  const required = (option: ValueOption): string => {
-    const value = values.get(option);
-    if (value === undefined || value === '') throw new OperatorError(`agent save: --${option} is required; ${AGENT_USAGE}`);
-    return value;
-  };
+  if (command === 'save') return { command: 'save', request: parseSave(rest) };
+  if (command === 'upload') return { command: 'upload', request: parseUpload(rest) };
+  throw new OperatorError(`unknown agent command ${JSON.stringify(command ?? '')}; ${AGENT_USAGE}`);
+}
+
+function parseSave(args: readonly string[]): AgentSaveRequest {
+  const { values, overwrite } = readOptions('save', args, SAVE_OPTIONS);
+  const required = requiredOption('save', values);
   const request: AgentSaveRequest = {
     name: required('name'),
     endpoint: required('endpoint'),
@@ -34,11 +41,49 @@ export function parseAgentArgs(argv: readonly string[]): AgentCommand {
   };
   // The CLI validated it; checked again because it becomes a path here.
   validateSnapshotName(request.name);
-  return { command: 'save', request };
+  return request;
 }
 
-function readOptions(args: readonly string[]): { values: Map<ValueOption, string>; overwrite: boolean } {
-  const values = new Map<ValueOption, string>();
+/** The CLI sends normalized values; anything else is refused rather than normalized again. */
+function parseUpload(args: readonly string[]): AgentUploadRequest {
+  const { values, overwrite } = readOptions('upload', args, UPLOAD_OPTIONS);
+  const required = requiredOption('upload', values);
+  const folder = values.get('folder');
+  if (folder === undefined) throw new OperatorError(`agent upload: --folder is required (empty for none); ${AGENT_USAGE}`);
+  const region = values.get('region');
+  if (region === '') throw new OperatorError('agent upload: --region must not be empty');
+  const request: AgentUploadRequest = {
+    name: required('name'),
+    endpoint: required('endpoint'),
+    bucket: required('bucket'),
+    folder,
+    ...(region === undefined ? {} : { region }),
+    overwrite,
+  };
+  validateSnapshotName(request.name);
+  if (normalizeEndpoint(request.endpoint, 'agent upload: --endpoint', () => undefined) !== request.endpoint) {
+    throw new OperatorError(`agent upload: --endpoint ${JSON.stringify(request.endpoint)} must be host[:port], without a scheme`);
+  }
+  if (normalizeFolder(folder) !== folder) {
+    throw new OperatorError(`agent upload: --folder ${JSON.stringify(folder)} must have no leading, trailing or double slashes`);
+  }
+  return request;
+}
+
+function requiredOption<Option extends string>(command: string, values: Map<Option, string>): (option: Option) => string {
+  return (option) => {
+    const value = values.get(option);
+    if (value === undefined || value === '') throw new OperatorError(`agent ${command}: --${option} is required; ${AGENT_USAGE}`);
+    return value;
+  };
+}
+
+function readOptions<Option extends string>(
+  command: string,
+  args: readonly string[],
+  known: readonly Option[],
+): { values: Map<Option, string>; overwrite: boolean } {
+  const values = new Map<Option, string>();
   let overwrite = false;
   for (let index = 0; index < args.length; index++) {
     const arg = args[index] ?? '';
@@ -47,13 +92,13 @@ function readOptions(args: readonly string[]): { values: Map<ValueOption, string
       continue;
     }
     const match = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
-    const option = match?.[1] as ValueOption | undefined;
-    if (match === null || option === undefined || !VALUE_OPTIONS.includes(option)) {
-      throw new OperatorError(`agent save: unknown argument ${JSON.stringify(arg)}; ${AGENT_USAGE}`);
+    const option = match?.[1] as Option | undefined;
+    if (match === null || option === undefined || !known.includes(option)) {
+      throw new OperatorError(`agent ${command}: unknown argument ${JSON.stringify(arg)}; ${AGENT_USAGE}`);
     }
     const value = match[2] ?? args[++index];
-    if (value === undefined) throw new OperatorError(`agent save: --${option} needs a value`);
-    if (values.has(option)) throw new OperatorError(`agent save: --${option} is given twice`);
+    if (value === undefined) throw new OperatorError(`agent ${command}: --${option} needs a value`);
+    if (values.has(option)) throw new OperatorError(`agent ${command}: --${option} is given twice`);
     values.set(option, value);
   }
   return { values, overwrite };

@@ -1,5 +1,6 @@
 import { OperatorError } from '../errors.js';
-import type { AgentInput } from './protocol.js';
+import { checkPem } from '../s3/settings.js';
+import type { AgentInput, AgentS3Input } from './protocol.js';
 
 /** The state file is a few hundred KiB; this only stops a runaway writer. */
 export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
@@ -22,12 +23,44 @@ export function parseAgentInput(text: string): AgentInput {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new OperatorError("the agent's standard input must be a JSON object");
   }
-  const { stateFileBase64 } = value as Record<string, unknown>;
-  if (stateFileBase64 === undefined) return {};
+  const { stateFileBase64, s3 } = value as Record<string, unknown>;
+  return {
+    ...(stateFileBase64 === undefined ? {} : { stateFileBase64: parseStateFile(stateFileBase64) }),
+    ...(s3 === undefined ? {} : { s3: parseS3Input(s3) }),
+  };
+}
+
+function parseStateFile(stateFileBase64: unknown): string {
   if (typeof stateFileBase64 !== 'string' || !BASE64.test(stateFileBase64) || stateFileBase64.length % 4 !== 0) {
     throw new OperatorError("the agent's standard input: stateFileBase64 must be a base64 string");
   }
-  return { stateFileBase64 };
+  return stateFileBase64;
+}
+
+/** `s3`: both keys or neither (then the node's IAM role); a CA as PEM text. Empty strings count as absent. */
+function parseS3Input(s3: unknown): AgentS3Input {
+  if (typeof s3 !== 'object' || s3 === null || Array.isArray(s3)) {
+    throw new OperatorError("the agent's standard input: s3 must be an object");
+  }
+  const fields = s3 as Record<string, unknown>;
+  const text = (field: keyof AgentS3Input): string | undefined => {
+    const value = fields[field];
+    if (value === undefined || value === null || value === '') return undefined;
+    if (typeof value !== 'string') throw new OperatorError(`the agent's standard input: s3.${field} must be a string`);
+    return value;
+  };
+  const accessKeyId = text('accessKeyId');
+  const secretAccessKey = text('secretAccessKey');
+  const customCaPem = text('customCaPem');
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new OperatorError("the agent's standard input: s3.accessKeyId and s3.secretAccessKey must be given together, or neither");
+  }
+  if (customCaPem !== undefined) checkPem(customCaPem, "the agent's standard input: s3.customCaPem");
+  return {
+    ...(accessKeyId === undefined ? {} : { accessKeyId }),
+    ...(secretAccessKey === undefined ? {} : { secretAccessKey }),
+    ...(customCaPem === undefined ? {} : { customCaPem }),
+  };
 }
 
 export async function readAllInput(stream: AsyncIterable<Buffer | string>): Promise<string> {

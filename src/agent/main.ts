@@ -2,14 +2,22 @@
 /**
  * The backup agent, run in the one-off `etcd-snapshot-once` container on each etcd node:
  *   agent save --name NAME --endpoint URL --cacert F --cert F --key F [--health-timeout S] [--overwrite] < input.json
+ *   agent upload --name NAME --endpoint HOST[:PORT] --bucket B --folder F [--region R] [--overwrite] < input.json
  *   agent version
  * Logs go to stderr; stdout gets exactly one result line (protocol.ts). Exit 0 on success, 1 on failure.
  */
 import { OperatorError, messageOf } from '../errors.js';
 import { parseAgentArgs, type AgentCommand } from './args.js';
 import { parseAgentInput, readAllInput } from './input.js';
-import { formatResultLine, type AgentResult, type AgentSaveRequest } from './protocol.js';
+import {
+  formatResultLine,
+  type AgentResult,
+  type AgentSaveRequest,
+  type AgentUploadRequest,
+  type AgentUploadResult,
+} from './protocol.js';
 import { saveSnapshot } from './save.js';
+import { uploadSnapshot } from './upload.js';
 import { AGENT_VERSION } from './version.js';
 
 function log(line: string): void {
@@ -18,12 +26,14 @@ function log(line: string): void {
 
 /**
  * grpc-js passes an IP address as the TLS server name (etcd endpoints are IPs), and
- * Node warns about that (DEP0123) on every connection: keep every other warning.
+ * Node warns about that (DEP0123) on every connection; the AWS SDK warns about its
+ * future Node versions, which nobody on the node can act on: keep every other warning.
  */
 function quietIpServerNameWarning(): void {
   process.removeAllListeners('warning');
   process.on('warning', (warning: Error & { code?: string }) => {
-    if (warning.code !== 'DEP0123') log(`${warning.name}: ${warning.message}`);
+    if (warning.code === 'DEP0123' || warning.message.startsWith('NodeVersionSupportWarning')) return;
+    log(`${warning.name}: ${warning.message}`);
   });
 }
 
@@ -34,6 +44,19 @@ async function runSave(request: AgentSaveRequest, signal: AbortSignal): Promise<
   } catch (error) {
     if (signal.aborted) return { ok: false, error: `interrupted (${String(signal.reason)}); no snapshot was written` };
     if (!(error instanceof OperatorError)) log(error instanceof Error && error.stack !== undefined ? error.stack : String(error));
+    return { ok: false, error: messageOf(error) };
+  }
+}
+
+async function runUpload(request: AgentUploadRequest, signal: AbortSignal): Promise<AgentUploadResult> {
+  try {
+    const input = parseAgentInput(await readAllInput(process.stdin));
+    return await uploadSnapshot(request, input, { log, signal });
+  } catch (error) {
+    if (error instanceof OperatorError) return { ok: false, error: error.message };
+    if (signal.aborted) return { ok: false, error: `interrupted (${String(signal.reason)}); the upload was stopped` };
+    // uploadSnapshot turns any error that mentions a key into an OperatorError: this stack holds none.
+    log(error instanceof Error && error.stack !== undefined ? error.stack : String(error));
     return { ok: false, error: messageOf(error) };
   }
 }
@@ -62,10 +85,11 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`rke-snapshot-agent ${AGENT_VERSION}\n`);
     return 0;
   }
+  if (command.command === 'upload') return report(await runUpload(command.request, abortOnSignals()));
   return report(await runSave(command.request, abortOnSignals()));
 }
 
-async function report(result: AgentResult): Promise<number> {
+async function report(result: AgentResult | AgentUploadResult): Promise<number> {
   if (!result.ok) log(`ERROR ${result.error}`);
   await new Promise<void>((resolve) => process.stdout.write(`${formatResultLine(result)}\n`, () => resolve()));
   return result.ok ? 0 : 1;

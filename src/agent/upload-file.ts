@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, open, type FileHandle } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { Readable } from 'node:stream';
+import { OperatorError } from '../errors.js';
+import { systemErrorCode } from './file-errors.js';
+import { NODE_SNAPSHOT_DIR } from './protocol.js';
+
+/** Reads of the local zip: big enough for few syscalls, small against the upload's part buffers. */
+export const READ_CHUNK_BYTES = 1024 * 1024;
+
+/** The node's NAME.zip, opened for reading (never through a symlink), with its size and SHA-256. */
+export interface LocalSnapshot {
+  handle: FileHandle;
+  size: number;
+  sha256: string;
+  /** The path as the node sees it, for messages. */
+  displayPath: string;
+}
+
+/**
+ * Opens `<backupDir>/NAME.zip` for the upload: it must be a regular file, not a symlink
+ * (lstat, then O_NOFOLLOW so that a swap in between cannot redirect the read). Its
+ * SHA-256 is read first because it goes into the object's metadata, which S3 takes
+ * before the body; the upload digests the bytes again as they are sent.
+ */
+export async function openLocalSnapshot(backupDir: string, name: string, signal?: AbortSignal): Promise<LocalSnapshot> {
+  const fileName = `${name}.zip`;
+  const displayPath = posix.join(NODE_SNAPSHOT_DIR, fileName);
+  const path = join(backupDir, fileName);
+  const before = await lstat(path).catch((error: unknown) => {
+    throw fileReadError(error, displayPath);
+  });
+  if (before.isSymbolicLink()) throw symlinkError(displayPath);
+  if (!before.isFile()) throw new OperatorError(`${displayPath} is not a regular file; refusing to upload it`);
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch((error: unknown) => {
+    throw systemErrorCode(error) === 'ELOOP' ? symlinkError(displayPath) : fileReadError(error, displayPath);
+  });
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new OperatorError(`${displayPath} is not a regular file; refusing to upload it`);
+    const sha256 = await hashFile(handle, signal).catch((error: unknown) => {
+      throw fileReadError(error, displayPath);
+    });
+    return { handle, size: stats.size, sha256, displayPath };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/**
+ * A stream over the whole file from its start, by positional reads. The handle stays
+ * open whatever happens to the stream (FileHandle.createReadStream closes its handle on
+ * destroy even with autoClose: false); the caller closes it.
+ */
+export function readWholeFile(handle: FileHandle): Readable {
+  return Readable.from(readChunks(handle), { objectMode: false, highWaterMark: READ_CHUNK_BYTES });
+}
+
+async function* readChunks(handle: FileHandle): AsyncGenerator<Buffer> {
+  for (let position = 0; ; ) {
+    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK_BYTES, position);
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    yield buffer.subarray(0, bytesRead);
+  }
+}
+
+async function hashFile(handle: FileHandle, signal: AbortSignal | undefined): Promise<string> {
+  const hash = createHash('sha256');
+  const stream = readWholeFile(handle);
+  try {
+    for await (const chunk of stream) {
+      signal?.throwIfAborted();
+      hash.update(chunk as Buffer);
+    }
+  } finally {
+    stream.destroy();
+  }
+  return hash.digest('hex');
+}
+
+function symlinkError(displayPath: string): OperatorError {
+  return new OperatorError(`${displayPath} is a symbolic link; refusing to upload through it`);
+}
+
+function fileReadError(error: unknown, displayPath: string): unknown {
+  const code = systemErrorCode(error);
+  if (code === 'ENOENT') return new OperatorError(`${displayPath} does not exist on this node: there is no snapshot of that name to upload`, { cause: error });
+  if (code === undefined) return error;
+  return new OperatorError(`cannot read ${displayPath}: ${(error as Error).message}`, { cause: error });
+}

@@ -1,0 +1,119 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { OperatorError } from '../errors.js';
+import { DEFAULT_S3_REGION, createS3Client, type S3ClientOptions } from '../s3/client.js';
+import { redactSecrets } from '../s3/errors.js';
+import { snapshotObjectKey } from '../s3/key.js';
+import { CONTAINER_BACKUP_DIR, type AgentInput, type AgentS3Input, type AgentUploadRequest, type AgentUploadSuccess } from './protocol.js';
+import { openLocalSnapshot, type LocalSnapshot } from './upload-file.js';
+import { checkBucket, checkCredentials, planKey, type KeyPlan } from './upload-preflight.js';
+import { sendSnapshot } from './upload-send.js';
+import { objectUrl, type UploadTarget } from './upload-target.js';
+import { verifyUploadedObject } from './upload-verify.js';
+
+export interface UploadOptions {
+  /** Where the node's /opt/rke/etcd-snapshots is seen (/backup in the container). */
+  backupDir?: string;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+  createClient?: (options: S3ClientOptions) => S3Client;
+  /** For tests (lib-storage's minimum is 5 MiB); the agent uses PART_SIZE. */
+  partSize?: number;
+  /** Read for the instance-metadata diagnosis when no credentials are found. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The agent's `upload`: /backup/NAME.zip (written by `save`) to s3://BUCKET/<folder>/NAME.zip,
+ * after checking credentials, bucket and any object left by an earlier run; then the
+ * stored object is checked against what was sent. Keys never appear in a message.
+ */
+export async function uploadSnapshot(request: AgentUploadRequest, input: AgentInput, options: UploadOptions = {}): Promise<AgentUploadSuccess> {
+  try {
+    return await uploadWithFile(request, input.s3 ?? {}, options);
+  } catch (error) {
+    throw redactedError(error, [input.s3?.accessKeyId, input.s3?.secretAccessKey]);
+  }
+}
+
+async function uploadWithFile(request: AgentUploadRequest, s3: AgentS3Input, options: UploadOptions): Promise<AgentUploadSuccess> {
+  const started = Date.now();
+  const file = await openLocalSnapshot(options.backupDir ?? CONTAINER_BACKUP_DIR, request.name, options.signal);
+  try {
+    const config = clientOptions(request, s3);
+    const client = (options.createClient ?? createS3Client)(config);
+    try {
+      return await uploadFile(request, file, { ...options, client, staticKeys: config.credentials !== undefined, started });
+    } finally {
+      client.destroy();
+    }
+  } finally {
+    await file.handle.close();
+  }
+}
+
+async function uploadFile(
+  request: AgentUploadRequest,
+  file: LocalSnapshot,
+  options: UploadOptions & { client: S3Client; staticKeys: boolean; started: number },
+): Promise<AgentUploadSuccess> {
+  const log = options.log ?? (() => undefined);
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    log(`WARN ${message}`);
+  };
+  const target: UploadTarget = {
+    client: options.client,
+    endpoint: request.endpoint,
+    bucket: request.bucket,
+    key: snapshotObjectKey(request.folder, request.name),
+    region: request.region ?? DEFAULT_S3_REGION,
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  await checkCredentials(target, options.staticKeys, options.env ?? process.env);
+  await checkBucket(target);
+  log(planMessage(await planKey(target, request.overwrite, warn), target, file));
+  const sent = await sendSnapshot(target, file, { log, ...(options.partSize ? { partSize: options.partSize } : {}) });
+  const verified = await verifyUploadedObject(target, sent);
+  if (verified.warning !== undefined) warn(verified.warning);
+  log(`uploaded ${objectUrl(target)}: ${sent.digest.size} bytes, sha256 ${sent.digest.sha256}, ETag ${verified.etag}` +
+    (sent.versionId ? `, version ${sent.versionId}` : ''));
+  return {
+    ok: true,
+    bucket: target.bucket,
+    key: target.key,
+    size: sent.digest.size,
+    sha256: sent.digest.sha256,
+    etag: verified.etag,
+    ...(sent.versionId ? { versionId: sent.versionId } : {}),
+    verifiedBy: verified.verifiedBy,
+    warnings,
+    durationMs: Date.now() - options.started,
+  };
+}
+
+export function clientOptions(request: AgentUploadRequest, s3: AgentS3Input): S3ClientOptions {
+  const { accessKeyId, secretAccessKey, customCaPem } = s3;
+  return {
+    endpoint: request.endpoint,
+    ...(request.region ? { region: request.region } : {}),
+    ...(customCaPem ? { customCaPem } : {}),
+    ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+  };
+}
+
+function planMessage(plan: KeyPlan, target: UploadTarget, file: LocalSnapshot): string {
+  const what = `${file.displayPath} (${file.size} bytes) to ${objectUrl(target)} at ${target.endpoint}`;
+  if (plan === 'new-version') return `uploading ${what} as a new version (the key exists; the bucket is versioned)`;
+  if (plan === 'replace') return `uploading ${what}, replacing the object of an earlier run (--overwrite)`;
+  return `uploading ${what}`;
+}
+
+/** The last line of defence: no error leaves the agent with a key in it. */
+function redactedError(error: unknown, secrets: readonly (string | undefined)[]): unknown {
+  if (!(error instanceof Error)) return error;
+  const message = redactSecrets(error.message, secrets);
+  const stack = error.stack === undefined ? '' : redactSecrets(error.stack, secrets);
+  if (message === error.message && stack === (error.stack ?? '')) return error;
+  return new OperatorError(message);
+}
