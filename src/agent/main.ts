@@ -91,7 +91,8 @@ async function main(argv: readonly string[]): Promise<number> {
 
 async function report(result: AgentResult | AgentUploadResult): Promise<number> {
   if (!result.ok) log(`ERROR ${result.error}`);
-  await new Promise<void>((resolve) => process.stdout.write(`${formatResultLine(result)}\n`, () => resolve()));
+  const withMemory = result.ok ? { ...result, peakRssBytes: process.resourceUsage().maxRSS * 1024 } : result;
+  await new Promise<void>((resolve) => process.stdout.write(`${formatResultLine(withMemory)}\n`, () => resolve()));
   return result.ok ? 0 : 1;
 }
 

@@ -80,6 +80,8 @@ export interface AgentSuccess {
   stateFileIncluded: boolean;
   /** Wall time of the agent's work, in milliseconds. */
   durationMs: number;
+  /** The agent process's peak resident memory, for the operator's (and the benchmark's) eye. */
+  peakRssBytes?: number;
 }
 
 export interface AgentFailure {
@@ -119,6 +121,7 @@ export interface AgentUploadSuccess {
   /** Degraded steps the operator should know about (e.g. a permission the policy lacks). */
   warnings: string[];
   durationMs: number;
+  peakRssBytes?: number;
 }
 
 export type AgentUploadResult = AgentUploadSuccess | AgentFailure;

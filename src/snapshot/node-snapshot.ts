@@ -164,7 +164,7 @@ async function runSnapshotAgent(
     ],
     input,
   });
-  const result = agentSuccess(outcome, parseResultLine, node, 'snapshot');
+  const result = agentSuccess(outcome, parseResultLine, node, 'snapshot', context.log);
   return {
     file: result.file,
     size: result.size,
@@ -219,11 +219,12 @@ export async function runAgentContainer(
 }
 
 /** The agent's result, or an OperatorError naming the node: its own error, or that it printed none. */
-export function agentSuccess<T extends { ok: true }>(
+export function agentSuccess<T extends { ok: true; peakRssBytes?: number }>(
   outcome: OneOffOutcome,
   parse: (stdout: string) => T | AgentFailure | undefined,
   node: NodeConfig,
   job: string,
+  log: Logger,
 ): T {
   const result = parse(outcome.stdout);
   if (result === undefined) {
@@ -234,5 +235,8 @@ export function agentSuccess<T extends { ok: true }>(
     );
   }
   if (!result.ok) throw new OperatorError(`host ${node.address}: ${result.error}`);
+  if (result.peakRssBytes !== undefined) {
+    log.debug(`host ${node.address}: peak RSS of the ${job} agent: ${(result.peakRssBytes / 1024 / 1024).toFixed(1)} MiB`);
+  }
   return result;
 }

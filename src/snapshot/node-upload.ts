@@ -63,6 +63,6 @@ async function uploadFromNode(node: NodeConfig, settings: S3Settings, context: R
         },
       },
     });
-    return agentSuccess(outcome, parseUploadResultLine, node, 'upload');
+    return agentSuccess(outcome, parseUploadResultLine, node, 'upload', context.log);
   });
 }

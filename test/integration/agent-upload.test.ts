@@ -4,11 +4,9 @@
  * SigV4 signatures (lab/s3.sh). Fails, does not skip, when that lab is not up.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import {
   DeleteObjectCommand,
@@ -23,67 +21,20 @@ import { uploadSnapshot } from '../../src/agent/upload.js';
 import { createS3Client } from '../../src/s3/client.js';
 import { snapshotObjectKey } from '../../src/s3/key.js';
 import { perTestDirectory } from '../support/case-dirs.js';
-import { REPO_ROOT } from '../support/lab.js';
+import { s3LabFacts, type S3LabFacts } from '../support/s3-lab.js';
 
-const run = promisify(execFile);
 const MIB = 1024 * 1024;
-
-interface S3Lab {
-  endpoint: string;
-  ca: string;
-  otherCa: string;
-  bucket: string;
-  versionedBucket: string;
-  accessKey: string;
-  secretKey: string;
-  restrictedAccessKey: string;
-  restrictedSecretKey: string;
-  imdsEndpoint: string;
-}
-
-/** Reads `lab/s3.sh env` (S3_LAB_DIR is passed through); a lab that is not up is a failure with the command to fix it. */
-async function s3Lab(): Promise<S3Lab> {
-  let stdout: string;
-  try {
-    ({ stdout } = await run('bash', [path.join(REPO_ROOT, 'lab', 's3.sh'), 'env']));
-  } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? error).trim();
-    throw new Error(`the S3 lab is not up (bash lab/s3.sh env: ${stderr}); start it with: bash lab/s3.sh up`);
-  }
-  const vars = new Map<string, string>();
-  for (const line of stdout.split('\n')) {
-    const match = /^(?:export\s+)?([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (match) vars.set(match[1]!, match[2]!.replace(/^(['"])(.*)\1$/, '$2'));
-  }
-  const need = (name: string) => {
-    const value = vars.get(name);
-    if (value === undefined || value === '') throw new Error(`bash lab/s3.sh env did not print ${name}; is the S3 lab up? (bash lab/s3.sh up)`);
-    return value;
-  };
-  return {
-    endpoint: need('S3_ENDPOINT'),
-    ca: need('S3_CA'),
-    otherCa: need('S3_OTHER_CA'),
-    bucket: need('S3_BUCKET'),
-    versionedBucket: need('S3_VERSIONED_BUCKET'),
-    accessKey: need('S3_ACCESS_KEY'),
-    secretKey: need('S3_SECRET_KEY'),
-    restrictedAccessKey: need('S3_RESTRICTED_ACCESS_KEY'),
-    restrictedSecretKey: need('S3_RESTRICTED_SECRET_KEY'),
-    imdsEndpoint: need('IMDS_ENDPOINT'),
-  };
-}
 
 const dirs = await perTestDirectory('agent-upload-s3-');
 /** Every run writes under its own prefix, removed afterwards. */
 const FOLDER = `agent-upload-test/${Date.now()}-${randomBytes(3).toString('hex')}`;
-let lab: S3Lab;
+let lab: S3LabFacts;
 let caPem: string;
 let admin: S3Client;
 let caseNumber = 0;
 
 before(async () => {
-  lab = await s3Lab();
+  lab = await s3LabFacts();
   caPem = await readFile(lab.ca, 'utf8');
   admin = createS3Client({ endpoint: lab.endpoint, customCaPem: caPem, credentials: { accessKeyId: lab.accessKey, secretAccessKey: lab.secretKey } });
 });
@@ -138,8 +89,9 @@ async function uploadFails(req: AgentUploadRequest, input: AgentInput): Promise<
   assert.fail('expected the upload to fail');
 }
 
-async function storedSha256(bucket: string, key: string, versionId?: string): Promise<string> {
-  const reply = await admin.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }));
+/** RGW gives an object to the user who uploaded it: read it back as that user. */
+async function storedSha256(bucket: string, key: string, versionId?: string, reader: S3Client = admin): Promise<string> {
+  const reply = await reader.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }));
   const hash = createHash('sha256');
   for await (const chunk of reply.Body as AsyncIterable<Uint8Array>) hash.update(chunk);
   return hash.digest('hex');
@@ -248,7 +200,12 @@ describe('agent upload against the lab S3 server (Ceph RGW, HTTPS, own CA)', () 
     process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = lab.imdsEndpoint;
     try {
       const { result } = await upload(request(name), { s3: { customCaPem: caPem } });
-      assert.equal(await storedSha256(lab.bucket, result.key), sha256(bytes));
+      const role = createS3Client({ endpoint: lab.endpoint, customCaPem: caPem, credentials: { accessKeyId: lab.roleAccessKey, secretAccessKey: lab.roleSecretKey } });
+      try {
+        assert.equal(await storedSha256(lab.bucket, result.key, undefined, role), sha256(bytes));
+      } finally {
+        role.destroy();
+      }
     } finally {
       if (saved === undefined) delete process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT;
       else process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = saved;

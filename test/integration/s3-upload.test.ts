@@ -9,9 +9,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { assertNoAgentContainers, clusterFile, escapeRegExp, save, snapshotFiles, tableRow } from '../support/cli-run.js';
+import { assertNoAgentContainers, clusterFile, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
 import { REPO_ROOT, copyFromNode, labEtcdctl, labFacts, nodeDocker, startCli, tempDir, type LabFacts } from '../support/lab.js';
-import { aws, download, imdsRequests, listKeys, s3LabFacts, versionsOf, type S3LabFacts } from '../support/s3-lab.js';
+import { aws, download, imdsRequests, listKeys, s3LabFacts, versionsOf, type S3LabFacts, type S3User } from '../support/s3-lab.js';
 import { sha256File } from '../support/snapshot-check.js';
 
 const run = promisify(execFile);
@@ -24,6 +24,7 @@ let secretFile: string;
 before(async () => {
   lab = await labFacts();
   s3 = await s3LabFacts();
+  await removeNodeSnapshots(lab, 'it-s3-*');
   work = tempDir('rke-s3-it-');
   secretFile = path.join(work, 'secret');
   writeFileSync(secretFile, s3.secretKey + '\n', { mode: 0o600 });
@@ -54,13 +55,19 @@ function uploadedFrom(stdout: string): { address: string; key: string; versionId
 }
 
 /** The S3 object is byte-identical to the zip on the node the report names. */
-async function assertObjectIsNodeFile(bucket: string, key: string, address: string, name: string, versionId?: string): Promise<void> {
+async function assertObjectIsNodeFile(
+  bucket: string,
+  key: string,
+  address: string,
+  name: string,
+  options: { versionId?: string; user?: S3User } = {},
+): Promise<void> {
   const node = lab.addresses.indexOf(address) + 1;
   assert.ok(node > 0, `unknown node ${address}`);
   const local = path.join(work, `${name}-node${node}.zip`);
   const remote = path.join(work, `${name}-s3.zip`);
   await copyFromNode(node, `/opt/rke/etcd-snapshots/${name}.zip`, local);
-  await download(bucket, key, remote, versionId);
+  await download(bucket, key, remote, options);
   assert.equal(sha256File(remote), sha256File(local), `s3://${bucket}/${key} differs from ${address}'s file`);
 }
 
@@ -146,6 +153,8 @@ describe('snapshot-save --s3 uploads exactly one verified copy', () => {
     assert.equal(outcome.code, 0, outcome.stderr);
     assert.deepEqual(await listKeys(s3.bucket, folder), [`${folder}/it-s3-iam.zip`]);
     assert.match(imdsRequests(s3).slice(before), /security-credentials/, 'the metadata service was not asked');
+    const uploaded = uploadedFrom(outcome.stdout);
+    await assertObjectIsNodeFile(s3.bucket, uploaded.key, uploaded.address, 'it-s3-iam', { user: 'role' });
   });
 
   test('no keys and no metadata service: a clear error, local snapshots kept', async () => {
@@ -167,7 +176,7 @@ describe('snapshot-save --s3 uploads exactly one verified copy', () => {
     assert.equal(outcome.code, 0, outcome.stderr);
     assert.deepEqual(await listKeys(s3.bucket, folder), [`${folder}/it-s3-policy.zip`]);
     const uploaded = uploadedFrom(outcome.stdout);
-    await assertObjectIsNodeFile(s3.bucket, uploaded.key, uploaded.address, 'it-s3-policy');
+    await assertObjectIsNodeFile(s3.bucket, uploaded.key, uploaded.address, 'it-s3-policy', { user: 'restricted' });
   });
 });
 
@@ -238,7 +247,7 @@ describe('an object left by an earlier run', () => {
     const versions = await versionsOf(s3.versionedBucket, key);
     assert.equal(versions.length, 2);
     assert.ok(versions.includes(uploaded.versionId));
-    await assertObjectIsNodeFile(s3.versionedBucket, key, uploaded.address, 'it-s3-versioned', uploaded.versionId);
+    await assertObjectIsNodeFile(s3.versionedBucket, key, uploaded.address, 'it-s3-versioned', { versionId: uploaded.versionId });
   });
 });
 

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { assertNoAgentContainers, clusterFile as clusterFile_, save, snapshotFiles, tableRow } from '../support/cli-run.js';
+import { assertNoAgentContainers, clusterFile as clusterFile_, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
 import {
   containersNamed,
   followerNode,
@@ -35,6 +35,7 @@ let work: string;
 
 before(async () => {
   lab = await labFacts();
+  await removeNodeSnapshots(lab, 'it-*');
   work = tempDir('rke-it-');
 });
 

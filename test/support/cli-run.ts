@@ -43,3 +43,10 @@ export function tableRow(stdout: string, address: string): string {
 export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/** Remove snapshots an earlier run of the same tests left on the nodes (reruns on a kept lab). */
+export async function removeNodeSnapshots(lab: LabFacts, pattern: string): Promise<void> {
+  for (let node = 1; node <= lab.addresses.length; node++) {
+    await nodeExec(node, 'find', '/opt/rke/etcd-snapshots', '-maxdepth', '1', '-name', pattern, '-delete');
+  }
+}

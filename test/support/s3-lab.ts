@@ -21,13 +21,17 @@ export interface S3LabFacts {
   secretKey: string;
   restrictedAccessKey: string;
   restrictedSecretKey: string;
+  /** The user behind the metadata stand-in's role. */
+  roleAccessKey: string;
+  roleSecretKey: string;
   imdsEndpoint: string;
   imdsLog: string;
 }
 
+/** Reads `lab/s3.sh env` (S3_LAB_DIR is passed through); a lab that is not up is a failure saying how to start it. */
 export async function s3LabFacts(): Promise<S3LabFacts> {
-  const { stdout } = await run('bash', [S3_SCRIPT, 'env']).catch((error: Error) => {
-    throw new Error(`the lab S3 server is not up (bash lab/s3.sh up): ${error.message}`);
+  const { stdout } = await run('bash', [S3_SCRIPT, 'env']).catch((error: { stderr?: string; message: string }) => {
+    throw new Error(`the S3 lab is not up (bash lab/s3.sh env: ${(error.stderr ?? error.message).trim()}); start it with: bash lab/s3.sh up`);
   });
   const vars = new Map<string, string>();
   for (const line of stdout.split('\n')) {
@@ -49,15 +53,24 @@ export async function s3LabFacts(): Promise<S3LabFacts> {
     secretKey: need('S3_SECRET_KEY'),
     restrictedAccessKey: need('S3_RESTRICTED_ACCESS_KEY'),
     restrictedSecretKey: need('S3_RESTRICTED_SECRET_KEY'),
+    roleAccessKey: need('S3_ROLE_ACCESS_KEY'),
+    roleSecretKey: need('S3_ROLE_SECRET_KEY'),
     imdsEndpoint: need('IMDS_ENDPOINT'),
     imdsLog: need('IMDS_LOG'),
   };
 }
 
-/** The aws cli against the lab S3 server with the admin keys; parsed JSON output. */
-export async function aws(...args: string[]): Promise<any> {
-  const { stdout } = await run('bash', [S3_SCRIPT, 'aws', ...args, '--output', 'json'], { maxBuffer: 64 * 1024 * 1024 });
+/** A lab S3 user. RGW gives an object to the user who uploaded it: read it back as that user. */
+export type S3User = 'admin' | 'restricted' | 'role';
+
+/** The aws cli against the lab S3 server as `user`; parsed JSON output. */
+export async function awsAs(user: S3User, ...args: string[]): Promise<any> {
+  const { stdout } = await run('bash', [S3_SCRIPT, 'aws', '--user', user, ...args, '--output', 'json'], { maxBuffer: 64 * 1024 * 1024 });
   return stdout.trim() === '' ? {} : JSON.parse(stdout);
+}
+
+export function aws(...args: string[]): Promise<any> {
+  return awsAs('admin', ...args);
 }
 
 /** Keys of all objects under `prefix` in `bucket`. */
@@ -67,8 +80,9 @@ export async function listKeys(bucket: string, prefix: string): Promise<string[]
 }
 
 /** Download an object to a host file. */
-export async function download(bucket: string, key: string, file: string, versionId?: string): Promise<void> {
-  await aws('s3api', 'get-object', '--bucket', bucket, '--key', key, ...(versionId ? ['--version-id', versionId] : []), file);
+export async function download(bucket: string, key: string, file: string, options: { versionId?: string; user?: S3User } = {}): Promise<void> {
+  const version = options.versionId ? ['--version-id', options.versionId] : [];
+  await awsAs(options.user ?? 'admin', 's3api', 'get-object', '--bucket', bucket, '--key', key, ...version, file);
 }
 
 export async function versionsOf(bucket: string, key: string): Promise<string[]> {
