@@ -24,7 +24,7 @@ import { uploadSnapshot, type UploadOptions } from './upload.js';
 const ACCESS_KEY = 'AKIAFAKEACCESSKEY001';
 const SECRET_KEY = 'fake/secret+KEY/with/slashes0000000000000';
 const MIB = 1024 * 1024;
-const PART = 5 * MIB; // lib-storage's minimum; the agent uses 16 MiB
+const PART = 5 * MIB; // lib-storage's minimum; the agent uses 8 MiB
 
 const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest();
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
