@@ -24,6 +24,9 @@ DEFAULT_K8S=v1.26.15-rancher1-1
 # ---------------------------------------------------------------------------------------
 # messages and errors
 
+# shellcheck source=lab/common.sh
+source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
+
 log() { printf 'lab: %s\n' "$*" >&2; }
 die() {
   printf 'lab: error: %s\n' "$*" >&2
@@ -112,26 +115,11 @@ write_state() { # $1 = starting|up
 # ---------------------------------------------------------------------------------------
 # processes: only ever signal what we started (pid files, verified against /proc)
 
-read_pid() {
-  local p=""
-  [[ -r $1 ]] || return 1
-  read -r p <"$1" || true
-  [[ $p =~ ^[1-9][0-9]*$ ]] || return 1
-  printf '%s' "$p"
-}
-
 cmdline_of() { # $1 pid -> CMDLINE (argv joined by spaces); fails if gone or a zombie
   local -a argv=()
   mapfile -d '' -t argv 2>/dev/null <"/proc/$1/cmdline" || return 1
   ((${#argv[@]})) || return 1
   CMDLINE="${argv[*]}"
-}
-
-pid_is() { # pid needle... : alive and its command line contains every needle
-  local pid=$1 n CMDLINE=""
-  shift
-  cmdline_of "$pid" || return 1
-  for n; do [[ $CMDLINE == *"$n"* ]] || return 1; done
 }
 
 stop_pid() { # pid seconds needle... : TERM, wait, then KILL; only if it still matches
@@ -225,54 +213,15 @@ lab_pids() {
 # ---------------------------------------------------------------------------------------
 # install
 
-missing_packages() {
-  local p
-  for p in "${PACKAGES[@]}"; do
-    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || printf '%s\n' "$p"
-  done
-}
-
 POLICY_RC=/usr/sbin/policy-rc.d
 POLICY_CREATED=0
-remove_policy_rc() {
-  if ((POLICY_CREATED)); then
-    rm -f "$POLICY_RC"
-    POLICY_CREATED=0
-  fi
-}
 
 cmd_install() {
   (($# == 0)) || die "install takes no arguments"
-  ((EUID == 0)) || die "install needs root"
-  command -v dpkg-query >/dev/null && command -v apt-get >/dev/null || die "apt-get/dpkg not found: the lab needs Debian (bookworm)"
-  local -a missing=()
-  mapfile -t missing < <(missing_packages)
-  if ((${#missing[@]} == 0)); then
-    log "packages present: ${PACKAGES[*]}"
-    return 0
-  fi
-  log "installing: ${missing[*]}"
-  # Keep the packages' maintainer scripts from starting a host-wide dockerd/sshd/etcd.
-  if [[ ! -e $POLICY_RC ]]; then
-    printf '#!/bin/sh\n# written by lab/lab.sh install for the duration of apt-get install\nexit 101\n' >"$POLICY_RC"
-    chmod 755 "$POLICY_RC"
-    POLICY_CREATED=1
-    trap 'remove_policy_rc' EXIT
-  fi
-  local rc=0
-  {
-    DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
-  } </dev/null >&2 || rc=$?
-  remove_policy_rc
-  ((rc == 0)) || die "apt-get failed (exit $rc) installing: ${missing[*]}"
-  mapfile -t missing < <(missing_packages)
-  ((${#missing[@]} == 0)) || die "still missing after apt-get install: ${missing[*]}"
+  install_missing_packages lab/lab.sh # keeps the packages from starting a host-wide dockerd/sshd/etcd
   if [[ -S /run/docker.sock ]]; then
     log "warning: a host-wide dockerd is listening on /run/docker.sock (not started by the lab)"
   fi
-  log "installed: ${PACKAGES[*]}"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -988,13 +937,6 @@ EOF
 
 # `docker`, `exec`, `ssh`, `etcdctl`: an optional --dir first, then the node number where needed.
 LEAD_DIR=""
-take_lead_dir() {
-  case ${1:-} in
-  --dir) LEAD_DIR=${2:?--dir needs a value} && return 2 ;;
-  --dir=*) LEAD_DIR=${1#*=} && return 1 ;;
-  esac
-  return 0
-}
 
 node_arg() {
   [[ ${1:-} =~ ^[1-9][0-9]*$ ]] || die "$CMD: expected a node number, got '${1:-}'"

@@ -28,6 +28,9 @@ readonly ROLE_NAME=rke-etcd-backup REGION=us-east-1
 # ---------------------------------------------------------------------------------------
 # messages and errors
 
+# shellcheck source=lab/common.sh
+source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
+
 log() { printf 's3-lab: %s\n' "$*" >&2; }
 die() {
   printf 's3-lab: error: %s\n' "$*" >&2
@@ -100,26 +103,11 @@ load_keys() {
 # ---------------------------------------------------------------------------------------
 # processes: only ever signal what we started (pid files, verified against /proc)
 
-read_pid() {
-  local p=""
-  [[ -r $1 ]] || return 1
-  read -r p <"$1" || true
-  [[ $p =~ ^[1-9][0-9]*$ ]] || return 1
-  printf '%s' "$p"
-}
-
 cmdline_of() { # $1 pid -> CMDLINE; fails if gone or a zombie
   local -a argv=()
   mapfile -d '' -t argv 2>/dev/null <"/proc/$1/cmdline" || return 1
   ((${#argv[@]})) || return 1
   CMDLINE="${argv[*]}"
-}
-
-pid_is() { # pid needle... : alive and its command line contains every needle
-  local pid=$1 n CMDLINE=""
-  shift
-  cmdline_of "$pid" || return 1
-  for n; do [[ $CMDLINE == *"$n"* ]] || return 1; done
 }
 
 # The daemons: name -> what its command line must contain (besides the pid file's pid).
@@ -220,52 +208,13 @@ spawn_daemon() { # name logfile command...
 # ---------------------------------------------------------------------------------------
 # install
 
-missing_packages() {
-  local p
-  for p in "${PACKAGES[@]}"; do
-    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || printf '%s\n' "$p"
-  done
-}
-
 POLICY_RC=/usr/sbin/policy-rc.d
 POLICY_CREATED=0
-remove_policy_rc() {
-  if ((POLICY_CREATED)); then
-    rm -f "$POLICY_RC"
-    POLICY_CREATED=0
-  fi
-}
 
 cmd_install() {
   (($# == 0)) || die "install takes no arguments"
-  ((EUID == 0)) || die "install needs root"
-  command -v dpkg-query >/dev/null || die "dpkg-query not found: the S3 lab needs Debian (bookworm)"
-  command -v apt-get >/dev/null || die "apt-get/dpkg not found: the S3 lab needs Debian (bookworm)"
-  local -a missing=()
-  mapfile -t missing < <(missing_packages)
-  if ((${#missing[@]} == 0)); then
-    log "packages present: ${PACKAGES[*]}"
-    return 0
-  fi
-  log "installing: ${missing[*]} (about 75 packages with dependencies; a minute or two)"
-  # Keep the packages' maintainer scripts from starting services (ceph targets, lvm2 monitors).
-  if [[ ! -e $POLICY_RC ]]; then
-    printf '#!/bin/sh\n# written by lab/s3.sh install for the duration of apt-get install\nexit 101\n' >"$POLICY_RC"
-    chmod 755 "$POLICY_RC"
-    POLICY_CREATED=1
-    trap 'remove_policy_rc' EXIT
-  fi
-  local rc=0
-  {
-    DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
-  } </dev/null >&2 || rc=$?
-  remove_policy_rc
-  ((rc == 0)) || die "apt-get failed (exit $rc) installing: ${missing[*]}"
-  mapfile -t missing < <(missing_packages)
-  ((${#missing[@]} == 0)) || die "still missing after apt-get install: ${missing[*]}"
-  log "installed: ${PACKAGES[*]}"
+  # Also keeps the packages from starting services (ceph targets, lvm2 monitors).
+  install_missing_packages lab/s3.sh "about 75 packages with dependencies; a minute or two"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -857,13 +806,6 @@ EOF
 
 # Commands that pass the rest through: an optional --dir first.
 LEAD_DIR=""
-take_lead_dir() {
-  case ${1:-} in
-  --dir) LEAD_DIR=${2:?--dir needs a value} && return 2 ;;
-  --dir=*) LEAD_DIR=${1#*=} && return 1 ;;
-  esac
-  return 0
-}
 
 cmd_aws() {
   local k=0 user=admin

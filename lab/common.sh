@@ -1,0 +1,71 @@
+# lab/common.sh — helpers shared by lab/lab.sh and lab/s3.sh (sourced, not run).
+# They use the caller's log/die and its PACKAGES, POLICY_RC, POLICY_CREATED, LEAD_DIR.
+
+read_pid() {
+  local p=""
+  [[ -r $1 ]] || return 1
+  read -r p <"$1" || true
+  [[ $p =~ ^[1-9][0-9]*$ ]] || return 1
+  printf '%s' "$p"
+}
+
+pid_is() { # pid needle... : alive and its command line contains every needle
+  local pid=$1 n CMDLINE=""
+  shift
+  cmdline_of "$pid" || return 1
+  for n; do [[ $CMDLINE == *"$n"* ]] || return 1; done
+}
+
+missing_packages() {
+  local p
+  for p in "${PACKAGES[@]}"; do
+    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || printf '%s\n' "$p"
+  done
+}
+
+remove_policy_rc() {
+  if ((POLICY_CREATED)); then
+    rm -f "$POLICY_RC"
+    POLICY_CREATED=0
+  fi
+}
+
+take_lead_dir() {
+  case ${1:-} in
+  --dir) LEAD_DIR=${2:?--dir needs a value} && return 2 ;;
+  --dir=*) LEAD_DIR=${1#*=} && return 1 ;;
+  esac
+  return 0
+}
+
+# Install the packages in PACKAGES that are missing, without letting their maintainer
+# scripts start services on the host (policy-rc.d for the duration). $1 names the caller.
+install_missing_packages() {
+  local caller=$1 note=${2:-}
+  ((EUID == 0)) || die "install needs root"
+  command -v dpkg-query >/dev/null && command -v apt-get >/dev/null || die "apt-get/dpkg not found: the lab needs Debian (bookworm)"
+  local -a missing=()
+  mapfile -t missing < <(missing_packages)
+  if ((${#missing[@]} == 0)); then
+    log "packages present: ${PACKAGES[*]}"
+    return 0
+  fi
+  log "installing: ${missing[*]}${note:+ ($note)}"
+  if [[ ! -e $POLICY_RC ]]; then
+    printf '#!/bin/sh\n# written by %s install for the duration of apt-get install\nexit 101\n' "$caller" >"$POLICY_RC"
+    chmod 755 "$POLICY_RC"
+    POLICY_CREATED=1
+    trap 'remove_policy_rc' EXIT
+  fi
+  local rc=0
+  {
+    DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
+  } </dev/null >&2 || rc=$?
+  remove_policy_rc
+  ((rc == 0)) || die "apt-get failed (exit $rc) installing: ${missing[*]}"
+  mapfile -t missing < <(missing_packages)
+  ((${#missing[@]} == 0)) || die "still missing after apt-get install: ${missing[*]}"
+  log "installed: ${PACKAGES[*]}"
+}
