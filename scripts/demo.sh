@@ -10,6 +10,9 @@ bash scripts/setup.sh
 export LAB_DIR="${LAB_DIR:-/tmp/rke-lab-$(printf %s "$PWD" | sha256sum | cut -c1-8)/demo}"
 mkdir -p "$LAB_DIR"
 trap 'echo; echo "Tearing the lab down"; bash lab/lab.sh down --dir "$LAB_DIR" >/dev/null' EXIT
+# The lab makes new host keys on every `up`: record them in the lab's own known_hosts.
+export RKE_SSH_KNOWN_HOSTS="$LAB_DIR/known_hosts"
+rm -f "$RKE_SSH_KNOWN_HOSTS"
 echo "Bringing up the 3-node lab in $LAB_DIR"
 bash lab/lab.sh up --nodes 3 --dir "$LAB_DIR"
 

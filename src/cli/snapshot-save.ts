@@ -1,3 +1,5 @@
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { locateBundledAgentImage } from '../agent/bundled-image.js';
 import { loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
@@ -9,6 +11,7 @@ import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '.
 import { formatResultTable } from '../snapshot/report.js';
 import { verdictFor } from '../snapshot/result.js';
 import { saveSnapshots } from '../snapshot/save.js';
+import { HOST_KEY_POLICIES, HostKeyVerifier, type HostKeyPolicy } from '../ssh/host-key-verifier.js';
 
 /** The parsed flags of `rke etcd snapshot-save`. */
 export interface SnapshotSaveFlags extends S3Flags {
@@ -21,6 +24,8 @@ export interface SnapshotSaveFlags extends S3Flags {
   overwrite: boolean;
   backupImage?: string;
   concurrency: number;
+  sshHostKeyPolicy: HostKeyPolicy;
+  knownHosts: string;
   debug: boolean;
 }
 
@@ -40,6 +45,14 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
     .option('--folder <folder>', 'key prefix inside the bucket')
     .option('--ssh-agent-auth', 'authenticate with the ssh-agent at SSH_AUTH_SOCK', false)
     .option('--ignore-docker-version', 'skip the Docker version check', false)
+    .addOption(
+      new Option('--ssh-host-key-policy <policy>', 'unknown host keys: accept-new records them, strict refuses them; a changed key is always refused (off: no checks, as RKE)')
+        .choices(HOST_KEY_POLICIES)
+        .default('accept-new'),
+    )
+    .addOption(
+      new Option('--known-hosts <file>', 'known_hosts file for the nodes\' host keys').env('RKE_SSH_KNOWN_HOSTS').default(path.join(homedir(), '.ssh', 'known_hosts')),
+    )
     .option('--strict', 'fail the run when any node fails (default: only when all fail)', false)
     .option('--overwrite', 'replace an existing snapshot of the same name on a node', false)
     .option('--backup-image <image>', 'run this image instead of the bundled backup agent')
@@ -61,6 +74,8 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
     ? await resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile: flags.config, warn: log.warn })
     : undefined;
   const image = await chooseImage(flags);
+  const hostKeys = await HostKeyVerifier.load(flags.knownHosts, flags.sshHostKeyPolicy);
+  if (flags.sshHostKeyPolicy === 'off') log.warn('--ssh-host-key-policy off: the nodes\' host keys are not checked');
 
   const interruption = new AbortController();
   let interruptedExitCode: number | undefined;
@@ -80,6 +95,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       ignoreDockerVersion: flags.ignoreDockerVersion || cluster.ignoreDockerVersion,
       sshAgentAuth: flags.sshAgentAuth,
       image,
+      hostKeys,
       concurrency: flags.concurrency,
       ...(s3 ? { s3 } : {}),
       timeouts: {

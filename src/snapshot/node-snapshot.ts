@@ -19,6 +19,7 @@ import { checkDockerVersion } from '../docker/versions.js';
 import { OperatorError, messageOf } from '../errors.js';
 import { SshConnection } from '../ssh/connection.js';
 import { chooseCredentialSource, loadCredentials } from '../ssh/credentials.js';
+import type { HostKeyVerifier } from '../ssh/host-key-verifier.js';
 import type { Logger } from '../log.js';
 import type { NodeResult } from './result.js';
 
@@ -32,6 +33,8 @@ export interface RunContext {
   ignoreDockerVersion: boolean;
   sshAgentAuth: boolean;
   image: ImageSource;
+  /** known_hosts and the policy for unknown or changed host keys. */
+  hostKeys: HostKeyVerifier;
   /** The cluster's state file, to travel inside the archive; undefined when there is none. */
   stateFile?: Buffer;
   timeouts: Timeouts;
@@ -100,6 +103,7 @@ async function connect(node: NodeConfig, context: RunContext): Promise<SshConnec
   return deadline(
     SshConnection.open({ host: node.address, port: node.port, user: node.user }, credentials, {
       timeoutMs: context.timeouts.sshConnectMs,
+      hostKeys: context.hostKeys,
     }),
     context.timeouts.sshConnectMs + 5_000,
     `connecting over SSH to host ${node.address}`,

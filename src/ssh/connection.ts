@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import ssh2, { type ConnectConfig } from 'ssh2';
 import { OperatorError, messageOf } from '../errors.js';
 import type { SshCredentials } from './credentials.js';
+import type { HostKeyDecision, HostKeyVerifier } from './host-key-verifier.js';
 
 /** Where to connect, and how to name the host in messages. */
 export interface SshTarget {
@@ -13,6 +14,8 @@ export interface SshTarget {
 export interface SshConnectOptions {
   /** Time allowed for TCP connect + handshake + authentication. */
   timeoutMs: number;
+  /** Checks the host's key against known_hosts. */
+  hostKeys: HostKeyVerifier;
 }
 
 /** An authenticated SSH connection to one node. */
@@ -30,7 +33,14 @@ export class SshConnection {
 
   static async open(target: SshTarget, credentials: SshCredentials, options: SshConnectOptions): Promise<SshConnection> {
     const client = new ssh2.Client();
+    let hostKey: { key: Buffer; decision: HostKeyDecision } | undefined;
+    const preferred = options.hostKeys.preferredAlgorithms(target.host, target.port);
     const config: ConnectConfig = {
+      hostVerifier: (key: Buffer) => {
+        hostKey = { key, decision: options.hostKeys.decide(target.host, target.port, key) };
+        return hostKey.decision.accept;
+      },
+      ...(preferred.length ? { algorithms: { serverHostKey: { prepend: preferred } } as ConnectConfig['algorithms'] } : {}),
       host: target.host,
       port: target.port,
       username: target.user,
@@ -41,13 +51,24 @@ export class SshConnection {
     };
     await new Promise<void>((resolve, reject) => {
       client.once('ready', resolve);
-      client.once('error', (error) => reject(describeConnectError(error, target, credentials, options)));
+      client.once('error', (error) => {
+        const refusal = hostKey?.decision.refusal;
+        reject(refusal ? new OperatorError(refusal) : describeConnectError(error, target, credentials, options));
+      });
       try {
         client.connect(config);
       } catch (error) {
         reject(describeConnectError(error, target, credentials, options));
       }
     });
+    if (hostKey?.decision.isNew) {
+      try {
+        await options.hostKeys.record(target.host, target.port, hostKey.key);
+      } catch (error) {
+        client.end();
+        throw error;
+      }
+    }
     return new SshConnection(client, target);
   }
 

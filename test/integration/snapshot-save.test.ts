@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { assertNoAgentContainers, clusterFile as clusterFile_, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
+import { assertNoAgentContainers, clusterFile as clusterFile_, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
 import {
   containersNamed,
   followerNode,
@@ -16,6 +16,7 @@ import {
   labFacts,
   nodeDocker,
   nodeExec,
+  runCli,
   startCli,
   tempDir,
   waitForHealthyCluster,
@@ -211,6 +212,46 @@ describe('snapshot-save on the 3-node lab', () => {
     const ignored = await save(['--config', file, '--name', 'it-docker-version', '--ignore-docker-version']);
     assert.equal(ignored.code, 0, ignored.stderr);
     await assertNoSnapshotContainers();
+  });
+});
+
+describe('SSH host keys (RKE ignores them)', () => {
+  test('accept-new records each node once; a changed key is then refused naming both fingerprints', async () => {
+    const knownHosts = path.join(tempDir('rke-kh-'), 'known_hosts');
+    const env = { RKE_SSH_KNOWN_HOSTS: knownHosts };
+    const first = await runCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-hostkeys-1'], { env });
+    assert.equal(first.code, 0, first.stderr);
+    const recorded = readFileSync(knownHosts, 'utf8').trim().split('\n');
+    assert.deepEqual(recorded.map((line) => line.split(' ')[0]).sort(), [...lab.addresses].sort());
+    assert.equal((statSync(knownHosts).mode & 0o777).toString(8), '600');
+
+    // Node 2 "reinstalled": another key stands for it in known_hosts.
+    const impostor = path.join(tempDir('rke-kh-key-'), 'key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', impostor]);
+    const impostorKey = readFileSync(`${impostor}.pub`, 'utf8').split(' ')[1]!;
+    const changedAddress = lab.addresses[1]!;
+    writeFileSync(knownHosts, recorded.map((line) => (line.startsWith(changedAddress + ' ') ? `${changedAddress} ssh-ed25519 ${impostorKey}` : line)).join('\n') + '\n');
+    const second = await runCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-hostkeys-2'], { env });
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(tableRow(second.stdout, changedAddress), /FAILED/);
+    const expected = execFileSync('ssh-keygen', ['-lf', `${impostor}.pub`], { encoding: 'utf8' }).split(' ')[1]!;
+    assert.match(second.stdout, new RegExp(`the host key of ${escapeRegExp(changedAddress)} has changed: .* has ssh-ed25519 ${escapeRegExp(expected)}, the host offered ssh-ed25519 SHA256:`));
+    assert.match(tableRow(second.stdout, lab.addresses[0]!), /\sok\s/);
+
+    const ignored = await runCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-hostkeys-3', '--ssh-host-key-policy', 'off'], { env });
+    assert.equal(ignored.code, 0, ignored.stderr);
+    assert.match(ignored.stderr, /host keys are not checked/);
+    assert.match(tableRow(ignored.stdout, changedAddress), /\sok\s/);
+  });
+
+  test('strict refuses hosts that are not in known_hosts, and records nothing', async () => {
+    const knownHosts = path.join(tempDir('rke-kh-'), 'known_hosts');
+    const outcome = await runCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-hostkeys-strict', '--ssh-host-key-policy', 'strict', '--known-hosts', knownHosts]);
+    assert.equal(outcome.code, 1);
+    for (const address of lab.addresses) {
+      assert.match(outcome.stdout, new RegExp(`${escapeRegExp(address)} is not in ${escapeRegExp(knownHosts)} \\(--ssh-host-key-policy strict\\)`));
+    }
+    assert.throws(() => statSync(knownHosts), /ENOENT/);
   });
 });
 

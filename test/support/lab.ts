@@ -94,6 +94,12 @@ export interface CliOutcome {
   ms: number;
 }
 
+/**
+ * The CLI records the lab nodes' host keys here (accept-new), never in root's own
+ * known_hosts: every `lab.sh up` makes new host keys for the same addresses.
+ */
+export const TEST_KNOWN_HOSTS = path.join(mkdtempSync(path.join(tmpdir(), 'rke-known-hosts-')), 'known_hosts');
+
 /** Runs the built `rke` CLI to completion. */
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliOutcome> {
   return startCli(args, options).outcome;
@@ -106,7 +112,7 @@ export function startCli(
 ): { child: ChildProcess; outcome: Promise<CliOutcome> } {
   const started = Date.now();
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, RKE_SSH_KNOWN_HOSTS: TEST_KNOWN_HOSTS, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const outcome = new Promise<CliOutcome>((resolve, reject) => {
