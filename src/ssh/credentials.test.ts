@@ -33,6 +33,14 @@ test('agent auth without SSH_AUTH_SOCK is a clear error', async () => {
   await assert.rejects(loadCredentials({ kind: 'agent' }, {}), /SSH_AUTH_SOCK is not set/);
 });
 
+test('agent auth with a dead agent socket says so', async () => {
+  await assert.rejects(
+    loadCredentials({ kind: 'agent' }, { SSH_AUTH_SOCK: '/nonexistent/agent.sock' }),
+    /SSH_AUTH_SOCK=\/nonexistent\/agent\.sock does not exist; is ssh-agent running\?/,
+  );
+  await assert.rejects(loadCredentials({ kind: 'agent' }, { SSH_AUTH_SOCK: '/etc/hostname' }), /is not a socket/);
+});
+
 test('a missing key file names the file and the field', async () => {
   await assert.rejects(
     loadCredentials({ kind: 'key-file', path: '/nonexistent/key', field: 'nodes[0].ssh_key_path' }),

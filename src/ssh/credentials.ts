@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import { OperatorError, messageOf } from '../errors.js';
 
@@ -52,6 +52,7 @@ export async function loadCredentials(
       if (socket === undefined || socket === '') {
         throw new OperatorError('--ssh-agent-auth: SSH_AUTH_SOCK is not set; start ssh-agent and add your key (ssh-add)');
       }
+      await checkAgentSocket(socket);
       return { kind: 'agent', agentSocket: socket, description: `the ssh-agent at ${socket}` };
     }
     case 'inline-key':
@@ -66,6 +67,19 @@ export async function loadCredentials(
       return checkedKey(key, `key ${source.path} (${source.field})`);
     }
   }
+}
+
+/** A dead agent otherwise surfaces as an obscure connect error on every node. */
+async function checkAgentSocket(socket: string): Promise<void> {
+  const dead = (why: string) =>
+    new OperatorError(`--ssh-agent-auth: SSH_AUTH_SOCK=${socket} ${why}; is ssh-agent running? (eval "$(ssh-agent)" && ssh-add)`);
+  let info;
+  try {
+    info = await stat(socket);
+  } catch {
+    throw dead('does not exist');
+  }
+  if (!info.isSocket()) throw dead('is not a socket');
 }
 
 /** Parse the key now, so that a bad or encrypted key is a clear message, not a handshake failure. */

@@ -3,8 +3,8 @@
  * real etcd in a container named `etcd` on each node. scripts/test.sh brings the lab up.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, clusterFile as clusterFile_, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
@@ -212,6 +212,55 @@ describe('snapshot-save on the 3-node lab', () => {
     const ignored = await save(['--config', file, '--name', 'it-docker-version', '--ignore-docker-version']);
     assert.equal(ignored.code, 0, ignored.stderr);
     await assertNoSnapshotContainers();
+  });
+});
+
+describe('SSH authentication the way RKE users have it', () => {
+  test('an inline ssh_key in cluster.yml, and hostname_override in the report', async () => {
+    const key = readFileSync(lab.sshKey, 'utf8');
+    const file = clusterFile('inline-key', (config) => {
+      config.ssh_key_path = '/nonexistent/id_rsa';
+      for (const node of config.nodes) {
+        delete node.ssh_key_path;
+        node.ssh_key = key;
+      }
+      config.nodes[0].hostname_override = 'etcd-a';
+    });
+    const outcome = await save(['--config', file, '--name', 'it-inline-key']);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.match(tableRow(outcome.stdout, lab.addresses[0]!), new RegExp(`^${escapeRegExp(lab.addresses[0]!)} \\(etcd-a\\)\\s+ok\\s`));
+    assert.ok(!(outcome.stdout + outcome.stderr).includes(key.split('\n')[1]!), 'the key never shows');
+  });
+
+  test('--ssh-agent-auth and ssh_agent_auth: true use a real ssh-agent; a dead agent is a clear error', async () => {
+    const socket = path.join(tempDir('rke-agent-'), 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!existsSync(socket)) {
+        assert.ok(Date.now() < deadline, 'ssh-agent did not start');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      execFileSync('ssh-add', ['-q', lab.sshKey], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
+      const noKeyFiles = (config: Record<string, any>) => {
+        config.ssh_key_path = '/nonexistent/id_rsa';
+        for (const node of config.nodes) node.ssh_key_path = '/nonexistent/id_rsa';
+      };
+      const env = { SSH_AUTH_SOCK: socket };
+      const byFlag = await runCli(['etcd', 'snapshot-save', '--config', clusterFile('agent-flag', noKeyFiles), '--name', 'it-agent-flag', '--ssh-agent-auth'], { env });
+      assert.equal(byFlag.code, 0, byFlag.stderr);
+      const byFile = await runCli(['etcd', 'snapshot-save', '--config', clusterFile('agent-file', (c) => { noKeyFiles(c); c.ssh_agent_auth = true; }), '--name', 'it-agent-file'], { env });
+      assert.equal(byFile.code, 0, byFile.stderr);
+    } finally {
+      agent.kill('SIGTERM');
+      await new Promise((resolve) => agent.once('exit', resolve));
+    }
+    const dead = await runCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-agent-dead', '--ssh-agent-auth'], { env: { SSH_AUTH_SOCK: socket } });
+    assert.equal(dead.code, 1);
+    assert.match(dead.stdout, /SSH_AUTH_SOCK=.*agent\.sock does not exist; is ssh-agent running\?/);
+    const unset = await runCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-agent-unset', '--ssh-agent-auth'], { env: { SSH_AUTH_SOCK: '' } });
+    assert.equal(unset.code, 1);
+    assert.match(unset.stdout, /SSH_AUTH_SOCK is not set/);
   });
 });
 
