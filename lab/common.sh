@@ -1,5 +1,6 @@
 # lab/common.sh — helpers shared by lab/lab.sh and lab/s3.sh (sourced, not run).
-# They use the caller's log/die and its PACKAGES, POLICY_RC, POLICY_CREATED, LEAD_DIR.
+# They use the caller's log/die/set_dir and its PACKAGES, POLICY_RC, POLICY_CREATED, LEAD_DIR,
+# DIR and CMD.
 
 read_pid() {
   local p=""
@@ -68,4 +69,29 @@ install_missing_packages() {
   mapfile -t missing < <(missing_packages)
   ((${#missing[@]} == 0)) || die "still missing after apt-get install: ${missing[*]}"
   log "installed: ${PACKAGES[*]}"
+}
+
+cmdline_of() { # $1 pid -> CMDLINE (argv joined by spaces); fails if gone or a zombie
+  local -a argv=()
+  mapfile -d '' -t argv 2>/dev/null <"/proc/$1/cmdline" || return 1
+  ((${#argv[@]})) || return 1
+  CMDLINE="${argv[*]}"
+}
+
+parse_dir_only() { # for commands that take only --dir; sets DIR
+  local dir_arg=""
+  while (($#)); do
+    case $1 in
+    --dir) dir_arg=${2:?--dir needs a value} && shift 2 ;;
+    --dir=*) dir_arg=${1#*=} && shift ;;
+    *) die "$CMD: unknown argument: $1" ;;
+    esac
+  done
+  set_dir "$dir_arg"
+}
+
+take_lock() { # seconds script: one up/down at a time per DIR
+  mkdir -p "$DIR"
+  exec 9>"$DIR/.lock"
+  flock -w "$1" 9 || die "another $2 up/down holds $DIR/.lock"
 }

@@ -115,13 +115,6 @@ write_state() { # $1 = starting|up
 # ---------------------------------------------------------------------------------------
 # processes: only ever signal what we started (pid files, verified against /proc)
 
-cmdline_of() { # $1 pid -> CMDLINE (argv joined by spaces); fails if gone or a zombie
-  local -a argv=()
-  mapfile -d '' -t argv 2>/dev/null <"/proc/$1/cmdline" || return 1
-  ((${#argv[@]})) || return 1
-  CMDLINE="${argv[*]}"
-}
-
 stop_pid() { # pid seconds needle... : TERM, wait, then KILL; only if it still matches
   local pid=$1 secs=$2 i
   shift 2
@@ -736,12 +729,6 @@ teardown() {
 # ---------------------------------------------------------------------------------------
 # commands
 
-take_lock() { # one up/down at a time per DIR
-  mkdir -p "$DIR"
-  exec 9>"$DIR/.lock"
-  flock -w 150 9 || die "another lab.sh up/down holds $DIR/.lock"
-}
-
 UP_DONE=0
 up_exit() {
   local rc=$?
@@ -799,7 +786,7 @@ cmd_up() {
   [[ $(getent shadow root 2>/dev/null | cut -d: -f2) != '!'* ]] ||
     log "warning: root's password is locked ('!'): sshd with UsePAM no will refuse root logins"
 
-  take_lock
+  take_lock 150 lab.sh
   if [[ -e $DIR/lab.env || -d $DIR/nodes ]]; then
     if [[ -r $DIR/lab.env ]]; then
       local want
@@ -869,23 +856,11 @@ cmd_down() {
   fi
   ((EUID == 0)) || die "down needs root"
   local started=$SECONDS
-  take_lock
+  take_lock 150 lab.sh
   teardown
   rm -rf "$DIR/last-failure"
   if ((purge)); then rm -rf --one-file-system "$DIR/cache"; fi
   log "lab in $DIR is down ($((SECONDS - started))s)"
-}
-
-parse_dir_only() { # for commands that take only --dir; sets DIR
-  local dir_arg=""
-  while (($#)); do
-    case $1 in
-    --dir) dir_arg=${2:?--dir needs a value} && shift 2 ;;
-    --dir=*) dir_arg=${1#*=} && shift ;;
-    *) die "$CMD: unknown argument: $1" ;;
-    esac
-  done
-  set_dir "$dir_arg"
 }
 
 cmd_status() {

@@ -103,13 +103,6 @@ load_keys() {
 # ---------------------------------------------------------------------------------------
 # processes: only ever signal what we started (pid files, verified against /proc)
 
-cmdline_of() { # $1 pid -> CMDLINE; fails if gone or a zombie
-  local -a argv=()
-  mapfile -d '' -t argv 2>/dev/null <"/proc/$1/cmdline" || return 1
-  ((${#argv[@]})) || return 1
-  CMDLINE="${argv[*]}"
-}
-
 # The daemons: name -> what its command line must contain (besides the pid file's pid).
 daemon_needles() {
   case $1 in
@@ -620,12 +613,6 @@ teardown() {
   rm -f "$DIR/s3.env" "$DIR/s3.env.tmp"
 }
 
-take_lock() {
-  mkdir -p "$DIR"
-  exec 9>"$DIR/.lock"
-  flock -w 60 9 || die "another s3.sh up/down holds $DIR/.lock"
-}
-
 UP_DONE=0
 up_exit() {
   local rc=$?
@@ -643,18 +630,6 @@ up_exit() {
 # ---------------------------------------------------------------------------------------
 # commands
 
-parse_dir_only() {
-  local dir_arg=""
-  while (($#)); do
-    case $1 in
-    --dir) dir_arg=${2:?--dir needs a value} && shift 2 ;;
-    --dir=*) dir_arg=${1#*=} && shift ;;
-    *) die "$CMD: unknown argument: $1" ;;
-    esac
-  done
-  set_dir "$dir_arg"
-}
-
 cmd_up() {
   parse_dir_only "$@"
   ((EUID == 0)) || die "up needs root"
@@ -664,7 +639,7 @@ cmd_up() {
   ((${#missing[@]} == 0)) || cmd_install
   command -v curl >/dev/null || die "curl not found"
 
-  take_lock
+  take_lock 60 s3.sh
   if [[ -e $DIR/s3.env || -e $DIR/ceph.conf || -d $DIR/run ]]; then
     if [[ -r $DIR/s3.env ]] && (
       # shellcheck disable=SC1091
@@ -736,7 +711,7 @@ cmd_down() {
   fi
   ((EUID == 0)) || die "down needs root"
   local started=$SECONDS
-  take_lock
+  take_lock 60 s3.sh
   teardown
   rm -rf "$DIR/last-failure"
   log "S3 lab in $DIR is down ($((SECONDS - started))s)"
@@ -836,7 +811,7 @@ cmd_tool() { # ceph | radosgw-admin
 cmd_imds() { # start|stop
   parse_dir_only "${@:2}"
   load_state
-  take_lock
+  take_lock 60 s3.sh
   case $1 in
   stop)
     stop_daemon imds TERM 3

@@ -28,16 +28,7 @@ export interface LabFacts {
 /** Reads `lab.sh env`; fails clearly when no lab is up. */
 export async function labFacts(): Promise<LabFacts> {
   const { stdout } = await run('bash', [LAB_SCRIPT, 'env', ...labDirArgs()]);
-  const vars = new Map<string, string>();
-  for (const line of stdout.split('\n')) {
-    const match = /^(?:export\s+)?([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (match) vars.set(match[1]!, unquote(match[2]!));
-  }
-  const need = (key: string) => {
-    const value = vars.get(key);
-    if (value === undefined) throw new Error(`lab.sh env did not print ${key}; is the lab up? (npm run lab -- up)`);
-    return value;
-  };
+  const need = envReader(stdout, (key) => `lab.sh env did not print ${key}; is the lab up? (npm run lab -- up)`);
   return {
     dir: need('LAB_DIR'),
     addresses: need('LAB_ADDRESSES').split(/\s+/).filter(Boolean),
@@ -51,6 +42,23 @@ export async function labFacts(): Promise<LabFacts> {
 
 function labDirArgs(): string[] {
   return process.env.LAB_DIR ? ['--dir', process.env.LAB_DIR] : [];
+}
+
+/**
+ * Reads the `KEY=value` lines a lab script's `env` prints; the returned function gives
+ * a key's value, or throws `missing(key)`.
+ */
+export function envReader(stdout: string, missing: (key: string) => string): (key: string) => string {
+  const vars = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const match = /^(?:export\s+)?([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (match) vars.set(match[1]!, unquote(match[2]!));
+  }
+  return (key) => {
+    const value = vars.get(key);
+    if (value === undefined) throw new Error(missing(key));
+    return value;
+  };
 }
 
 function unquote(value: string): string {

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from './lab.js';
+import { REPO_ROOT, envReader } from './lab.js';
 
 const run = promisify(execFile);
 const S3_SCRIPT = path.join(REPO_ROOT, 'lab', 's3.sh');
@@ -33,16 +33,7 @@ export async function s3LabFacts(): Promise<S3LabFacts> {
   const { stdout } = await run('bash', [S3_SCRIPT, 'env']).catch((error: { stderr?: string; message: string }) => {
     throw new Error(`the S3 lab is not up (bash lab/s3.sh env: ${(error.stderr ?? error.message).trim()}); start it with: bash lab/s3.sh up`);
   });
-  const vars = new Map<string, string>();
-  for (const line of stdout.split('\n')) {
-    const match = /^(?:export\s+)?([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (match) vars.set(match[1]!, match[2]!.trim().replace(/^(['"])(.*)\1$/, '$2'));
-  }
-  const need = (key: string) => {
-    const value = vars.get(key);
-    if (value === undefined) throw new Error(`lab/s3.sh env did not print ${key}`);
-    return value;
-  };
+  const need = envReader(stdout, (key) => `lab/s3.sh env did not print ${key}`);
   return {
     endpoint: need('S3_ENDPOINT'),
     ca: need('S3_CA'),
