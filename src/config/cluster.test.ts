@@ -180,6 +180,7 @@ describe('parseClusterConfig: a realistic cluster.yml', () => {
       sshCertPath: undefined,
       sshAgentAuth: false,
       label: 'nodes[0] (10.0.0.1)',
+      field: 'nodes[0]',
     });
   });
 

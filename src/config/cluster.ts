@@ -23,6 +23,8 @@ export interface NodeConfig {
   sshAgentAuth: boolean;
   /** "nodes[2] (10.0.0.3)" for messages */
   label: string;
+  /** "nodes[2]": the node's path in cluster.yml, to name its fields in messages. */
+  field: string;
 }
 
 export interface BastionConfig {
@@ -332,6 +334,7 @@ function readNode(entry: unknown, at: Where, index: number, defaults: SshDefault
     sshCertPath: readPath(entry, 'ssh_cert_path', atNode, defaults.home),
     sshAgentAuth: readBoolean(entry, 'ssh_agent_auth', atNode, false) || defaults.clusterAgentAuth,
     label: `nodes[${index}] (${address})`,
+    field: `nodes[${index}]`,
   };
 }
 

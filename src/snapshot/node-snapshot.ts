@@ -94,7 +94,7 @@ export function ensureAgentImage(docker: Docker, node: NodeConfig, context: RunC
 
 async function connect(node: NodeConfig, context: RunContext): Promise<SshConnection> {
   const source = chooseCredentialSource(
-    { ...node, fieldPrefix: node.label.replace(/ .*/, '') },
+    { ...node, fieldPrefix: node.field },
     context.cluster,
     context.sshAgentAuth,
   );
