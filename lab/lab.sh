@@ -79,6 +79,10 @@ set_dir() { # resolve and validate the lab directory
 
 node_dir() { printf '%s/nodes/node%s' "$DIR" "$1"; }
 node_ip() { printf '%s.%s' "$LAB_SUBNET" "$1"; }
+# A second address on which only sshd listens (like a node's public address, where etcd is
+# not), for tests of `internal_address`; and a second SSH port, for tests of `port`.
+node_ssh_only_ip() { printf '%s.%s' "$LAB_SUBNET" "$((100 + $1))"; }
+readonly ALT_SSH_PORT=2222
 dashes() { printf '%s' "${1//./-}"; }
 node_socket() { printf '%s/run/docker.sock' "$(node_dir "$1")"; }
 endpoints() {
@@ -220,22 +224,26 @@ cmd_install() {
 # ---------------------------------------------------------------------------------------
 # up: pieces
 
+check_port_free() { # ip port; reads `listening` of the caller
+  local l
+  for l in "${listening[@]}"; do
+    case $l in
+    "$1:$2" | "0.0.0.0:$2" | "*:$2" | "[::]:$2")
+      die "$1:$2 is already taken (listener $l); is another lab or a host-wide sshd/etcd running?"
+      ;;
+    esac
+  done
+}
+
 check_addresses_free() {
-  local n ip port l
+  local n ip port
   local -a listening=()
   mapfile -t listening < <(ss -Htln 2>/dev/null | awk '{print $4}')
   for ((n = 1; n <= LAB_NODES; n++)); do
     ip=$(node_ip "$n")
     [[ $(ip -o route get "$ip" 2>/dev/null) == local* ]] || die "$ip is not a local address here (needs the loopback route 127.0.0.0/8 dev lo)"
-    for port in 22 2379 2380; do
-      for l in "${listening[@]}"; do
-        case $l in
-        "$ip:$port" | "0.0.0.0:$port" | "*:$port" | "[::]:$port")
-          die "$ip:$port is already taken (listener $l); is another lab or a host-wide sshd/etcd running?"
-          ;;
-        esac
-      done
-    done
+    for port in 22 $ALT_SSH_PORT 2379 2380; do check_port_free "$ip" "$port"; done
+    check_port_free "$(node_ssh_only_ip "$n")" 22
   done
 }
 
@@ -344,6 +352,8 @@ write_sshd_config() {
   cat >"$nd/sshd/sshd_config" <<EOF
 # lab node $n ($ip); written by lab/lab.sh up
 ListenAddress $ip:22
+ListenAddress $ip:$ALT_SSH_PORT
+ListenAddress $(node_ssh_only_ip "$n"):22
 HostKey $nd/sshd/ssh_host_ed25519_key
 PidFile $nd/sshd/sshd.pid
 PermitRootLogin prohibit-password
@@ -888,15 +898,18 @@ cmd_env() {
   parse_dir_only "$@"
   load_state
   [[ $LAB_STATE == up ]] || die "the lab in $DIR is not up (state $LAB_STATE)"
-  local n addrs=() socks=()
+  local n addrs=() ssh_only=() socks=()
   for ((n = 1; n <= LAB_NODES; n++)); do
     addrs+=("$(node_ip "$n")")
+    ssh_only+=("$(node_ssh_only_ip "$n")")
     socks+=("$(node_socket "$n")")
   done
   cat <<EOF
 LAB_DIR=$DIR
 LAB_NODES=$LAB_NODES
 LAB_ADDRESSES='${addrs[*]}'
+LAB_SSH_ONLY_ADDRESSES='${ssh_only[*]}'
+LAB_ALT_SSH_PORT=$ALT_SSH_PORT
 LAB_CLUSTER_YML=$DIR/cluster.yml
 LAB_STATE_FILE=$DIR/cluster.rkestate
 LAB_SSH_KEY=$DIR/ssh/id_ed25519

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type Docker from 'dockerode';
 import {
   CONTAINER_BACKUP_DIR,
@@ -21,6 +20,7 @@ import { SshConnection } from '../ssh/connection.js';
 import { chooseCredentialSource, loadCredentials } from '../ssh/credentials.js';
 import type { HostKeyVerifier } from '../ssh/host-key-verifier.js';
 import type { Logger } from '../log.js';
+import { nodeKubernetesDir, withNodePaths } from './node-paths.js';
 import type { NodeResult } from './result.js';
 
 export const SNAPSHOT_CONTAINER_NAME = 'etcd-snapshot-once';
@@ -164,11 +164,17 @@ async function runSnapshotAgent(
     }),
     binds: [
       `${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}`,
-      `${path.posix.join(context.cluster.prefixPath, '/etc/kubernetes')}:${CONTAINER_KUBERNETES_DIR}`,
+      `${nodeKubernetesDir(context.cluster.prefixPath)}:${CONTAINER_KUBERNETES_DIR}`,
     ],
     input,
   });
-  const result = agentSuccess(outcome, parseResultLine, node, 'snapshot', context.log);
+  let result;
+  try {
+    result = agentSuccess(outcome, parseResultLine, node, 'snapshot', context.log);
+  } catch (error) {
+    if (error instanceof OperatorError) throw new OperatorError(withNodePaths(error.message, context.cluster.prefixPath));
+    throw error;
+  }
   return {
     file: result.file,
     size: result.size,

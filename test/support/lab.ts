@@ -18,6 +18,10 @@ const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 export interface LabFacts {
   dir: string;
   addresses: string[];
+  /** Per node, a second address on which only sshd listens (etcd does not). */
+  sshOnlyAddresses: string[];
+  /** A second port every node's sshd listens on. */
+  altSshPort: number;
   clusterYml: string;
   sshKey: string;
   ca: string;
@@ -32,6 +36,8 @@ export async function labFacts(): Promise<LabFacts> {
   return {
     dir: need('LAB_DIR'),
     addresses: need('LAB_ADDRESSES').split(/\s+/).filter(Boolean),
+    sshOnlyAddresses: need('LAB_SSH_ONLY_ADDRESSES').split(/\s+/).filter(Boolean),
+    altSshPort: Number(need('LAB_ALT_SSH_PORT')),
     clusterYml: need('LAB_CLUSTER_YML'),
     sshKey: need('LAB_SSH_KEY'),
     ca: need('LAB_CA'),
