@@ -54,6 +54,9 @@ usage: lab.sh COMMAND [OPTIONS]
   exec [--dir DIR] N -- CMD...     run CMD in node N's mount namespace
   ssh [--dir DIR] N [CMD...]       ssh to node N as root with the lab key
   etcdctl [--dir DIR] ARGS...      etcdctl (v3) against all members, TLS with the kube-node cert
+  dockerd-stop [--dir DIR] N       faults for tests: stop node N's dockerd (its etcd container dies)
+  dockerd-start [--dir DIR] N      start it again, then the etcd container
+  ssh-drop [--dir DIR] N           cut every SSH session to node N (sshd keeps listening)
 DIR defaults to $LAB_DIR, else <repo>/.lab.
 EOF
 }
@@ -652,19 +655,33 @@ stop_dockerd() {
   return 0
 }
 
-stop_node() {
-  local n=$1 nd pid p stat ppid
-  nd=$(node_dir "$n")
-  pid=$(node_pid "$n") || return 0
-  # sessions first: sshd's own children ("sshd: root@..."), then the listener
+sshd_children_of() { # pid: its children that are sshd sessions ("sshd: root [priv]", "sshd: root@notty")
+  local p stat ppid
   for p in /proc/[0-9]*; do
     [[ -r $p/stat ]] || continue
     stat=""
     read -r stat <"$p/stat" 2>/dev/null || continue
     stat=${stat##*) }
     read -r _ ppid _ <<<"$stat"
-    if [[ $ppid == "$pid" ]] && pid_is "${p#/proc/}" "sshd:"; then kill -TERM "${p#/proc/}" 2>/dev/null || true; fi
+    if [[ $ppid == "$1" ]] && pid_is "${p#/proc/}" "sshd:"; then printf '%s\n' "${p#/proc/}"; fi
   done
+}
+
+kill_sshd_sessions() { # TERM node N's sshd sessions; the listener stays
+  local n=$1 pid session child
+  pid=$(node_pid "$n") || return 0
+  for session in $(sshd_children_of "$pid"); do
+    # the unprivileged child holds the connection: without it gone, the client sees nothing
+    for child in $(sshd_children_of "$session"); do kill -TERM "$child" 2>/dev/null || true; done
+    kill -TERM "$session" 2>/dev/null || true
+  done
+}
+
+stop_node() {
+  local n=$1 nd pid
+  nd=$(node_dir "$n")
+  pid=$(node_pid "$n") || return 0
+  kill_sshd_sessions "$n" # sessions first, then the listener
   stop_pid "$pid" 5 "$nd/sshd/sshd_config"
 }
 
@@ -968,6 +985,25 @@ cmd_ssh() {
     -o LogLevel=ERROR "root@$(node_ip "$NODE_N")" "${NODE_ARGS[@]}"
 }
 
+# Faults for the tests (test/integration/faults.test.ts).
+cmd_dockerd_stop() { # the node's engine goes away, and with it the etcd container
+  parse_node_command "$@"
+  stop_dockerd "$NODE_N"
+}
+
+cmd_dockerd_start() { # the engine back, and the etcd container started again
+  parse_node_command "$@"
+  dockerd_pid "$NODE_N" >/dev/null && die "node $NODE_N: dockerd is already running"
+  start_dockerd "$NODE_N"
+  wait_dockerd "$NODE_N"
+  ndocker "$NODE_N" start etcd >/dev/null
+}
+
+cmd_ssh_drop() { # every SSH session to the node is cut; sshd keeps listening
+  parse_node_command "$@"
+  kill_sshd_sessions "$NODE_N"
+}
+
 cmd_etcdctl() {
   local k=0
   take_lead_dir "$@" || k=$?
@@ -1000,6 +1036,9 @@ main() {
   exec) cmd_exec "$@" ;;
   ssh) cmd_ssh "$@" ;;
   etcdctl) cmd_etcdctl "$@" ;;
+  dockerd-stop) cmd_dockerd_stop "$@" ;;
+  dockerd-start) cmd_dockerd_start "$@" ;;
+  ssh-drop) cmd_ssh_drop "$@" ;;
   help | -h | --help) usage ;;
   *)
     usage >&2

@@ -39,7 +39,8 @@ const STOP_GRACE_SECONDS = 5;
 
 /**
  * Run a container once, like `docker run --rm -i --network host`, and remove it
- * whatever happens: success, failure, timeout or interruption. A stale (exited) container
+ * whatever happens: success, failure, timeout or interruption, and (through the engine's
+ * AutoRemove) even when this process loses the node or is killed. A stale (exited) container
  * of the same name, left by a killed run, is removed first; a running one is refused.
  */
 export async function runOneOffContainer(
@@ -93,12 +94,7 @@ async function runAttached(
   });
   stream.end(spec.stdin);
 
-  const exit = await deadline(
-    container.wait() as Promise<{ StatusCode: number }>,
-    limits.runTimeoutMs,
-    `the snapshot on host ${host}`,
-    limits.signal,
-  ).catch((error: unknown) => {
+  const exit = await deadline(waitForExit(container), limits.runTimeoutMs, `the snapshot on host ${host}`, limits.signal).catch((error: unknown) => {
     if (error instanceof OperatorError && /did not finish within/.test(error.message)) {
       throw new OperatorError(
         `the snapshot container on host ${host} did not finish within ${formatSeconds(limits.runTimeoutMs)} ` +
@@ -110,6 +106,20 @@ async function runAttached(
   // The output may still be in flight when the engine reports the exit.
   await deadline(outputDone, 5_000, 'reading the container output').catch(() => undefined);
   return { exitCode: exit.StatusCode, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+/**
+ * The container's exit status. The engine removes it on exit (AutoRemove), so a container
+ * that finished before the wait reached the engine is already gone: its status is then
+ * unknown, and the agent's result line (or its absence) in the output decides.
+ */
+async function waitForExit(container: Docker.Container): Promise<{ StatusCode: number }> {
+  try {
+    return (await container.wait()) as { StatusCode: number };
+  } catch (error) {
+    if (isNotFound(error)) return { StatusCode: -1 };
+    throw error;
+  }
 }
 
 /** One Docker API call on `host`, bounded by the API timeout and the run's interruption. */
@@ -134,6 +144,8 @@ function createContainer(docker: Docker, spec: OneOffContainerSpec): Promise<Doc
       NetworkMode: 'host',
       Binds: spec.binds,
       RestartPolicy: { Name: 'no' },
+      // The engine removes it when it exits, even if this run is gone by then (SSH lost, CLI killed).
+      AutoRemove: true,
     },
   });
 }
@@ -187,9 +199,17 @@ async function removeContainer(
     await deadline(container.remove({ force: true }), timeoutMs, `removing ${name}`);
     return undefined;
   } catch (error) {
-    if (isNotFound(error)) return undefined;
+    if (isNotFound(error) || isRemovalInProgress(error)) return undefined;
+    if (/SSH connection to host .* is closed/.test(messageOf(error))) {
+      return `the SSH connection to host ${host} was lost; the engine removes ${name} when it exits (AutoRemove), check with "docker ps -a"`;
+    }
     return `could not remove container ${name} on host ${host}: ${describeDockerError(error)}; remove it with "docker rm -f ${name}"`;
   }
+}
+
+/** The engine is already removing it: AutoRemove after the container exited. */
+function isRemovalInProgress(error: unknown): boolean {
+  return (error as { statusCode?: number }).statusCode === 409 && /already in progress/i.test(messageOf(error));
 }
 
 function collectOutput(docker: Docker, stream: Duplex, stdout: BoundedText, stderr: BoundedText): Promise<void> {

@@ -55,11 +55,11 @@ export async function snapshotNode(node: NodeConfig, context: RunContext): Promi
   const started = Date.now();
   const base = { address: node.address, hostnameOverride: node.hostnameOverride, warnings: [] as string[] };
   try {
-    const result = await withNodeEngine(node, context, async (docker) => {
-      await checkEngine(docker, node, context);
-      await checkEtcdRunning(docker, node, context);
-      const image = await ensureAgentImage(docker, node, context);
-      return runSnapshotAgent(docker, image, node, context, base.warnings);
+    const result = await withNodeEngine(node, context, async (docker, nodeContext) => {
+      await checkEngine(docker, node, nodeContext);
+      await checkEtcdRunning(docker, node, nodeContext);
+      const image = await ensureAgentImage(docker, node, nodeContext);
+      return runSnapshotAgent(docker, image, node, nodeContext, base.warnings);
     });
     return { ...base, ...result, ok: true, durationMs: Date.now() - started };
   } catch (error) {
@@ -67,15 +67,34 @@ export async function snapshotNode(node: NodeConfig, context: RunContext): Promi
   }
 }
 
-/** Connect to the node over SSH, hand its Docker engine to `work`, always disconnect. */
-export async function withNodeEngine<T>(node: NodeConfig, context: RunContext, work: (docker: Docker) => Promise<T>): Promise<T> {
+/**
+ * Connect to the node over SSH, hand its Docker engine to `work`, always disconnect.
+ * `work` gets a context whose signal also aborts when the SSH connection drops, so
+ * nothing waits out its timeout on a node that is gone.
+ */
+export async function withNodeEngine<T>(
+  node: NodeConfig,
+  context: RunContext,
+  work: (docker: Docker, nodeContext: RunContext) => Promise<T>,
+): Promise<T> {
   const ssh = await connect(node, context);
+  const nodeContext = { ...context, signal: AbortSignal.any([context.signal, ssh.lostSignal]) };
   try {
-    return await work(dockerOverSsh(ssh, node.dockerSocket, context.timeouts.dockerApiMs));
+    return await work(dockerOverSsh(ssh, node.dockerSocket, context.timeouts.dockerApiMs), nodeContext);
+  } catch (error) {
+    if (ssh.lostSignal.aborted && !context.signal.aborted) {
+      // The lost connection is the cause; what it broke (a wait, a removal) is detail.
+      context.log.debug(`host ${node.address}: after the SSH connection was lost: ${messageOf(error)}`);
+      throw new OperatorError(`the SSH connection to host ${node.address} was lost; ${lostConnectionAdvice}`);
+    }
+    throw error;
   } finally {
     ssh.close();
   }
 }
+
+const lostConnectionAdvice =
+  'a container already started there finishes on its own and the engine removes it (AutoRemove); check that sshd is up and run again';
 
 /** The operator's one line for a node's failure; anything unexpected keeps its stack under --debug. */
 export function failureMessage(error: unknown, node: NodeConfig, context: RunContext): string {
@@ -240,7 +259,7 @@ export function agentSuccess<T extends { ok: true; peakRssBytes?: number }>(
   if (result === undefined) {
     const lastLine = outcome.stderr.trim().split('\n').pop() ?? '';
     throw new OperatorError(
-      `the ${job} container on host ${node.address} exited with status ${outcome.exitCode} without a result` +
+      `the ${job} container on host ${node.address} exited ${outcome.exitCode >= 0 ? `with status ${outcome.exitCode}` : '(status unknown)'} without a result` +
         (lastLine ? `: ${lastLine}` : ''),
     );
   }

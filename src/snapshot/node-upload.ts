@@ -43,9 +43,9 @@ export async function uploadOneCopy(results: NodeResult[], nodes: NodeConfig[], 
 }
 
 async function uploadFromNode(node: NodeConfig, settings: S3Settings, context: RunContext, warnings: string[]): Promise<AgentUploadSuccess> {
-  return withNodeEngine(node, context, async (docker) => {
-    const image = await ensureAgentImage(docker, node, context);
-    const outcome = await runAgentContainer(docker, image, node, context, warnings, {
+  return withNodeEngine(node, context, async (docker, nodeContext) => {
+    const image = await ensureAgentImage(docker, node, nodeContext);
+    const outcome = await runAgentContainer(docker, image, node, nodeContext, warnings, {
       name: UPLOAD_CONTAINER_NAME,
       cmd: agentUploadArgs({
         name: context.name,

@@ -21,13 +21,23 @@ export interface SshConnectOptions {
 /** An authenticated SSH connection to one node. */
 export class SshConnection {
   private closed = false;
+  private readonly channels = new Set<Duplex>();
+  private readonly lost = new AbortController();
+  /** Aborts when the connection drops without close() being called: the node is gone mid-work. */
+  readonly lostSignal: AbortSignal = this.lost.signal;
 
   private constructor(
     private readonly client: InstanceType<typeof ssh2.Client>,
     readonly target: SshTarget,
   ) {
     client.on('close', () => {
+      const lost = !this.closed;
       this.closed = true;
+      if (!lost) return;
+      // A response already under way on a channel (a container's wait) is not failed by
+      // the channel closing; the signal lets callers stop waiting for it.
+      for (const channel of this.channels) channel.destroy(new Error(`the SSH connection to host ${target.host} was lost`));
+      this.lost.abort();
     });
   }
 
@@ -81,7 +91,11 @@ export class SshConnection {
       }
       this.client.openssh_forwardOutStreamLocal(socketPath, (error, channel) => {
         if (error) reject(new Error(`cannot open ${socketPath} on host ${this.target.host} through SSH: ${messageOf(error)}`));
-        else resolve(channel);
+        else {
+          this.channels.add(channel);
+          channel.once('close', () => this.channels.delete(channel));
+          resolve(channel);
+        }
       });
     });
   }

@@ -95,6 +95,11 @@ export async function copyFromNode(node: number, nodePath: string, hostPath: str
   await nodeExec(node, 'cp', '--', nodePath, hostPath);
 }
 
+/** A fault from lab.sh on node N: stop or start its dockerd, or cut its SSH sessions. */
+export async function labFault(command: 'dockerd-stop' | 'dockerd-start' | 'ssh-drop', node: number): Promise<void> {
+  await run('bash', [LAB_SCRIPT, command, ...labDirArgs(), String(node)]);
+}
+
 export async function labEtcdctl(...args: string[]): Promise<string> {
   const { stdout } = await run('bash', [LAB_SCRIPT, 'etcdctl', ...args]);
   return stdout;
