@@ -37,6 +37,8 @@ export interface RunContext {
   hostKeys: HostKeyVerifier;
   /** The cluster's state file, to travel inside the archive; undefined when there is none. */
   stateFile?: Buffer;
+  /** --pki-bundle: also write (and with --s3 upload) each node's pki.bundle.tar.gz. Absent: false. */
+  pkiBundle?: boolean;
   timeouts: Timeouts;
   signal: AbortSignal;
   log: Logger;
@@ -161,6 +163,7 @@ async function runSnapshotAgent(
       key: `${CONTAINER_SSL_DIR}/kube-node-key.pem`,
       overwrite: context.overwrite,
       healthTimeoutSeconds: 30,
+      ...(context.pkiBundle ? { pkiBundle: true } : {}),
     }),
     binds: [
       `${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}`,
@@ -176,6 +179,7 @@ async function runSnapshotAgent(
     snapshotSize: result.snapshotSize,
     snapshotSha256: result.snapshotSha256,
     stateFileIncluded: result.stateFileIncluded,
+    ...(result.pkiBundle ? { pkiBundle: result.pkiBundle } : {}),
   };
 }
 
