@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { perTestDirectory } from '../../test/support/case-dirs.js';
-import { pkiBundleTarget, scanPkiDirectory, writePkiBundle } from './pki-bundle.js';
+import { checkPkiBundleTarget, pkiBundleTarget, scanPkiDirectory, writePkiBundle } from './pki-bundle.js';
 
 const run = promisify(execFile);
 const cases = await perTestDirectory('pki-bundle-test-');
@@ -118,4 +118,13 @@ test('a file that vanished after the scan fails the bundle, naming it, and leave
   await run('rm', [join(ssl, 'kube-node.pem')]);
   await assert.rejects(writePkiBundle(scan, pkiBundleTarget(backup)), { message: '--pki-bundle: /etc/kubernetes/ssl/kube-node.pem does not exist on this node' });
   assert.deepEqual(await readdir(backup), []);
+});
+
+test('a directory at the bundle\'s name is refused before any work', async () => {
+  const { backup } = await layout();
+  await checkPkiBundleTarget(pkiBundleTarget(backup));
+  await mkdir(join(backup, 'pki.bundle.tar.gz'));
+  await assert.rejects(checkPkiBundleTarget(pkiBundleTarget(backup)), {
+    message: '--pki-bundle: /opt/rke/etcd-snapshots/pki.bundle.tar.gz is a directory; move it away so that the bundle can take its name',
+  });
 });

@@ -107,6 +107,17 @@ function kindOf(stats: Stats): string {
   return 'unknown type';
 }
 
+/** The bundle's name must be free or a file (or symlink) that can be replaced: checked before any work. */
+export async function checkPkiBundleTarget(target: AtomicTarget): Promise<void> {
+  const existing = await lstat(join(target.dir, target.fileName)).catch((error: unknown) => {
+    if (systemErrorCode(error) === 'ENOENT') return undefined;
+    throw readError(error, target.displayPath);
+  });
+  if (existing?.isDirectory()) {
+    throw new OperatorError(`--pki-bundle: ${target.displayPath} is a directory; move it away so that the bundle can take its name`);
+  }
+}
+
 export function pkiBundleTarget(backupDir: string): AtomicTarget {
   return {
     dir: backupDir,

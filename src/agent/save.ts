@@ -6,7 +6,7 @@ import { snapshotStream } from '../etcd/snapshot-stream.js';
 import { OperatorError, messageOf } from '../errors.js';
 import { checkTargetFree, ensureDirectory, type AtomicTarget } from './atomic-file.js';
 import { writeSnapshotArchive } from './archive.js';
-import { pkiBundleTarget, scanPkiDirectory, writePkiBundle, type PkiScan } from './pki-bundle.js';
+import { checkPkiBundleTarget, pkiBundleTarget, scanPkiDirectory, writePkiBundle, type PkiScan } from './pki-bundle.js';
 import {
   CONTAINER_BACKUP_DIR,
   CONTAINER_KUBERNETES_DIR,
@@ -56,6 +56,7 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
   await checkTargetFree(target);
   // --pki-bundle: a node whose certificates cannot be bundled fails before etcd is asked for anything.
   const pkiScan = request.pkiBundle ? await scanPkiDirectory(join(directories.kubernetesDir, 'ssl'), CONTAINER_SSL_DIR) : undefined;
+  if (request.pkiBundle) await checkPkiBundleTarget(pkiBundleTarget(directories.backupDir));
   const stateFile = input.stateFileBase64 === undefined ? undefined : Buffer.from(input.stateFileBase64, 'base64');
 
   const client = await connectEtcd(request.endpoint, request);
