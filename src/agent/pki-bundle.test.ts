@@ -128,3 +128,11 @@ test('a directory at the bundle\'s name is refused before any work', async () =>
     message: '--pki-bundle: /opt/rke/etcd-snapshots/pki.bundle.tar.gz is a directory; move it away so that the bundle can take its name',
   });
 });
+
+test('an ssl directory that is itself a symlink is followed (as tar follows dir/); links inside it are not', async () => {
+  const { ssl, backup } = await layout();
+  const linked = join(cases.path, 'ssl-link');
+  await symlink(ssl, linked);
+  const bundle = await writePkiBundle(await scanPkiDirectory(linked, SSL), pkiBundleTarget(backup));
+  assert.equal(bundle.entries, 5);
+});

@@ -10,9 +10,9 @@
  */
 import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, stat, type FileHandle } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable, Writable, pipeline as pipelineWithCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { OperatorError, messageOf } from '../errors.js';
@@ -50,7 +50,8 @@ export interface ScannedEntry {
  * a device) is refused: a certificate directory holds none, and reading one could block.
  */
 export async function scanPkiDirectory(dir: string = CONTAINER_SSL_DIR, displayDir: string = CONTAINER_SSL_DIR): Promise<PkiScan> {
-  const top = await lstat(dir).catch((error: unknown) => {
+  // The directory itself may be a symlink (tar follows `dir/` too); nothing below it is followed.
+  const top = await stat(dir).catch((error: unknown) => {
     throw readError(error, displayDir);
   });
   if (!top.isDirectory()) throw new OperatorError(`--pki-bundle: ${displayDir} is not a directory; there are no certificates to bundle`);
@@ -210,7 +211,10 @@ async function* readAll(handle: FileHandle, hash: ReturnType<typeof createHash>,
 async function verifyBundle(file: FileHandle, written: readonly ListedEntry[], displayPath: string): Promise<void> {
   let listed: ListedEntry[];
   try {
-    listed = await listTar(readFrom(file).pipe(createGunzip()));
+    const gunzip = createGunzip();
+    // A read error reaches the listing through `gunzip`, which pipeline destroys with it.
+    pipelineWithCallback(readFrom(file), gunzip, () => undefined);
+    listed = await listTar(gunzip);
   } catch (error) {
     throw new OperatorError(`${displayPath} failed its read-back check: ${messageOf(error)}`);
   }

@@ -172,6 +172,11 @@ async function runSnapshotAgent(
     input,
   });
   const result = agentSuccess(outcome, parseResultLine, node, 'snapshot', context.log);
+  if (context.pkiBundle && result.pkiBundle === undefined) {
+    throw new OperatorError(
+      `host ${node.address}: the snapshot agent wrote ${result.file} but reported no PKI bundle; the image given with --backup-image may not support --pki-bundle`,
+    );
+  }
   return {
     file: result.file,
     size: result.size,

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
 import { copyFromNode, labFacts, nodeExec, tempDir, type LabFacts } from '../support/lab.js';
-import { download, listKeys, s3LabFacts, type S3LabFacts } from '../support/s3-lab.js';
+import { aws, download, listKeys, s3LabFacts, type S3LabFacts } from '../support/s3-lab.js';
 import { sha256File } from '../support/snapshot-check.js';
 
 const run = promisify(execFile);
@@ -215,6 +215,24 @@ describe('snapshot-save --pki-bundle --s3', () => {
     assert.equal(sha256File(remote), line[2]);
     rmSync(local);
     rmSync(remote);
+    await assertNoAgentContainers(lab);
+  });
+
+  test('a bundle key left by an earlier run: refused on every node before the zip is sent; exit 1, no container left', async () => {
+    const folder = `pki-test/taken-${Date.now()}`;
+    const name = uniqueName('taken');
+    const key = `${folder}/${name}.pki.bundle.tar.gz`;
+    const old = path.join(work, 'old-bundle');
+    writeFileSync(old, 'an older bundle');
+    await aws('s3api', 'put-object', '--bucket', s3.bucket, '--key', key, '--body', old);
+    const outcome = await save(['--config', lab.clusterYml, '--name', name, '--pki-bundle', ...s3Args(folder)]);
+    assert.equal(outcome.code, 1, outcome.stderr);
+    for (const address of lab.addresses) {
+      const expected = `host ${address}: s3://${s3.bucket}/${key} already exists (from an earlier run); pass --overwrite to replace it`;
+      assert.match(outcome.stdout, new RegExp(`^  ${escapeRegExp(address)}: upload: ${escapeRegExp(expected)}$`, 'm'));
+    }
+    assert.match(outcome.stderr, /^ERROR the snapshot was saved on 3 node\(s\) but not uploaded to S3 \(tried /m);
+    assert.deepEqual(await listKeys(s3.bucket, `${folder}/`), [key]);
     await assertNoAgentContainers(lab);
   });
 
