@@ -91,3 +91,13 @@ test('upload: refuses what the CLI would have normalized or refused', () => {
   assert.throws(() => parseAgentArgs([...base, '--cacert', 'x']), /agent upload: unknown argument "--cacert"/);
   assert.throws(() => parseAgentArgs([...base, '--access-key', 'AKIA']), /agent upload: unknown argument "--access-key"/);
 });
+
+test('--pki-bundle: save and upload carry it; absent means no bundle', () => {
+  const bundling = { ...request, pkiBundle: true };
+  assert.deepEqual(agentSaveArgs(bundling).slice(-1), ['--pki-bundle']);
+  assert.deepEqual(parseAgentArgs(agentSaveArgs(bundling)), { command: 'save', request: bundling });
+  assert.ok(!agentSaveArgs({ ...request, pkiBundle: false }).includes('--pki-bundle'));
+  const uploading = { ...upload, pkiBundle: true };
+  assert.deepEqual(parseAgentArgs(agentUploadArgs(uploading)), { command: 'upload', request: uploading });
+  assert.throws(() => parseAgentArgs([...agentSaveArgs(request), '--pki-bundle=yes']), /unknown argument "--pki-bundle=yes"/);
+});

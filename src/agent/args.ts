@@ -10,8 +10,8 @@ export type AgentCommand =
 
 export const AGENT_USAGE =
   'usage: agent save --name NAME --endpoint https://HOST:2379 --cacert FILE --cert FILE --key FILE ' +
-  '[--health-timeout SECONDS] [--overwrite] | ' +
-  'agent upload --name NAME --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--overwrite] | ' +
+  '[--health-timeout SECONDS] [--overwrite] [--pki-bundle] | ' +
+  'agent upload --name NAME --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--overwrite] [--pki-bundle] | ' +
   'agent version';
 
 const DEFAULT_HEALTH_TIMEOUT_SECONDS = 30;
@@ -28,7 +28,7 @@ export function parseAgentArgs(argv: readonly string[]): AgentCommand {
 }
 
 function parseSave(args: readonly string[]): AgentSaveRequest {
-  const { values, overwrite } = readOptions('save', args, SAVE_OPTIONS);
+  const { values, overwrite, pkiBundle } = readOptions('save', args, SAVE_OPTIONS);
   const required = requiredOption('save', values);
   const request: AgentSaveRequest = {
     name: required('name'),
@@ -38,6 +38,7 @@ function parseSave(args: readonly string[]): AgentSaveRequest {
     key: required('key'),
     overwrite,
     healthTimeoutSeconds: parseSeconds(values.get('health-timeout')),
+    ...(pkiBundle ? { pkiBundle } : {}),
   };
   // The CLI validated it; checked again because it becomes a path here.
   validateSnapshotName(request.name);
@@ -46,7 +47,7 @@ function parseSave(args: readonly string[]): AgentSaveRequest {
 
 /** The CLI sends normalized values; anything else is refused rather than normalized again. */
 function parseUpload(args: readonly string[]): AgentUploadRequest {
-  const { values, overwrite } = readOptions('upload', args, UPLOAD_OPTIONS);
+  const { values, overwrite, pkiBundle } = readOptions('upload', args, UPLOAD_OPTIONS);
   const required = requiredOption('upload', values);
   const folder = values.get('folder');
   if (folder === undefined) throw new OperatorError(`agent upload: --folder is required (empty for none); ${AGENT_USAGE}`);
@@ -59,6 +60,7 @@ function parseUpload(args: readonly string[]): AgentUploadRequest {
     folder,
     ...(region === undefined ? {} : { region }),
     overwrite,
+    ...(pkiBundle ? { pkiBundle } : {}),
   };
   validateSnapshotName(request.name);
   if (normalizeEndpoint(request.endpoint, 'agent upload: --endpoint', () => undefined) !== request.endpoint) {
@@ -82,13 +84,18 @@ function readOptions<Option extends string>(
   command: string,
   args: readonly string[],
   known: readonly Option[],
-): { values: Map<Option, string>; overwrite: boolean } {
+): { values: Map<Option, string>; overwrite: boolean; pkiBundle: boolean } {
   const values = new Map<Option, string>();
   let overwrite = false;
+  let pkiBundle = false;
   for (let index = 0; index < args.length; index++) {
     const arg = args[index] ?? '';
     if (arg === '--overwrite') {
       overwrite = true;
+      continue;
+    }
+    if (arg === '--pki-bundle') {
+      pkiBundle = true;
       continue;
     }
     const match = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
@@ -101,7 +108,7 @@ function readOptions<Option extends string>(
     if (values.has(option)) throw new OperatorError(`agent ${command}: --${option} is given twice`);
     values.set(option, value);
   }
-  return { values, overwrite };
+  return { values, overwrite, pkiBundle };
 }
 
 function parseSeconds(text: string | undefined): number {

@@ -19,6 +19,9 @@ export const CONTAINER_SSL_DIR = '/etc/kubernetes/ssl';
 /** Where the node keeps snapshots (RKE's fixed path). */
 export const NODE_SNAPSHOT_DIR = '/opt/rke/etcd-snapshots';
 
+/** `--pki-bundle`: RKE v0.1.x's certificate bundle beside the snapshots (one per node, replaced on every run). */
+export const PKI_BUNDLE_FILE_NAME = 'pki.bundle.tar.gz';
+
 /** Where the agent lives inside its image. */
 export const AGENT_IMAGE_ENTRYPOINT = ['/usr/local/bin/node', '/opt/rke-snapshot-agent/agent.mjs'];
 
@@ -36,6 +39,8 @@ export interface AgentSaveRequest {
   overwrite: boolean;
   /** How long the agent may spend on the etcd health check, in seconds. */
   healthTimeoutSeconds: number;
+  /** Also write /opt/rke/etcd-snapshots/pki.bundle.tar.gz (the node's /etc/kubernetes/ssl). Absent: false. */
+  pkiBundle?: boolean;
 }
 
 /** The standard input document. Binary payloads are base64. */
@@ -64,6 +69,8 @@ export interface AgentUploadRequest {
   folder: string;
   /** Replace an object left by an earlier run on an unversioned bucket. */
   overwrite: boolean;
+  /** Also upload the node's pki.bundle.tar.gz as <folder>/NAME.pki.bundle.tar.gz. Absent: false. */
+  pkiBundle?: boolean;
 }
 
 export interface AgentSuccess {
@@ -82,6 +89,18 @@ export interface AgentSuccess {
   durationMs: number;
   /** The agent process's peak resident memory, for the operator's (and the benchmark's) eye. */
   peakRssBytes?: number;
+  /** With --pki-bundle: the bundle written beside the snapshot. */
+  pkiBundle?: AgentPkiBundle;
+}
+
+/** The node's pki.bundle.tar.gz as written and read back. */
+export interface AgentPkiBundle {
+  /** /opt/rke/etcd-snapshots/pki.bundle.tar.gz */
+  file: string;
+  size: number;
+  sha256: string;
+  /** Entries in the tar (directories, files, symlinks). */
+  entries: number;
 }
 
 export interface AgentFailure {
@@ -103,7 +122,18 @@ export function agentSaveArgs(request: AgentSaveRequest): string[] {
     '--health-timeout', String(request.healthTimeoutSeconds),
   ];
   if (request.overwrite) args.push('--overwrite');
+  if (request.pkiBundle) args.push('--pki-bundle');
   return args;
+}
+
+/** One object the upload wrote and checked. */
+export interface AgentUploadedObject {
+  key: string;
+  size: number;
+  sha256: string;
+  etag: string;
+  versionId?: string;
+  verifiedBy: 'etag' | 'size';
 }
 
 export interface AgentUploadSuccess {
@@ -122,6 +152,8 @@ export interface AgentUploadSuccess {
   warnings: string[];
   durationMs: number;
   peakRssBytes?: number;
+  /** With --pki-bundle: the node's pki.bundle.tar.gz, uploaded next to the snapshot. */
+  pkiBundle?: AgentUploadedObject;
 }
 
 export type AgentUploadResult = AgentUploadSuccess | AgentFailure;
@@ -130,6 +162,7 @@ export function agentUploadArgs(request: AgentUploadRequest): string[] {
   const args = ['upload', '--name', request.name, '--endpoint', request.endpoint, '--bucket', request.bucket, '--folder', request.folder];
   if (request.region !== undefined) args.push('--region', request.region);
   if (request.overwrite) args.push('--overwrite');
+  if (request.pkiBundle) args.push('--pki-bundle');
   return args;
 }
 

@@ -1,16 +1,19 @@
-import { posix } from 'node:path';
+import { join, posix } from 'node:path';
 import { connectEtcd, type EtcdClient } from '../etcd/client.js';
 import { describeGrpcError } from '../etcd/grpc-error.js';
 import { checkEtcdHealth } from '../etcd/health.js';
 import { snapshotStream } from '../etcd/snapshot-stream.js';
-import { messageOf } from '../errors.js';
+import { OperatorError, messageOf } from '../errors.js';
 import { checkTargetFree, ensureDirectory, type AtomicTarget } from './atomic-file.js';
 import { writeSnapshotArchive } from './archive.js';
+import { checkPkiBundleTarget, pkiBundleTarget, scanPkiDirectory, writePkiBundle, type PkiScan } from './pki-bundle.js';
 import {
   CONTAINER_BACKUP_DIR,
   CONTAINER_KUBERNETES_DIR,
+  CONTAINER_SSL_DIR,
   NODE_SNAPSHOT_DIR,
   type AgentInput,
+  type AgentPkiBundle,
   type AgentSaveRequest,
   type AgentSuccess,
 } from './protocol.js';
@@ -51,6 +54,9 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
 
   await ensureDirectory(directories.backupDir, NODE_SNAPSHOT_DIR);
   await checkTargetFree(target);
+  // --pki-bundle: a node whose certificates cannot be bundled fails before etcd is asked for anything.
+  const pkiScan = request.pkiBundle ? await scanPkiDirectory(join(directories.kubernetesDir, 'ssl'), CONTAINER_SSL_DIR) : undefined;
+  if (request.pkiBundle) await checkPkiBundleTarget(pkiBundleTarget(directories.backupDir));
   const stateFile = input.stateFileBase64 === undefined ? undefined : Buffer.from(input.stateFileBase64, 'base64');
 
   const client = await connectEtcd(request.endpoint, request);
@@ -69,6 +75,8 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
       signal: options.signal,
     });
     log(`wrote ${target.displayPath}: ${written.archive.size} bytes, sha256 ${written.archive.sha256}`);
+    const pkiBundle = pkiScan === undefined ? undefined : await savePkiBundle(pkiScan, directories.backupDir, target.displayPath, options.signal);
+    if (pkiBundle !== undefined) log(`wrote ${pkiBundle.file}: ${pkiBundle.size} bytes, ${pkiBundle.entries} entries, sha256 ${pkiBundle.sha256}`);
     return {
       ok: true,
       file: target.displayPath,
@@ -78,6 +86,7 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
       snapshotSha256: written.snapshot.snapshotSha256,
       stateFileIncluded: stateFile !== undefined,
       durationMs: Date.now() - started,
+      ...(pkiBundle === undefined ? {} : { pkiBundle }),
     };
   } finally {
     client.close();
@@ -86,6 +95,16 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
         log(`could not remove the deployed state file ${request.name}.rkestate: ${messageOf(error)}`);
       });
     }
+  }
+}
+
+/** RKE wrote the bundle after the snapshot too; if it fails now, the operator learns that the snapshot itself is there. */
+async function savePkiBundle(scan: PkiScan, backupDir: string, zipPath: string, signal?: AbortSignal): Promise<AgentPkiBundle> {
+  try {
+    return await writePkiBundle(scan, pkiBundleTarget(backupDir), signal);
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    throw new OperatorError(`${messageOf(error)} (the snapshot ${zipPath} was saved; no PKI bundle was written)`, { cause: error });
   }
 }
 

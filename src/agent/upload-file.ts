@@ -26,22 +26,26 @@ export interface LocalSnapshot {
  * before the body; the upload digests the bytes again as they are sent.
  */
 export async function openLocalSnapshot(backupDir: string, name: string, signal?: AbortSignal): Promise<LocalSnapshot> {
-  const fileName = `${name}.zip`;
+  return openLocalFile(backupDir, `${name}.zip`, 'there is no snapshot of that name to upload', signal);
+}
+
+/** The same for any file of the snapshots directory (the PKI bundle); `missing` says what its absence means. */
+export async function openLocalFile(backupDir: string, fileName: string, missing: string, signal?: AbortSignal): Promise<LocalSnapshot> {
   const displayPath = posix.join(NODE_SNAPSHOT_DIR, fileName);
   const path = join(backupDir, fileName);
   const before = await lstat(path).catch((error: unknown) => {
-    throw fileReadError(error, displayPath);
+    throw fileReadError(error, displayPath, missing);
   });
   if (before.isSymbolicLink()) throw symlinkError(displayPath);
   if (!before.isFile()) throw new OperatorError(`${displayPath} is not a regular file; refusing to upload it`);
   const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch((error: unknown) => {
-    throw systemErrorCode(error) === 'ELOOP' ? symlinkError(displayPath) : fileReadError(error, displayPath);
+    throw systemErrorCode(error) === 'ELOOP' ? symlinkError(displayPath) : fileReadError(error, displayPath, missing);
   });
   try {
     const stats = await handle.stat();
     if (!stats.isFile()) throw new OperatorError(`${displayPath} is not a regular file; refusing to upload it`);
     const sha256 = await hashFile(handle, signal).catch((error: unknown) => {
-      throw fileReadError(error, displayPath);
+      throw fileReadError(error, displayPath, missing);
     });
     return { handle, size: stats.size, sha256, displayPath };
   } catch (error) {
@@ -87,9 +91,9 @@ function symlinkError(displayPath: string): OperatorError {
   return new OperatorError(`${displayPath} is a symbolic link; refusing to upload through it`);
 }
 
-function fileReadError(error: unknown, displayPath: string): unknown {
+function fileReadError(error: unknown, displayPath: string, missing: string): unknown {
   const code = systemErrorCode(error);
-  if (code === 'ENOENT') return new OperatorError(`${displayPath} does not exist on this node: there is no snapshot of that name to upload`, { cause: error });
+  if (code === 'ENOENT') return new OperatorError(`${displayPath} does not exist on this node: ${missing}`, { cause: error });
   if (code === undefined) return error;
   return new OperatorError(`cannot read ${displayPath}: ${(error as Error).message}`, { cause: error });
 }

@@ -30,6 +30,8 @@ export interface SentObject {
 
 export interface SendOptions {
   partSize?: number;
+  /** Default application/zip (the snapshot). */
+  contentType?: string;
   log: (line: string) => void;
 }
 
@@ -52,7 +54,7 @@ export async function sendSnapshot(target: UploadTarget, file: LocalSnapshot, op
       Key: target.key,
       Body: body,
       ContentLength: file.size,
-      ContentType: 'application/zip',
+      ContentType: options.contentType ?? 'application/zip',
       Metadata: { sha256: file.sha256 },
     },
     partSize,

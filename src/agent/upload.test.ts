@@ -354,3 +354,51 @@ test('no secret in any result, log line or error, even when an SDK message quote
   const everything = JSON.stringify(result) + logs.join('\n');
   assert.ok(!everything.includes(ACCESS_KEY) && !everything.includes(SECRET_KEY));
 });
+
+const BUNDLE_KEY = `rke/${NAME}.pki.bundle.tar.gz`;
+
+test('--pki-bundle: the node\'s bundle goes next to the snapshot as NAME.pki.bundle.tar.gz, verified', async () => {
+  const zip = await snapshotFile(1000);
+  const bundle = randomBytes(300);
+  await writeFile(join(dirs.path, 'pki.bundle.tar.gz'), bundle, { mode: 0o600 });
+  const fake = new FakeS3();
+  const { result } = await run(fake, { pkiBundle: true });
+  assert.equal(result.key, KEY);
+  assert.equal(result.sha256, sha256(zip));
+  assert.deepEqual(result.pkiBundle, {
+    key: BUNDLE_KEY,
+    size: 300,
+    sha256: sha256(bundle),
+    etag: md5(bundle).toString('hex'),
+    verifiedBy: 'etag',
+  });
+  assert.deepEqual(fake.objects.get(BUNDLE_KEY)!.body, bundle);
+  assert.equal(fake.objects.get(BUNDLE_KEY)!.contentType, 'application/gzip');
+  // Both keys are checked before anything is sent.
+  assert.deepEqual(fake.calls, [
+    'HeadBucketCommand', 'HeadObjectCommand', 'HeadObjectCommand',
+    'PutObjectCommand', 'HeadObjectCommand', 'PutObjectCommand', 'HeadObjectCommand',
+  ]);
+});
+
+test('--pki-bundle: a bundle key left by an earlier run is refused before the snapshot is sent', async () => {
+  await snapshotFile(100);
+  await writeFile(join(dirs.path, 'pki.bundle.tar.gz'), 'bundle', { mode: 0o600 });
+  const fake = new FakeS3();
+  fake.objects.set(BUNDLE_KEY, { body: Buffer.from('old'), etag: md5(Buffer.from('old')).toString('hex') });
+  const refused = await failure(run(fake, { pkiBundle: true }));
+  assert.equal(refused.message, `s3://snapshots/${BUNDLE_KEY} already exists (from an earlier run); pass --overwrite to replace it`);
+  assert.ok(!fake.calls.includes('PutObjectCommand'));
+  assert.ok(!fake.objects.has(KEY));
+});
+
+test('--pki-bundle: a node without the bundle file fails before anything is sent', async () => {
+  await snapshotFile(100);
+  const fake = new FakeS3();
+  const missing = await failure(run(fake, { pkiBundle: true }));
+  assert.equal(
+    missing.message,
+    '/opt/rke/etcd-snapshots/pki.bundle.tar.gz does not exist on this node: this node has no PKI bundle to upload (it is written by save --pki-bundle)',
+  );
+  assert.deepEqual(fake.calls, []);
+});

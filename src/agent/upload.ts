@@ -2,9 +2,17 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { OperatorError } from '../errors.js';
 import { DEFAULT_S3_REGION, createS3Client, type S3ClientOptions } from '../s3/client.js';
 import { redactSecrets } from '../s3/errors.js';
-import { snapshotObjectKey } from '../s3/key.js';
-import { CONTAINER_BACKUP_DIR, type AgentInput, type AgentS3Input, type AgentUploadRequest, type AgentUploadSuccess } from './protocol.js';
-import { openLocalSnapshot, type LocalSnapshot } from './upload-file.js';
+import { pkiBundleObjectKey, snapshotObjectKey } from '../s3/key.js';
+import {
+  CONTAINER_BACKUP_DIR,
+  PKI_BUNDLE_FILE_NAME,
+  type AgentInput,
+  type AgentS3Input,
+  type AgentUploadedObject,
+  type AgentUploadRequest,
+  type AgentUploadSuccess,
+} from './protocol.js';
+import { openLocalFile, openLocalSnapshot, type LocalSnapshot } from './upload-file.js';
 import { checkBucket, checkCredentials, planKey, type KeyPlan } from './upload-preflight.js';
 import { sendSnapshot } from './upload-send.js';
 import { objectUrl, type UploadTarget } from './upload-target.js';
@@ -37,24 +45,30 @@ export async function uploadSnapshot(request: AgentUploadRequest, input: AgentIn
 
 async function uploadWithFile(request: AgentUploadRequest, s3: AgentS3Input, options: UploadOptions): Promise<AgentUploadSuccess> {
   const started = Date.now();
-  const file = await openLocalSnapshot(options.backupDir ?? CONTAINER_BACKUP_DIR, request.name, options.signal);
+  const backupDir = options.backupDir ?? CONTAINER_BACKUP_DIR;
+  const file = await openLocalSnapshot(backupDir, request.name, options.signal);
+  let bundle: LocalSnapshot | undefined;
   try {
+    if (request.pkiBundle) {
+      bundle = await openLocalFile(backupDir, PKI_BUNDLE_FILE_NAME, 'this node has no PKI bundle to upload (it is written by save --pki-bundle)', options.signal);
+    }
     const config = clientOptions(request, s3);
     const client = (options.createClient ?? createS3Client)(config);
     try {
-      return await uploadFile(request, file, { ...options, client, staticKeys: config.credentials !== undefined, started });
+      return await uploadFile(request, file, { ...options, client, staticKeys: config.credentials !== undefined, started, bundle });
     } finally {
       client.destroy();
     }
   } finally {
     await file.handle.close();
+    await bundle?.handle.close();
   }
 }
 
 async function uploadFile(
   request: AgentUploadRequest,
   file: LocalSnapshot,
-  options: UploadOptions & { client: S3Client; staticKeys: boolean; started: number },
+  options: UploadOptions & { client: S3Client; staticKeys: boolean; started: number; bundle: LocalSnapshot | undefined },
 ): Promise<AgentUploadSuccess> {
   const log = options.log ?? (() => undefined);
   const warnings: string[] = [];
@@ -72,23 +86,45 @@ async function uploadFile(
   };
   await checkCredentials(target, options.staticKeys, options.env ?? process.env);
   await checkBucket(target);
-  log(planMessage(await planKey(target, request.overwrite, warn), target, file));
-  const sent = await sendSnapshot(target, file, { log, ...(options.partSize ? { partSize: options.partSize } : {}) });
-  const verified = await verifyUploadedObject(target, sent);
-  if (verified.warning !== undefined) warn(verified.warning);
-  log(`uploaded ${objectUrl(target)}: ${sent.digest.size} bytes, sha256 ${sent.digest.sha256}, ETag ${verified.etag}` +
-    (sent.versionId ? `, version ${sent.versionId}` : ''));
+  const bundleTarget = options.bundle === undefined ? undefined : { ...target, key: pkiBundleObjectKey(request.folder, request.name) };
+  // Both keys are checked before either is written: an existing bundle key never leaves a snapshot uploaded alone.
+  const plan = await planKey(target, request.overwrite, warn);
+  const bundlePlan = bundleTarget === undefined ? undefined : await planKey(bundleTarget, request.overwrite, warn);
+  log(planMessage(plan, target, file));
+  const uploaded = await sendAndVerify(target, file, 'application/zip', { log, warn, partSize: options.partSize });
+  let pkiBundle: AgentUploadedObject | undefined;
+  if (bundleTarget !== undefined && options.bundle !== undefined && bundlePlan !== undefined) {
+    log(planMessage(bundlePlan, bundleTarget, options.bundle));
+    pkiBundle = await sendAndVerify(bundleTarget, options.bundle, 'application/gzip', { log, warn, partSize: options.partSize });
+  }
   return {
     ok: true,
     bucket: target.bucket,
+    ...uploaded,
+    warnings,
+    durationMs: Date.now() - options.started,
+    ...(pkiBundle ? { pkiBundle } : {}),
+  };
+}
+
+async function sendAndVerify(
+  target: UploadTarget,
+  file: LocalSnapshot,
+  contentType: string,
+  options: { log: (line: string) => void; warn: (message: string) => void; partSize: number | undefined },
+): Promise<AgentUploadedObject> {
+  const sent = await sendSnapshot(target, file, { log: options.log, contentType, ...(options.partSize ? { partSize: options.partSize } : {}) });
+  const verified = await verifyUploadedObject(target, sent);
+  if (verified.warning !== undefined) options.warn(verified.warning);
+  options.log(`uploaded ${objectUrl(target)}: ${sent.digest.size} bytes, sha256 ${sent.digest.sha256}, ETag ${verified.etag}` +
+    (sent.versionId ? `, version ${sent.versionId}` : ''));
+  return {
     key: target.key,
     size: sent.digest.size,
     sha256: sent.digest.sha256,
     etag: verified.etag,
     ...(sent.versionId ? { versionId: sent.versionId } : {}),
     verifiedBy: verified.verifiedBy,
-    warnings,
-    durationMs: Date.now() - options.started,
   };
 }
 

@@ -23,6 +23,7 @@ export interface SnapshotSaveFlags extends S3Flags {
   strict: boolean;
   overwrite: boolean;
   backupImage?: string;
+  pkiBundle: boolean;
   concurrency: number;
   sshHostKeyPolicy: HostKeyPolicy;
   knownHosts: string;
@@ -56,6 +57,7 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
     .option('--strict', 'fail the run when any node fails (default: only when all fail)', false)
     .option('--overwrite', 'replace an existing snapshot of the same name on a node', false)
     .option('--backup-image <image>', 'run this image instead of the bundled backup agent')
+    .option('--pki-bundle', 'also save each node\'s /etc/kubernetes/ssl as /opt/rke/etcd-snapshots/pki.bundle.tar.gz (pre-v0.2.0 clusters); with --s3 also uploaded', false)
     .addOption(new Option('--concurrency <n>', 'how many nodes to work on at once').default(10).argParser(positiveInteger))
     .option('--debug', 'verbose logging', false)
     .action(async (flags: SnapshotSaveFlags) => {
@@ -96,6 +98,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       sshAgentAuth: flags.sshAgentAuth,
       image,
       hostKeys,
+      ...(flags.pkiBundle ? { pkiBundle: true } : {}),
       concurrency: flags.concurrency,
       ...(s3 ? { s3 } : {}),
       timeouts: {

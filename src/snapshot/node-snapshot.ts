@@ -37,6 +37,8 @@ export interface RunContext {
   hostKeys: HostKeyVerifier;
   /** The cluster's state file, to travel inside the archive; undefined when there is none. */
   stateFile?: Buffer;
+  /** --pki-bundle: also write (and with --s3 upload) each node's pki.bundle.tar.gz. Absent: false. */
+  pkiBundle?: boolean;
   timeouts: Timeouts;
   signal: AbortSignal;
   log: Logger;
@@ -180,6 +182,7 @@ async function runSnapshotAgent(
       key: `${CONTAINER_SSL_DIR}/kube-node-key.pem`,
       overwrite: context.overwrite,
       healthTimeoutSeconds: 30,
+      ...(context.pkiBundle ? { pkiBundle: true } : {}),
     }),
     binds: [
       `${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}`,
@@ -194,6 +197,11 @@ async function runSnapshotAgent(
     if (error instanceof OperatorError) throw new OperatorError(withNodePaths(error.message, context.cluster.prefixPath));
     throw error;
   }
+  if (context.pkiBundle && result.pkiBundle === undefined) {
+    throw new OperatorError(
+      `host ${node.address}: the snapshot agent wrote ${result.file} but reported no PKI bundle; the image given with --backup-image may not support --pki-bundle`,
+    );
+  }
   return {
     file: result.file,
     size: result.size,
@@ -201,6 +209,7 @@ async function runSnapshotAgent(
     snapshotSize: result.snapshotSize,
     snapshotSha256: result.snapshotSha256,
     stateFileIncluded: result.stateFileIncluded,
+    ...(result.pkiBundle ? { pkiBundle: result.pkiBundle } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import {
   type AgentUploadSuccess,
 } from '../agent/protocol.js';
 import type { NodeConfig } from '../config/cluster.js';
+import { OperatorError } from '../errors.js';
 import type { S3Settings } from '../s3/settings.js';
 import {
   agentSuccess,
@@ -31,14 +32,37 @@ export async function uploadOneCopy(results: NodeResult[], nodes: NodeConfig[], 
     const node = nodes.find((candidate) => candidate.address === result.address)!;
     context.log.info(`[${node.address}] uploading ${result.file} to s3://${settings.bucketName}/`);
     try {
-      result.upload = await uploadFromNode(node, settings, context, result.warnings);
+      const upload = await uploadFromNode(node, settings, context, result.warnings);
+      checkUploadedBundle(upload, result, node, context);
+      result.upload = upload;
       context.log.info(`[${node.address}] uploaded s3://${result.upload.bucket}/${result.upload.key} (${result.upload.size} bytes, verified by ${result.upload.verifiedBy})`);
+      if (upload.pkiBundle) {
+        context.log.info(`[${node.address}] uploaded s3://${upload.bucket}/${upload.pkiBundle.key} (${upload.pkiBundle.size} bytes, verified by ${upload.pkiBundle.verifiedBy})`);
+      }
       for (const warning of result.upload.warnings) context.log.warn(`[${node.address}] ${warning}`);
       return;
     } catch (error) {
       result.uploadError = failureMessage(error, node, context);
       context.log.warn(`[${node.address}] upload failed: ${result.uploadError}`);
     }
+  }
+}
+
+/**
+ * With --pki-bundle the uploaded bundle must be the one this run's snapshot step wrote
+ * on that node (the file is not named per snapshot, so another run could have replaced it).
+ */
+function checkUploadedBundle(upload: AgentUploadSuccess, result: NodeResult, node: NodeConfig, context: RunContext): void {
+  if (!context.pkiBundle) return;
+  const uploaded = upload.pkiBundle;
+  if (uploaded === undefined) {
+    throw new OperatorError(`host ${node.address}: the upload agent did not upload the PKI bundle; does --backup-image support --pki-bundle?`);
+  }
+  if (result.pkiBundle === undefined || uploaded.sha256 !== result.pkiBundle.sha256) {
+    throw new OperatorError(
+      `host ${node.address}: s3://${upload.bucket}/${uploaded.key} (sha256 ${uploaded.sha256}) is not the PKI bundle this run wrote ` +
+        `(sha256 ${result.pkiBundle?.sha256 ?? 'none'}): ${result.pkiBundle?.file ?? 'the file'} was replaced in between, perhaps by another run; check it and run again`,
+    );
   }
 }
 
@@ -54,6 +78,7 @@ async function uploadFromNode(node: NodeConfig, settings: S3Settings, context: R
         folder: settings.folder,
         overwrite: context.overwrite,
         ...(settings.region ? { region: settings.region } : {}),
+        ...(context.pkiBundle ? { pkiBundle: true } : {}),
       }),
       binds: [`${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}:ro`],
       input: {

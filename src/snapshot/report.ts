@@ -23,7 +23,8 @@ export function formatResultTable(results: NodeResult[]): string {
   return [
     line(HEADERS),
     ...rows.map(line),
-    ...(uploaded ? ['', uploadLine(uploaded)] : []),
+    ...pkiBundleRows(results),
+    ...(uploaded ? ['', uploadLine(uploaded), ...bundleUploadLine(uploaded)] : []),
     ...(errors.length ? ['', 'Errors:', ...errors.map((e) => `  ${e}`)] : []),
   ].join('\n');
 }
@@ -36,6 +37,31 @@ function uploadLine(result: NodeResult): string {
     `S3: s3://${upload.bucket}/${upload.key} uploaded from ${nodeName(result)}: ${formatBytes(upload.size)}, ` +
     `sha256 ${upload.sha256}, verified by ${upload.verifiedBy === 'etag' ? 'ETag' : 'size only'}${version}`
   );
+}
+
+const PKI_HEADERS = ['NODE', 'PKI BUNDLE', 'SIZE', 'SHA256'];
+
+/** --pki-bundle: a second block, one row per node that wrote its bundle (absent without the flag). */
+function pkiBundleRows(results: NodeResult[]): string[] {
+  const rows = results.flatMap((result) =>
+    result.pkiBundle ? [[nodeName(result), result.pkiBundle.file, formatBytes(result.pkiBundle.size), result.pkiBundle.sha256]] : [],
+  );
+  if (rows.length === 0) return [];
+  const widths = PKI_HEADERS.map((header, column) => Math.max(header.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
+  return ['', line(PKI_HEADERS), ...rows.map(line)];
+}
+
+/** The bundle's own line under the S3 line; it never starts with "S3: " so that line stays the snapshot's. */
+function bundleUploadLine(result: NodeResult): string[] {
+  const upload = result.upload!;
+  const bundle = upload.pkiBundle;
+  if (!bundle) return [];
+  const version = bundle.versionId ? `, version ${bundle.versionId}` : '';
+  return [
+    `S3 PKI bundle: s3://${upload.bucket}/${bundle.key} uploaded from ${nodeName(result)}: ${formatBytes(bundle.size)}, ` +
+      `sha256 ${bundle.sha256}, verified by ${bundle.verifiedBy === 'etag' ? 'ETag' : 'size only'}${version}`,
+  ];
 }
 
 function nodeName(result: NodeResult): string {

@@ -1,4 +1,4 @@
-import type { AgentUploadSuccess } from '../agent/protocol.js';
+import type { AgentPkiBundle, AgentUploadSuccess } from '../agent/protocol.js';
 
 /**
  * What one etcd node's snapshot came to. Every phase of the run fills in the same
@@ -16,6 +16,8 @@ export interface NodeResult {
   snapshotSize?: number;
   snapshotSha256?: string;
   stateFileIncluded?: boolean;
+  /** With --pki-bundle: the node's pki.bundle.tar.gz. */
+  pkiBundle?: AgentPkiBundle;
   durationMs: number;
   /** On failure: one line naming the node and the cause. */
   error?: string;
