@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { locateBundledAgentImage } from '../agent/bundled-image.js';
 import { loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
 import type { ImageSource } from '../docker/image.js';
+import { resolveRegistryImage } from '../docker/registry.js';
 import { OperatorError } from '../errors.js';
 import { stderrLogger, type Logger } from '../log.js';
 import { resolveS3Settings, type S3Flags } from '../s3/settings.js';
@@ -73,7 +74,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
   const s3 = flags.s3
     ? await resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile: flags.config, warn: log.warn })
     : undefined;
-  const image = await chooseImage(flags);
+  const image = await chooseImage(flags, cluster, log);
   const hostKeys = await HostKeyVerifier.load(flags.knownHosts, flags.sshHostKeyPolicy);
   if (flags.sshHostKeyPolicy === 'off') log.warn('--ssh-host-key-policy off: the nodes\' host keys are not checked');
 
@@ -139,10 +140,19 @@ function refuseUnsupportedSettings(cluster: ClusterConfig, file: string): void {
   }
 }
 
-async function chooseImage(flags: SnapshotSaveFlags): Promise<ImageSource> {
+/**
+ * The bundled agent, which the CLI loads itself, or the --backup-image, which the nodes'
+ * engines pull with the matching private_registries login (checked here, before any node).
+ */
+async function chooseImage(flags: SnapshotSaveFlags, cluster: ClusterConfig, log: Logger): Promise<ImageSource> {
   if (flags.backupImage !== undefined) {
     if (flags.backupImage.trim() === '') throw new OperatorError('--backup-image: the image name is empty');
-    return { kind: 'registry', reference: flags.backupImage };
+    const image = resolveRegistryImage(flags.backupImage, cluster.privateRegistries);
+    for (const warning of image.warnings) log.warn(`${flags.config}: ${warning}`);
+    if (image.prefixedWith !== undefined) {
+      log.info(`--backup-image ${flags.backupImage} names no registry: using ${image.reference} from the default registry (${image.registry?.field ?? 'is_default'})`);
+    }
+    return { kind: 'registry', image };
   }
   return { kind: 'bundled', image: await locateBundledAgentImage() };
 }
