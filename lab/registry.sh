@@ -83,6 +83,16 @@ registry_pid() {
   printf '%s' "$pid"
 }
 
+# The pid we started is alive, whatever it runs: until it has exec'd, its command line is still
+# this script's, so look at its state in /proc/PID/stat instead.
+registry_alive() {
+  local pid stat=""
+  pid=$(read_pid "$DIR/registry.pid") || return 1
+  read -r stat 2>/dev/null <"/proc/$pid/stat" || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != [ZX] ]]
+}
+
 stop_registry() {
   local pid i
   pid=$(registry_pid) || return 0
@@ -202,7 +212,7 @@ EOF
 wait_answering() { # /v2/ over TLS with the lab CA: 401 without credentials, 200 with them
   local i code
   for ((i = 0; i < 100; i++)); do
-    registry_pid >/dev/null || die "docker-registry exited at start-up; see $DIR/registry.log"
+    registry_alive || die "docker-registry exited at start-up; see $DIR/registry.log"
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$DIR/ca.pem" "https://$ADDR/v2/" || true)
     [[ $code == 401 ]] && return 0
     sleep 0.1

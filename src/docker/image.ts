@@ -69,7 +69,7 @@ async function pullRegistryImage(docker: Docker, image: ResolvedImage, options: 
     (error: unknown) => {
       if (error instanceof OperatorError) throw new OperatorError(scrub(error.message, login));
       const statusCode = (error as { statusCode?: number }).statusCode;
-      throw new OperatorError(describePullFailure(describeDockerError(error), context, statusCode));
+      throw new OperatorError(describePullFailure(pullErrorText(error), context, statusCode));
     },
   );
 }
@@ -88,6 +88,18 @@ async function imageExists(docker: Docker, reference: string, options: EnsureIma
 async function loadBundledImage(docker: Docker, image: BundledImage): Promise<void> {
   const output = await docker.loadImage(createReadStream(image.tarPath), { quiet: true });
   await followProgress(docker, output);
+}
+
+/**
+ * What the engine said about a failed pull. For streamed endpoints docker-modem leaves
+ * `json` empty and puts the engine's message in its own: "(HTTP code 500) server error - MESSAGE ".
+ */
+function pullErrorText(error: unknown): string {
+  const json = (error as { json?: { message?: string } | null }).json;
+  if (json && typeof json === 'object' && typeof json.message === 'string' && json.message !== '') return json.message;
+  const wrapped = /^\(HTTP code \d+\) [^-]*- (.+)$/s.exec(error instanceof Error ? error.message : '');
+  if (wrapped?.[1] !== undefined && wrapped[1].trim() !== '') return wrapped[1].trim();
+  return describeDockerError(error);
 }
 
 /** Docker reports load/pull failures inside the progress stream, not as HTTP errors. */
