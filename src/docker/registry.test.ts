@@ -12,7 +12,7 @@ import {
   scrub,
 } from './registry.js';
 
-const registry = (url: string, extra: Partial<PrivateRegistry> = {}): PrivateRegistry => ({ url, isDefault: false, ...extra });
+const registry = (url: string, extra: Partial<PrivateRegistry> = {}): PrivateRegistry => ({ url, isDefault: false, ecrCredentialPlugin: false, ...extra });
 
 describe('parseImageReference', () => {
   it('reads the registry host as Docker does', () => {
@@ -79,6 +79,11 @@ describe('resolveRegistryImage', () => {
     assert.equal(resolveRegistryImage('reg.example.com/teamx/agent:1', registries).registry?.field, 'private_registries[0]');
   });
 
+  it('of two entries with the same url takes the later one, as RKE keeps the last', () => {
+    const image = resolveRegistryImage('reg.example.com/agent', [registry('reg.example.com', { user: 'old' }), registry('reg.example.com', { user: 'new' })]);
+    assert.equal(image.registry?.field, 'private_registries[1]');
+  });
+
   it('prefixes with a default url that has a path', () => {
     const image = resolveRegistryImage('agent:1', [registry('reg.example.com/mirror', { isDefault: true, user: 'u', password: 'p' })]);
     assert.equal(image.reference, 'reg.example.com/mirror/agent:1');
@@ -96,6 +101,13 @@ describe('resolveRegistryImage', () => {
     const image = resolveRegistryImage('reg.example.com/agent', [registry('reg.example.com')]);
     assert.equal(image.registry?.field, 'private_registries[0]');
     assert.equal(image.registry?.credentials, undefined);
+  });
+
+  it('refuses an entry that only has an ECR credential plugin (not supported), naming the field', () => {
+    assert.throws(
+      () => resolveRegistryImage('123.dkr.ecr.eu-west-1.amazonaws.com/agent:1', [registry('123.dkr.ecr.eu-west-1.amazonaws.com', { ecrCredentialPlugin: true })]),
+      (error: unknown) => error instanceof OperatorError && /^private_registries\[0\]\.ecr_credential_plugin: ECR logins are not supported by this version/.test(error.message),
+    );
   });
 
   it('names the flag for a bad reference', () => {

@@ -133,8 +133,8 @@ export interface ResolvedImage {
  *   registry it stays a Docker Hub image.
  * - The entry is the one whose url is the reference's registry host, or a path prefix of
  *   the repository (`registry.example.com/team` for `registry.example.com/team/agent`);
- *   the longest such url wins. `docker.io`, `index.docker.io` and `registry-1.docker.io`
- *   are the same registry.
+ *   the longest such url wins (of equal ones the later, as RKE keeps the last entry of a
+ *   url). `docker.io`, `index.docker.io` and `registry-1.docker.io` are the same registry.
  */
 export function resolveRegistryImage(reference: string, registries: readonly PrivateRegistry[], flag = '--backup-image'): ResolvedImage {
   const warnings: string[] = [];
@@ -158,7 +158,14 @@ export function resolveRegistryImage(reference: string, registries: readonly Pri
   for (const entry of entries) {
     const url = canonicalUrl(entry.url);
     const matches = url === canonicalDomain(parsed.domain) || repository.startsWith(`${url}/`);
-    if (matches && (best === undefined || url.length > canonicalUrl(best.url).length)) best = entry;
+    // `>=`: of two entries with the same url the later one wins, as in RKE's map keyed by url.
+    if (matches && (best === undefined || url.length >= canonicalUrl(best.url).length)) best = entry;
+  }
+  if (best !== undefined && best.registry.ecrCredentialPlugin && best.registry.user === undefined && best.registry.password === undefined) {
+    throw new OperatorError(
+      `${best.field}.ecr_credential_plugin: ECR logins are not supported by this version (needed for ${flag} ${resolved}); ` +
+        `give ${best.field}.user: AWS and password: the output of "aws ecr get-login-password" instead`,
+    );
   }
   const registry: RegistryChoice | undefined =
     best === undefined
