@@ -237,6 +237,25 @@ describe('--backup-image from a private registry (private_registries)', () => {
     await assertNoAgentContainers(lab);
   });
 
+  test('refused before any node is touched: an invalid image reference, an ECR-plugin-only entry', async () => {
+    const config = withRegistries('reg-refused', [{ url: '123.dkr.ecr.eu-west-1.amazonaws.com', ecr_credential_plugin: { aws_access_key_id: 'AKIAEXAMPLE' } }]);
+    const invalid = await runWatched(['--config', config, '--name', 'it-reg-refused', '--backup-image', 'Rke/Agent:1']);
+    assert.equal(invalid.outcome.code, 1, invalid.outcome.stderr);
+    assert.equal(
+      invalid.outcome.stderr.trim(),
+      'ERROR --backup-image: "Rke/Agent:1" is not a valid image reference: "Agent" is not a valid repository name component (lower-case letters, digits, and . _ - between them)',
+    );
+    const ecr = await runWatched(['--config', config, '--name', 'it-reg-refused', '--backup-image', '123.dkr.ecr.eu-west-1.amazonaws.com/rke/agent:1']);
+    assert.equal(ecr.outcome.code, 1, ecr.outcome.stderr);
+    assert.equal(
+      ecr.outcome.stderr.trim(),
+      'ERROR private_registries[0].ecr_credential_plugin: ECR logins are not supported by this version (needed for --backup-image 123.dkr.ecr.eu-west-1.amazonaws.com/rke/agent:1); ' +
+        'give private_registries[0].user: AWS and password: the output of "aws ecr get-login-password" instead',
+    );
+    assert.equal(ecr.outcome.stdout, '');
+    await assertNoAgentContainers(lab);
+  });
+
   test('no private_registries entry for a registry that needs a login: clear per-node error, exit 1, no container', async () => {
     const config = withRegistries('reg-nologin', [decoy]);
     const { outcome } = await runWatched(['--config', config, '--name', 'it-reg-nologin', '--backup-image', image]);
