@@ -8,7 +8,8 @@ set -Eeuo pipefail
 shopt -s nullglob
 
 REGISTRY_SCRIPT=$(realpath "${BASH_SOURCE[0]}")
-readonly LAB_SH=$(dirname "$REGISTRY_SCRIPT")/lab.sh
+LAB_SH=$(dirname "$REGISTRY_SCRIPT")/lab.sh
+readonly LAB_SH
 readonly SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH="$PATH:$SYS_PATH"
 readonly PACKAGES=(docker-registry apache2-utils openssl curl)
