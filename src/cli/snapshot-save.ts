@@ -24,6 +24,7 @@ export interface SnapshotSaveFlags extends S3Flags {
   strict: boolean;
   overwrite: boolean;
   backupImage?: string;
+  imageTimeout: number;
   concurrency: number;
   sshHostKeyPolicy: HostKeyPolicy;
   knownHosts: string;
@@ -56,7 +57,8 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
     )
     .option('--strict', 'fail the run when any node fails (default: only when all fail)', false)
     .option('--overwrite', 'replace an existing snapshot of the same name on a node', false)
-    .option('--backup-image <image>', 'run this image instead of the bundled backup agent')
+    .option('--backup-image <image>', 'run this image instead of the bundled backup agent (pulled with the private_registries login)')
+    .addOption(new Option('--image-timeout <seconds>', 'time a node may take to load or pull the agent image').default(300).argParser(positiveInteger))
     .addOption(new Option('--concurrency <n>', 'how many nodes to work on at once').default(10).argParser(positiveInteger))
     .option('--debug', 'verbose logging', false)
     .action(async (flags: SnapshotSaveFlags) => {
@@ -102,7 +104,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       timeouts: {
         sshConnectMs: 15_000,
         dockerApiMs: 30_000,
-        imageTransferMs: 300_000,
+        imageTransferMs: flags.imageTimeout * 1000,
         snapshotMs: cluster.etcd.backupTimeoutSeconds * 1000,
       },
       signal: interruption.signal,

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type Docker from 'dockerode';
-import { deadline } from '../deadline.js';
+import { InterruptedError, deadline } from '../deadline.js';
 import { OperatorError } from '../errors.js';
 import { describeDockerError, isNotFound } from './engine.js';
 import { describePullFailure, scrub, type ResolvedImage } from './registry.js';
@@ -67,7 +67,14 @@ async function pullRegistryImage(docker: Docker, image: ResolvedImage, options: 
   const context = { host: options.host, image: image.reference, registryHost: image.registryHost, ...(image.registry ? { registry: image.registry } : {}) };
   await deadline(work, options.timeoutMs, `pulling image ${image.reference} from registry ${image.registryHost} on host ${options.host}`, options.signal).catch(
     (error: unknown) => {
-      if (error instanceof OperatorError) throw new OperatorError(scrub(error.message, login));
+      if (error instanceof InterruptedError) throw error;
+      if (error instanceof OperatorError) {
+        // deadline's own "did not finish within": say what can be done about it.
+        const hint = /did not finish within/.test(error.message)
+          ? `; check that the node reaches registry ${image.registryHost}, or allow more time with --image-timeout`
+          : '';
+        throw new OperatorError(scrub(error.message, login) + hint);
+      }
       const statusCode = (error as { statusCode?: number }).statusCode;
       throw new OperatorError(describePullFailure(pullErrorText(error), context, statusCode));
     },

@@ -140,6 +140,7 @@ describe('pull failures', () => {
     assert.equal(classifyPullFailure('denied: requested access to the resource is denied'), 'denied');
     assert.equal(classifyPullFailure('Get "http://127.0.5.251:5000/v2/": dial tcp 127.0.5.251:5000: connect: connection refused'), 'unreachable');
     assert.equal(classifyPullFailure('Get "https://r/v2/": dial tcp: lookup r: no such host'), 'unreachable');
+    assert.equal(classifyPullFailure('Get "http://r/v2/": net/http: request canceled (Client.Timeout exceeded while awaiting headers)'), 'unreachable');
     assert.equal(classifyPullFailure('Get "https://r/v2/": x509: certificate signed by unknown authority'), 'untrusted-certificate');
     assert.equal(classifyPullFailure('something else'), 'other');
   });

@@ -231,7 +231,7 @@ export function classifyPullFailure(message: string, statusCode?: number): PullF
   if (/unauthorized|authentication required|no basic auth credentials|incorrect username or password|401 unauthorized/.test(text)) return 'unauthorized';
   if (/pull access denied|repository does not exist|manifest unknown|not found|name unknown/.test(text) || statusCode === 404) return 'not-found';
   if (/denied|forbidden|403/.test(text)) return 'denied';
-  if (/dial tcp|connection refused|no such host|i\/o timeout|network is unreachable|no route to host|tls handshake timeout|connection reset|server misbehaving/.test(text)) {
+  if (/dial tcp|connection refused|no such host|i\/o timeout|network is unreachable|no route to host|tls handshake timeout|connection reset|server misbehaving|timeout exceeded/.test(text)) {
     return 'unreachable';
   }
   return 'other';

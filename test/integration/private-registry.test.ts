@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type Docker from 'dockerode';
@@ -235,6 +236,37 @@ describe('--backup-image from a private registry (private_registries)', () => {
       );
     }
     await assertNoAgentContainers(lab);
+  });
+
+  test('a registry that accepts connections but never answers: the pull times out (--image-timeout), exit 1, no container', async () => {
+    const r = reg();
+    const [ip, port] = r.addr.split(':') as [string, string];
+    // Accepts TCP and says nothing: Docker itself would give up only after about 25 s.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve, reject) => silent.once('error', reject).listen(Number(port) + 2, ip, resolve));
+    const hanging = `${ip}:${Number(port) + 2}`;
+    try {
+      const target = `${hanging}/${REPOSITORY}:${TAG}`;
+      const config = withRegistries('reg-hang', [{ url: hanging, user: r.user, password: r.password }]);
+      const { outcome } = await runWatched(['--config', config, '--name', 'it-reg-hang', '--backup-image', target, '--image-timeout', '3']);
+      assert.equal(outcome.code, 1, outcome.stderr);
+      for (const address of lab.addresses) {
+        const line =
+          `  ${address}: pulling image ${target} from registry ${hanging} on host ${address} did not finish within 3 s; ` +
+          `check that the node reaches registry ${hanging}, or allow more time with --image-timeout`;
+        assert.ok(outcome.stdout.split('\n').includes(line), `no timeout line for ${address}:\n${outcome.stdout}`);
+      }
+      assertNoSecret(outcome.stdout + outcome.stderr, secretForms(r.user, r.password, hanging), 'the output');
+      await assertNoAgentContainers(lab);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   test('refused before any node is touched: an invalid image reference, an ECR-plugin-only entry', async () => {
