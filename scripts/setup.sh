@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Everything the demo and the tests need on a fresh Debian bookworm machine (as root):
-# the lab's Debian packages (nodes and the S3 server), the npm dependencies, the build, and the backup agent image.
+# the lab's Debian packages (nodes, the S3 server and the private registry), the npm dependencies, the build, and the backup agent image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash lab/lab.sh install
 bash lab/s3.sh install
+bash lab/registry.sh install
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { locateBundledAgentImage } from '../agent/bundled-image.js';
 import { loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
 import type { ImageSource } from '../docker/image.js';
+import { resolveRegistryImage } from '../docker/registry.js';
 import { OperatorError } from '../errors.js';
 import { stderrLogger, type Logger } from '../log.js';
 import { resolveS3Settings, type S3Flags } from '../s3/settings.js';
@@ -24,6 +25,7 @@ export interface SnapshotSaveFlags extends S3Flags {
   overwrite: boolean;
   backupImage?: string;
   pkiBundle: boolean;
+  imageTimeout: number;
   concurrency: number;
   sshHostKeyPolicy: HostKeyPolicy;
   knownHosts: string;
@@ -56,7 +58,8 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
     )
     .option('--strict', 'fail the run when any node fails (default: only when all fail)', false)
     .option('--overwrite', 'replace an existing snapshot of the same name on a node', false)
-    .option('--backup-image <image>', 'run this image instead of the bundled backup agent')
+    .option('--backup-image <image>', 'run this image instead of the bundled backup agent (pulled with the private_registries login)')
+    .addOption(new Option('--image-timeout <seconds>', 'time a node may take to load or pull the agent image').default(300).argParser(positiveInteger))
     .option('--pki-bundle', 'also save each node\'s /etc/kubernetes/ssl as /opt/rke/etcd-snapshots/pki.bundle.tar.gz (pre-v0.2.0 clusters); with --s3 also uploaded', false)
     .addOption(new Option('--concurrency <n>', 'how many nodes to work on at once').default(10).argParser(positiveInteger))
     .option('--debug', 'verbose logging', false)
@@ -75,7 +78,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
   const s3 = flags.s3
     ? await resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile: flags.config, warn: log.warn })
     : undefined;
-  const image = await chooseImage(flags);
+  const image = await chooseImage(flags, cluster, log);
   const hostKeys = await HostKeyVerifier.load(flags.knownHosts, flags.sshHostKeyPolicy);
   if (flags.sshHostKeyPolicy === 'off') log.warn('--ssh-host-key-policy off: the nodes\' host keys are not checked');
 
@@ -104,7 +107,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       timeouts: {
         sshConnectMs: 15_000,
         dockerApiMs: 30_000,
-        imageTransferMs: 300_000,
+        imageTransferMs: flags.imageTimeout * 1000,
         snapshotMs: cluster.etcd.backupTimeoutSeconds * 1000,
       },
       signal: interruption.signal,
@@ -142,10 +145,19 @@ function refuseUnsupportedSettings(cluster: ClusterConfig, file: string): void {
   }
 }
 
-async function chooseImage(flags: SnapshotSaveFlags): Promise<ImageSource> {
+/**
+ * The bundled agent, which the CLI loads itself, or the --backup-image, which the nodes'
+ * engines pull with the matching private_registries login (checked here, before any node).
+ */
+async function chooseImage(flags: SnapshotSaveFlags, cluster: ClusterConfig, log: Logger): Promise<ImageSource> {
   if (flags.backupImage !== undefined) {
     if (flags.backupImage.trim() === '') throw new OperatorError('--backup-image: the image name is empty');
-    return { kind: 'registry', reference: flags.backupImage };
+    const image = resolveRegistryImage(flags.backupImage, cluster.privateRegistries);
+    for (const warning of image.warnings) log.warn(`${flags.config}: ${warning}`);
+    if (image.prefixedWith !== undefined) {
+      log.info(`--backup-image ${flags.backupImage} names no registry: using ${image.reference} from the default registry (${image.registry?.field ?? 'is_default'})`);
+    }
+    return { kind: 'registry', image };
   }
   return { kind: 'bundled', image: await locateBundledAgentImage() };
 }

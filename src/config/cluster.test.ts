@@ -210,7 +210,7 @@ describe('parseClusterConfig: a realistic cluster.yml', () => {
       cert_downloader: 'rancher/rke-tools:v0.1.100',
     });
     assert.deepEqual(config.privateRegistries, [
-      { url: 'registry.example.com', user: 'puller', password: 'hunter2', isDefault: true },
+      { url: 'registry.example.com', user: 'puller', password: 'hunter2', isDefault: true, ecrCredentialPlugin: false },
     ]);
   });
 
@@ -255,9 +255,19 @@ describe('parseClusterConfig: defaults', () => {
     assert.equal(parseClusterConfig(services('      s3backupconfig: null\n'), 'c.yml', home).etcd.s3, undefined);
   });
 
+  it('notes an ecr_credential_plugin without reading its keys', () => {
+    const config = parseClusterConfig(
+      `${MINIMAL}private_registries:\n- url: 1.dkr.ecr.us-east-1.amazonaws.com\n  ecr_credential_plugin:\n    aws_access_key_id: AKIA\n`,
+      'c.yml',
+      home,
+    );
+    assert.equal(config.privateRegistries[0]?.ecrCredentialPlugin, true);
+    assert.equal(JSON.stringify(config).includes('AKIA'), false);
+  });
+
   it('defaults a private registry url to docker.io', () => {
     const config = parseClusterConfig(`${MINIMAL}private_registries:\n- user: u\n  password: p\n`, 'c.yml', home);
-    assert.deepEqual(config.privateRegistries, [{ url: 'docker.io', user: 'u', password: 'p', isDefault: false }]);
+    assert.deepEqual(config.privateRegistries, [{ url: 'docker.io', user: 'u', password: 'p', isDefault: false, ecrCredentialPlugin: false }]);
   });
 });
 

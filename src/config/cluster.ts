@@ -55,6 +55,8 @@ export interface PrivateRegistry {
   user?: string;
   password?: string;
   isDefault: boolean;
+  /** Whether `ecr_credential_plugin` is set (its keys are not read: not supported). */
+  ecrCredentialPlugin: boolean;
 }
 
 export interface ClusterConfig {
@@ -424,6 +426,7 @@ function readRegistries(root: Mapping, at: Where): PrivateRegistry[] {
       user: readString(entry, 'user', where),
       password: readString(entry, 'password', where),
       isDefault: readBoolean(entry, 'is_default', where, false),
+      ecrCredentialPlugin: readMapping(entry, 'ecr_credential_plugin', where) !== undefined,
     };
   });
 }

@@ -1,8 +1,9 @@
 import { createReadStream } from 'node:fs';
 import type Docker from 'dockerode';
-import { deadline } from '../deadline.js';
+import { InterruptedError, deadline } from '../deadline.js';
 import { OperatorError } from '../errors.js';
 import { describeDockerError, isNotFound } from './engine.js';
+import { describePullFailure, scrub, type ResolvedImage } from './registry.js';
 
 /** An image the CLI carries with it as a `docker save` tarball (our backup agent). */
 export interface BundledImage {
@@ -10,29 +11,74 @@ export interface BundledImage {
   tarPath: string;
 }
 
-export type ImageSource = { kind: 'bundled'; image: BundledImage } | { kind: 'registry'; reference: string };
+/**
+ * Where a node's engine gets the agent image: the CLI loads the bundled tarball, or the
+ * engine pulls a registry image (with the credentials of its `private_registries` entry).
+ */
+export type ImageSource = { kind: 'bundled'; image: BundledImage } | { kind: 'registry'; image: ResolvedImage };
 
 export interface EnsureImageOptions {
   host: string;
   /** Loading or pulling an image moves tens of MiB: allow more than a plain API call. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** For debug lines; never given a credential. */
+  debug?: (message: string) => void;
 }
 
 /** Make sure the node's engine has the image; returns the reference to run. */
 export async function ensureImage(docker: Docker, source: ImageSource, options: EnsureImageOptions): Promise<string> {
-  const reference = source.kind === 'bundled' ? source.image.tag : source.reference;
+  const reference = source.kind === 'bundled' ? source.image.tag : source.image.reference;
   if (await imageExists(docker, reference, options)) return reference;
-  const what = source.kind === 'bundled' ? `loading image ${reference}` : `pulling image ${reference}`;
-  const work = source.kind === 'bundled' ? loadBundledImage(docker, source.image) : pullImage(docker, reference);
-  await deadline(work, options.timeoutMs, `${what} on host ${options.host}`, options.signal).catch((error: unknown) => {
-    if (error instanceof OperatorError) throw error;
-    throw new OperatorError(`${what} on host ${options.host} failed: ${describeDockerError(error)}`);
-  });
+  if (source.kind === 'bundled') {
+    const what = `loading image ${reference}`;
+    await deadline(loadBundledImage(docker, source.image), options.timeoutMs, `${what} on host ${options.host}`, options.signal).catch(
+      (error: unknown) => {
+        if (error instanceof OperatorError) throw error;
+        throw new OperatorError(`${what} on host ${options.host} failed: ${describeDockerError(error)}`);
+      },
+    );
+  } else {
+    await pullRegistryImage(docker, source.image, options);
+  }
   if (!(await imageExists(docker, reference, options))) {
-    throw new OperatorError(`${what} on host ${options.host} reported success, but the engine does not list it`);
+    const what = source.kind === 'bundled' ? 'loading' : 'pulling';
+    throw new OperatorError(`${what} image ${reference} on host ${options.host} reported success, but the engine does not list it`);
   }
   return reference;
+}
+
+/**
+ * The node's engine pulls the image itself; the login, if any, goes only in the pull
+ * request's X-Registry-Auth header (dockerode's `authconfig`), never in a log line.
+ */
+async function pullRegistryImage(docker: Docker, image: ResolvedImage, options: EnsureImageOptions): Promise<void> {
+  const login = image.registry?.credentials;
+  options.debug?.(
+    `host ${options.host}: pulling image ${image.reference} from registry ${image.registryHost} ` +
+      (image.registry === undefined
+        ? '(no private_registries entry matches: anonymous)'
+        : `with ${login === undefined ? 'no login (' + image.registry.field + ' has no user/password)' : 'the login of ' + image.registry.field}`),
+  );
+  const work = (async () => {
+    const output = await docker.pull(image.reference, login === undefined ? {} : { authconfig: login.authconfig() });
+    await followProgress(docker, output);
+  })();
+  const context = { host: options.host, image: image.reference, registryHost: image.registryHost, ...(image.registry ? { registry: image.registry } : {}) };
+  await deadline(work, options.timeoutMs, `pulling image ${image.reference} from registry ${image.registryHost} on host ${options.host}`, options.signal).catch(
+    (error: unknown) => {
+      if (error instanceof InterruptedError) throw error;
+      if (error instanceof OperatorError) {
+        // deadline's own "did not finish within": say what can be done about it.
+        const hint = /did not finish within/.test(error.message)
+          ? `; check that the node reaches registry ${image.registryHost}, or allow more time with --image-timeout`
+          : '';
+        throw new OperatorError(scrub(error.message, login) + hint);
+      }
+      const statusCode = (error as { statusCode?: number }).statusCode;
+      throw new OperatorError(describePullFailure(pullErrorText(error), context, statusCode));
+    },
+  );
 }
 
 async function imageExists(docker: Docker, reference: string, options: EnsureImageOptions): Promise<boolean> {
@@ -51,9 +97,16 @@ async function loadBundledImage(docker: Docker, image: BundledImage): Promise<vo
   await followProgress(docker, output);
 }
 
-async function pullImage(docker: Docker, reference: string): Promise<void> {
-  const output = await docker.pull(reference);
-  await followProgress(docker, output);
+/**
+ * What the engine said about a failed pull. For streamed endpoints docker-modem leaves
+ * `json` empty and puts the engine's message in its own: "(HTTP code 500) server error - MESSAGE ".
+ */
+function pullErrorText(error: unknown): string {
+  const json = (error as { json?: { message?: string } | null }).json;
+  if (json && typeof json === 'object' && typeof json.message === 'string' && json.message !== '') return json.message;
+  const wrapped = /^\(HTTP code \d+\) [^-]*- (.+)$/s.exec(error instanceof Error ? error.message : '');
+  if (wrapped?.[1] !== undefined && wrapped[1].trim() !== '') return wrapped[1].trim();
+  return describeDockerError(error);
 }
 
 /** Docker reports load/pull failures inside the progress stream, not as HTTP errors. */

@@ -110,6 +110,7 @@ export function ensureAgentImage(docker: Docker, node: NodeConfig, context: RunC
     host: node.address,
     timeoutMs: context.timeouts.imageTransferMs,
     signal: context.signal,
+    debug: context.log.debug,
   });
 }
 
