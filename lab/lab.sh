@@ -85,7 +85,7 @@ node_ip() { printf '%s.%s' "$LAB_SUBNET" "$1"; }
 # A second address on which only sshd listens (like a node's public address, where etcd is
 # not), for tests of `internal_address`; and a second SSH port, for tests of `port`.
 node_ssh_only_ip() { printf '%s.%s' "$LAB_SUBNET" "$((100 + $1))"; }
-readonly ALT_SSH_PORT=2222
+readonly ALT_SSH_PORT=2200
 dashes() { printf '%s' "${1//./-}"; }
 node_socket() { printf '%s/run/docker.sock' "$(node_dir "$1")"; }
 endpoints() {
