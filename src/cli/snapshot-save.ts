@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { locateBundledAgentImage } from '../agent/bundled-image.js';
-import { loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
+import { loadClusterConfig } from '../config/cluster.js';
 import type { ImageSource } from '../docker/image.js';
 import { OperatorError } from '../errors.js';
 import { stderrLogger, type Logger } from '../log.js';
@@ -69,7 +69,6 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
   if (flags.name === undefined) log.warn(defaultNameWarning(name));
   validateSnapshotName(name);
   const cluster = await loadClusterConfig(flags.config);
-  refuseUnsupportedSettings(cluster, flags.config);
   const s3 = flags.s3
     ? await resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile: flags.config, warn: log.warn })
     : undefined;
@@ -121,21 +120,6 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-  }
-}
-
-/**
- * Settings this version cannot honour yet. Connecting some other way than the file
- * says would be a surprise (traffic not through the bastion, a key where a
- * certificate is required), so such a file is refused before any node is touched.
- */
-function refuseUnsupportedSettings(cluster: ClusterConfig, file: string): void {
-  if (cluster.bastionHost) {
-    throw new OperatorError(`${file}: bastion_host: connecting through a bastion host is not supported by this version yet`);
-  }
-  const withCertificate = cluster.sshCertPath !== undefined ? 'ssh_cert_path' : cluster.nodes.find((node) => node.sshCert || node.sshCertPath)?.label;
-  if (withCertificate) {
-    throw new OperatorError(`${file}: ${withCertificate}: SSH certificates are not supported by this version yet; use a key (ssh_key_path) or --ssh-agent-auth`);
   }
 }
 
