@@ -203,11 +203,11 @@ stop_daemon() { # launch-pidfile config: TERM its sessions and itself, then KILL
 }
 
 children_of() { # pids whose parent is $1 (field 4 of /proc/PID/stat, after the command name)
-  local stat rest state ppid pid
+  local stat rest ppid pid
   for stat in /proc/[0-9]*/stat; do
     rest=$(<"$stat") 2>/dev/null || continue
     rest=${rest##*) }
-    read -r state ppid _ <<<"$rest"
+    read -r _ ppid _ <<<"$rest"
     pid=${stat#/proc/}
     [[ $ppid == "$1" ]] && printf '%s\n' "${pid%/stat}"
   done
