@@ -95,7 +95,7 @@ export class Bastion {
 }
 
 /** ssh2's channel open failure: OpenSSH's reason text, with a hint where we have one. */
-function describeChannelFailure(error: unknown): string {
+export function describeChannelFailure(error: unknown): string {
   const reason = (error as { reason?: number }).reason;
   const text = messageOf(error).replace(/^\(SSH\) Channel open failure:\s*/i, '');
   // RFC 4254 §5.1: 1 = administratively prohibited

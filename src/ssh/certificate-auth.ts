@@ -55,7 +55,13 @@ export function certificateAuthHandler(
     // false: no more methods (ssh2 accepts it; its types omit it)
     if (tried) return next(false as unknown as ssh2.AnyAuthMethod);
     tried = true;
-    interceptSignedRequest(protocolOf(client), presented, certificate, algorithms, signingKey);
+    try {
+      interceptSignedRequest(client, protocolOf(client), presented, certificate, algorithms, signingKey);
+    } catch (error) {
+      // Thrown here it would escape ssh2's event handler; as the client's error it fails this connection only.
+      client.emit('error', error);
+      return next(false as unknown as ssh2.AnyAuthMethod);
+    }
     return next({ type: 'publickey', username, key: presented });
   };
 }
@@ -77,6 +83,7 @@ function protocolOf(client: InstanceType<typeof ssh2.Client>): Ssh2Protocol {
 }
 
 function interceptSignedRequest(
+  client: InstanceType<typeof ssh2.Client>,
   protocol: Ssh2Protocol,
   presented: ParsedKey,
   certificate: SshCertificate,
@@ -87,7 +94,12 @@ function interceptSignedRequest(
   protocol.authPK = function authPK(this: Ssh2Protocol, username, key, keyAlgo, cbSign) {
     const signing = typeof keyAlgo === 'function' || typeof cbSign === 'function';
     if (key !== presented || !signing) return original.call(this, username, key, keyAlgo, cbSign);
-    sendSignedRequest(this, username, certificate, algorithms, signingKey);
+    try {
+      sendSignedRequest(this, username, certificate, algorithms, signingKey);
+    } catch (error) {
+      client.emit('error', error);
+      client.end();
+    }
   };
 }
 
