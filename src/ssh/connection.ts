@@ -60,7 +60,9 @@ export class SshConnection {
     };
     await new Promise<void>((resolve, reject) => {
       client.once('ready', resolve);
-      client.once('error', (error) => {
+      // `on`, not `once`: ssh2 may emit more than one error (a handshake timeout, then the
+      // lost connection), and an error with no listener would end the whole process.
+      client.on('error', (error) => {
         const refusal = hostKey?.decision.refusal;
         reject(refusal ? new OperatorError(refusal) : describeConnectError(error, target, credentials, options));
       });

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { bastionDown, bastionUp, type BastionLab } from '../support/bastion-lab.js';
@@ -171,6 +172,31 @@ describe('bastion_host', () => {
     await assertFailedEverywhere(outcome, bastion.nodeAddresses, () =>
       new RegExp(`cannot connect over SSH to bastion host ${escapeRegExp(bastion.address)} port 2299: connection refused \\(is sshd running there\\?\\)`),
     );
+  });
+
+  test('a bastion that accepts TCP but never answers times out, naming the bastion', async () => {
+    // A silent listener: the TCP connection succeeds, the SSH handshake never comes.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, lab.addresses[0], resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const config = clusterFile('bastion-silent', (c) => {
+        behindBastion(c);
+        c.bastion_host = bastionHost({ address: lab.addresses[0], port });
+      });
+      const outcome = await save(['--config', config, '--name', 'it-ssh-bastion-silent']);
+      assert.ok(outcome.ms < 60_000, `gave up in ${outcome.ms} ms`);
+      await assertFailedEverywhere(outcome, bastion.nodeAddresses, () =>
+        new RegExp(`cannot connect over SSH to bastion host ${escapeRegExp(lab.addresses[0]!)} port ${port}: no answer within 15 s`),
+      );
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   test('a bastion that refuses the key fails every node; without its own key the bastion uses the cluster\'s', async () => {
