@@ -11,6 +11,7 @@ import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '.
 import { formatResultTable } from '../snapshot/report.js';
 import { verdictFor } from '../snapshot/result.js';
 import { saveSnapshots } from '../snapshot/save.js';
+import { certificatesIgnoredForAgent } from '../ssh/credentials.js';
 import { HOST_KEY_POLICIES, HostKeyVerifier, type HostKeyPolicy } from '../ssh/host-key-verifier.js';
 
 /** The parsed flags of `rke etcd snapshot-save`. */
@@ -69,6 +70,14 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
   if (flags.name === undefined) log.warn(defaultNameWarning(name));
   validateSnapshotName(name);
   const cluster = await loadClusterConfig(flags.config);
+  const sshHosts = [
+    ...cluster.etcdNodes.map((node) => ({ ...node, fieldPrefix: node.field })),
+    ...(cluster.bastionHost ? [{ ...cluster.bastionHost, fieldPrefix: 'bastion_host' }] : []),
+  ];
+  const unusedCertificates = certificatesIgnoredForAgent(sshHosts, cluster, flags.sshAgentAuth);
+  if (unusedCertificates.length > 0) {
+    log.warn(`the ssh-agent authenticates instead of the certificates in ${unusedCertificates.join(', ')} (as RKE does); these are not used`);
+  }
   const s3 = flags.s3
     ? await resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile: flags.config, warn: log.warn })
     : undefined;

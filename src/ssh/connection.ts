@@ -64,7 +64,8 @@ export class SshConnection {
       // lost connection), and an error with no listener would end the whole process.
       client.on('error', (error) => {
         const refusal = hostKey?.decision.refusal;
-        reject(refusal ? new OperatorError(refusal) : describeConnectError(error, target, credentials, options));
+        const whose = target.role === 'bastion' ? 'bastion_host: ' : '';
+        reject(refusal ? new OperatorError(`${whose}${refusal}`) : describeConnectError(error, target, credentials, options));
       });
       try {
         client.connect(config);

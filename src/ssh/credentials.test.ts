@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { chooseCredentialSource, loadCredentials } from './credentials.js';
+import { certificatesIgnoredForAgent, chooseCredentialSource, loadCredentials } from './credentials.js';
 
 const cluster = { sshKeyPath: '/home/op/.ssh/id_rsa', sshAgentAuth: false };
 const node = { sshAgentAuth: false, fieldPrefix: 'nodes[1]' };
@@ -130,4 +130,20 @@ test('a certificate that is not for the key, expired, or unreadable is refused b
     loadCredentials({ ...source(''), certificate: { kind: 'inline-cert', text: readFileSync(`${mine}.pub`, 'utf8'), field: 'nodes[0].ssh_cert' } }),
     /ssh the inline certificate in nodes\[0\]\.ssh_cert holds a ssh-ed25519 public key, not a certificate/,
   );
+});
+
+test('certificate fields of hosts the agent authenticates are listed for a warning', () => {
+  const hosts = [
+    { sshAgentAuth: true, sshCertPath: '/c/0', fieldPrefix: 'nodes[0]' },
+    { sshAgentAuth: false, sshCert: 'CERT', fieldPrefix: 'nodes[1]' },
+    { sshAgentAuth: false, sshCertPath: '/c/b', fieldPrefix: 'bastion_host' },
+  ];
+  assert.deepEqual(certificatesIgnoredForAgent(hosts, { ...cluster, sshCertPath: '/c' }, false), ['nodes[0].ssh_cert_path']);
+  assert.deepEqual(certificatesIgnoredForAgent(hosts, { ...cluster, sshCertPath: '/c' }, true), [
+    'ssh_cert_path',
+    'nodes[0].ssh_cert_path',
+    'nodes[1].ssh_cert',
+    'bastion_host.ssh_cert_path',
+  ]);
+  assert.deepEqual(certificatesIgnoredForAgent(hosts.slice(1), cluster, false), []);
 });

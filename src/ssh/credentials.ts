@@ -168,3 +168,19 @@ function checkedKey(privateKey: Buffer, description: string): SshCredentials & {
   }
   return { kind: 'key', privateKey, description };
 }
+
+/**
+ * Certificate fields that will not be used because the agent authenticates that host
+ * (RKE ignores them the same way), for one warning before the run.
+ */
+export function certificatesIgnoredForAgent(hosts: NodeSshSettings[], cluster: ClusterSshSettings, agentAuthFlag: boolean): string[] {
+  const ignored: string[] = [];
+  for (const host of hosts) {
+    if (chooseCredentialSource(host, cluster, agentAuthFlag).kind !== 'agent') continue;
+    if (host.sshCert !== undefined && host.sshCert.trim() !== '') ignored.push(`${host.fieldPrefix}.ssh_cert`);
+    if (host.sshCertPath !== undefined && host.sshCertPath !== '') ignored.push(`${host.fieldPrefix}.ssh_cert_path`);
+  }
+  const agentForAll = agentAuthFlag || cluster.sshAgentAuth;
+  if (agentForAll && cluster.sshCertPath !== undefined && cluster.sshCertPath !== '') ignored.unshift('ssh_cert_path');
+  return ignored;
+}

@@ -199,6 +199,18 @@ describe('bastion_host', () => {
     }
   });
 
+  test('the bastion\'s host key is checked like a node\'s: strict refuses an unknown bastion', async () => {
+    const knownHosts = path.join(tempDir('rke-kh-bastion-'), 'known_hosts');
+    const config = clusterFile('bastion-strict', (c) => {
+      behindBastion(c);
+      c.bastion_host = bastionHost();
+    });
+    const outcome = await save(['--config', config, '--name', 'it-ssh-bastion-strict', '--ssh-host-key-policy', 'strict', '--known-hosts', knownHosts]);
+    await assertFailedEverywhere(outcome, bastion.nodeAddresses, () =>
+      new RegExp(`bastion_host: ${escapeRegExp(bastion.address)} is not in ${escapeRegExp(knownHosts)} \\(--ssh-host-key-policy strict\\); .*`),
+    );
+  });
+
   test('a bastion that refuses the key fails every node; without its own key the bastion uses the cluster\'s', async () => {
     const config = clusterFile('bastion-refuses', (c) => {
       behindBastion(c);
