@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -37,6 +37,7 @@ before(async () => {
 });
 
 after(async () => {
+  if (keys) rmSync(keys, { recursive: true, force: true });
   if (lab) await bastionDown(lab);
 });
 
