@@ -12,6 +12,7 @@ import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '.
 import { formatResultTable } from '../snapshot/report.js';
 import { verdictFor } from '../snapshot/result.js';
 import { saveSnapshots } from '../snapshot/save.js';
+import { certificatesIgnoredForAgent } from '../ssh/credentials.js';
 import { HOST_KEY_POLICIES, HostKeyVerifier, type HostKeyPolicy } from '../ssh/host-key-verifier.js';
 
 /** The parsed flags of `rke etcd snapshot-save`. */
@@ -74,7 +75,14 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
   if (flags.name === undefined) log.warn(defaultNameWarning(name));
   validateSnapshotName(name);
   const cluster = await loadClusterConfig(flags.config);
-  refuseUnsupportedSettings(cluster, flags.config);
+  const sshHosts = [
+    ...cluster.etcdNodes.map((node) => ({ ...node, fieldPrefix: node.field })),
+    ...(cluster.bastionHost ? [{ ...cluster.bastionHost, fieldPrefix: 'bastion_host' }] : []),
+  ];
+  const unusedCertificates = certificatesIgnoredForAgent(sshHosts, cluster, flags.sshAgentAuth);
+  if (unusedCertificates.length > 0) {
+    log.warn(`the ssh-agent authenticates instead of the certificates in ${unusedCertificates.join(', ')} (as RKE does); these are not used`);
+  }
   const s3 = flags.s3
     ? await resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile: flags.config, warn: log.warn })
     : undefined;
@@ -127,21 +135,6 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-  }
-}
-
-/**
- * Settings this version cannot honour yet. Connecting some other way than the file
- * says would be a surprise (traffic not through the bastion, a key where a
- * certificate is required), so such a file is refused before any node is touched.
- */
-function refuseUnsupportedSettings(cluster: ClusterConfig, file: string): void {
-  if (cluster.bastionHost) {
-    throw new OperatorError(`${file}: bastion_host: connecting through a bastion host is not supported by this version yet`);
-  }
-  const withCertificate = cluster.sshCertPath !== undefined ? 'ssh_cert_path' : cluster.nodes.find((node) => node.sshCert || node.sshCertPath)?.label;
-  if (withCertificate) {
-    throw new OperatorError(`${file}: ${withCertificate}: SSH certificates are not supported by this version yet; use a key (ssh_key_path) or --ssh-agent-auth`);
   }
 }
 

@@ -348,6 +348,18 @@ describe('parseClusterConfig: values', () => {
     assert.equal(withPort.bastionHost?.sshAgentAuth, false);
   });
 
+  it('reads the bastion\'s certificate, inline or as a path', () => {
+    const inline = parseClusterConfig(
+      `bastion_host: {address: j, user: u, ssh_key: KEY, ssh_cert: "ssh-ed25519-cert-v01@openssh.com AAAA"}\n${MINIMAL}`,
+      'c.yml',
+      home,
+    );
+    assert.equal(inline.bastionHost?.sshKey, 'KEY');
+    assert.equal(inline.bastionHost?.sshCert, 'ssh-ed25519-cert-v01@openssh.com AAAA');
+    const byPath = parseClusterConfig(`bastion_host: {address: j, user: u, ssh_cert_path: ~/.ssh/j-cert.pub}\n${MINIMAL}`, 'c.yml', home);
+    assert.equal(byPath.bastionHost?.sshCertPath, '/home/ops/.ssh/j-cert.pub');
+  });
+
   it('follows YAML anchors and merge keys', () => {
     const config = parseClusterConfig(
       `x-node: &node {user: rancher, role: [etcd], port: 2222}\nnodes:\n- <<: *node\n  address: a\n- <<: *node\n  address: b\n`,

@@ -16,6 +16,7 @@ import { ensureImage, type ImageSource } from '../docker/image.js';
 import { runOneOffContainer, type OneOffOutcome } from '../docker/one-off-container.js';
 import { checkDockerVersion } from '../docker/versions.js';
 import { OperatorError, messageOf } from '../errors.js';
+import type { Bastion } from '../ssh/bastion.js';
 import { SshConnection } from '../ssh/connection.js';
 import { chooseCredentialSource, loadCredentials } from '../ssh/credentials.js';
 import type { HostKeyVerifier } from '../ssh/host-key-verifier.js';
@@ -35,6 +36,8 @@ export interface RunContext {
   image: ImageSource;
   /** known_hosts and the policy for unknown or changed host keys. */
   hostKeys: HostKeyVerifier;
+  /** `bastion_host`: every node's SSH connection goes through it. */
+  bastion?: Bastion;
   /** The cluster's state file, to travel inside the archive; undefined when there is none. */
   stateFile?: Buffer;
   /** --pki-bundle: also write (and with --s3 upload) each node's pki.bundle.tar.gz. Absent: false. */
@@ -121,16 +124,23 @@ async function connect(node: NodeConfig, context: RunContext): Promise<SshConnec
     context.sshAgentAuth,
   );
   const credentials = await loadCredentials(source);
-  context.log.debug(`host ${node.address}: connecting over SSH as ${node.user} with ${credentials.description}`);
-  return deadline(
-    SshConnection.open({ host: node.address, port: node.port, user: node.user }, credentials, {
-      timeoutMs: context.timeouts.sshConnectMs,
-      hostKeys: context.hostKeys,
-    }),
-    context.timeouts.sshConnectMs + 5_000,
-    `connecting over SSH to host ${node.address}`,
-    context.signal,
+  const { bastion } = context;
+  context.log.debug(
+    `host ${node.address}: connecting over SSH as ${node.user} with ${credentials.description}${bastion ? ` ${bastion.via}` : ''}`,
   );
+  const sock = bastion ? await bastion.tunnelTo(node.address, node.port) : undefined;
+  const opening = SshConnection.open({ host: node.address, port: node.port, user: node.user }, credentials, {
+    timeoutMs: context.timeouts.sshConnectMs,
+    hostKeys: context.hostKeys,
+    ...(sock && bastion ? { sock, via: bastion.via } : {}),
+  });
+  try {
+    return await deadline(opening, context.timeouts.sshConnectMs + 5_000, `connecting over SSH to host ${node.address}`, context.signal);
+  } catch (error) {
+    opening.then((late) => late.close(), () => undefined);
+    sock?.destroy();
+    throw error;
+  }
 }
 
 async function checkEngine(docker: Docker, node: NodeConfig, context: RunContext): Promise<void> {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { OperatorError, messageOf } from '../errors.js';
 import type { NodeConfig } from '../config/cluster.js';
 import type { S3Settings } from '../s3/settings.js';
+import { Bastion } from '../ssh/bastion.js';
 import { snapshotNode, type RunContext } from './node-snapshot.js';
 import { uploadOneCopy } from './node-upload.js';
 import type { NodeResult } from './result.js';
@@ -19,7 +20,30 @@ export type SaveRequest = Omit<RunContext, 'stateFile'> & {
  */
 export async function saveSnapshots(request: SaveRequest): Promise<NodeResult[]> {
   const stateFile = await readStateFile(request);
-  const context: RunContext = { ...request, ...(stateFile ? { stateFile } : {}) };
+  const bastion = openBastion(request);
+  const context: RunContext = { ...request, ...(stateFile ? { stateFile } : {}), ...(bastion ? { bastion } : {}) };
+  try {
+    return await snapshotAll(context, request);
+  } finally {
+    bastion?.close();
+  }
+}
+
+function openBastion(request: SaveRequest): Bastion | undefined {
+  const config = request.cluster.bastionHost;
+  if (config === undefined) return undefined;
+  request.log.info(`Connecting to the etcd nodes through bastion host ${config.address} port ${config.port}`);
+  return new Bastion(config, {
+    cluster: request.cluster,
+    sshAgentAuth: request.sshAgentAuth,
+    hostKeys: request.hostKeys,
+    timeoutMs: request.timeouts.sshConnectMs,
+    signal: request.signal,
+    log: request.log,
+  });
+}
+
+async function snapshotAll(context: RunContext, request: SaveRequest): Promise<NodeResult[]> {
   const nodes = request.cluster.etcdNodes;
   request.log.info(
     `Starting snapshot ${request.name} on ${nodes.length} etcd node(s): ${nodes.map((node) => node.address).join(', ')}`,

@@ -1,6 +1,8 @@
 import type { Duplex } from 'node:stream';
 import ssh2, { type ConnectConfig } from 'ssh2';
 import { OperatorError, messageOf } from '../errors.js';
+import { certificateAuthHandler } from './certificate-auth.js';
+import { describeCertificate } from './certificate.js';
 import type { SshCredentials } from './credentials.js';
 import type { HostKeyDecision, HostKeyVerifier } from './host-key-verifier.js';
 
@@ -9,6 +11,8 @@ export interface SshTarget {
   host: string;
   port: number;
   user: string;
+  /** A bastion is named as such in messages, and its settings are bastion_host's. */
+  role?: 'node' | 'bastion';
 }
 
 export interface SshConnectOptions {
@@ -16,6 +20,10 @@ export interface SshConnectOptions {
   timeoutMs: number;
   /** Checks the host's key against known_hosts. */
   hostKeys: HostKeyVerifier;
+  /** An open byte stream to the host's sshd (a channel through the bastion) instead of a TCP connection. */
+  sock?: Duplex;
+  /** For messages: how the stream was obtained, e.g. "through bastion host 10.0.0.1". */
+  via?: string;
 }
 
 /** An authenticated SSH connection to one node. */
@@ -57,13 +65,17 @@ export class SshConnection {
       readyTimeout: options.timeoutMs,
       keepaliveInterval: 10_000,
       keepaliveCountMax: 3,
-      ...(credentials.kind === 'agent' ? { agent: credentials.agentSocket } : { privateKey: credentials.privateKey }),
+      ...(options.sock ? { sock: options.sock } : {}),
+      ...authConfig(client, target, credentials),
     };
     await new Promise<void>((resolve, reject) => {
       client.once('ready', resolve);
-      client.once('error', (error) => {
+      // `on`, not `once`: ssh2 may emit more than one error (a handshake timeout, then the
+      // lost connection), and an error with no listener would end the whole process.
+      client.on('error', (error) => {
         const refusal = hostKey?.decision.refusal;
-        reject(refusal ? new OperatorError(refusal) : describeConnectError(error, target, credentials, options));
+        const whose = target.role === 'bastion' ? 'bastion_host: ' : '';
+        reject(refusal ? new OperatorError(`${whose}${refusal}`) : describeConnectError(error, target, credentials, options));
       });
       try {
         client.connect(config);
@@ -80,6 +92,20 @@ export class SshConnection {
       }
     }
     return new SshConnection(client, target);
+  }
+
+  /** A byte stream to host:port as seen from this host (direct-tcpip): how a bastion reaches a node's sshd. */
+  forwardToTcp(host: string, port: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) {
+        reject(new OperatorError(`the SSH connection to ${nameOf(this.target)} is closed`));
+        return;
+      }
+      this.client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => {
+        if (error) reject(error);
+        else resolve(channel);
+      });
+    });
   }
 
   /** A byte stream to a unix socket on the node (OpenSSH's stream-local forwarding). */
@@ -106,20 +132,44 @@ export class SshConnection {
   }
 }
 
+function authConfig(client: InstanceType<typeof ssh2.Client>, target: SshTarget, credentials: SshCredentials): Partial<ConnectConfig> {
+  if (credentials.kind === 'agent') return { agent: credentials.agentSocket };
+  if (credentials.certificate === undefined) return { privateKey: credentials.privateKey };
+  return { authHandler: certificateAuthHandler(client, target.user, credentials.privateKey, credentials.certificate.certificate) };
+}
+
+/** "host 10.0.0.1" or "bastion host 10.0.0.1" */
+export function nameOf(target: SshTarget): string {
+  return `${target.role === 'bastion' ? 'bastion host' : 'host'} ${target.host}`;
+}
+
 function describeConnectError(
   error: unknown,
   target: SshTarget,
   credentials: SshCredentials,
   options: SshConnectOptions,
 ): OperatorError {
-  const where = `host ${target.host} port ${target.port}`;
+  const where = `${nameOf(target)} port ${target.port}${options.via ? ` ${options.via}` : ''}`;
   const code = (error as { code?: string }).code;
   const level = (error as { level?: string }).level;
   const text = messageOf(error);
+  const whose = target.role === 'bastion' ? 'of bastion_host' : 'of this node';
   if (level === 'client-authentication') {
+    if (credentials.kind === 'key' && credentials.certificate) {
+      const { certificate, description } = credentials.certificate;
+      const principal =
+        certificate.principals.length > 0 && !certificate.principals.includes(target.user)
+          ? `the certificate is not for user ${target.user} (its principals: ${certificate.principals.join(', ')}); `
+          : '';
+      return new OperatorError(
+        `SSH authentication as ${target.user}@${target.host}${options.via ? ` (${options.via})` : ''} failed with ${description} ` +
+          `(${describeCertificate(certificate)}) and ${credentials.description}: the server refused it; ${principal}` +
+          `check that the server trusts the certificate's CA (TrustedUserCAKeys) and the user ${whose} in the cluster file`,
+      );
+    }
     return new OperatorError(
-      `SSH authentication as ${target.user}@${target.host} failed with ${credentials.description}: the server refused it; ` +
-        `check the user and ssh key of this node in the cluster file`,
+      `SSH authentication as ${target.user}@${target.host}${options.via ? ` (${options.via})` : ''} failed with ${credentials.description}: ` +
+        `the server refused it; check the user and ssh key ${whose} in the cluster file`,
     );
   }
   if (code === 'ECONNREFUSED') return new OperatorError(`cannot connect over SSH to ${where}: connection refused (is sshd running there?)`);

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { chooseCredentialSource, loadCredentials } from './credentials.js';
+import { certificatesIgnoredForAgent, chooseCredentialSource, loadCredentials } from './credentials.js';
 
 const cluster = { sshKeyPath: '/home/op/.ssh/id_rsa', sshAgentAuth: false };
 const node = { sshAgentAuth: false, fieldPrefix: 'nodes[1]' };
@@ -66,4 +66,84 @@ test('a file that is not a key is refused up front', async () => {
     loadCredentials({ kind: 'key-file', path: keyPath, field: 'ssh_key_path' }),
     /is not a private key ssh can use/,
   );
+});
+
+test('a certificate comes with the key: the host\'s inline one, its path, the cluster\'s path; never with the agent', () => {
+  const withCertPath = { ...cluster, sshCertPath: '/c/cluster-cert.pub' };
+  assert.deepEqual(chooseCredentialSource({ ...node, sshKeyPath: '/k', sshCert: 'CERT', sshCertPath: '/c/n' }, withCertPath, false), {
+    kind: 'key-file',
+    path: '/k',
+    field: 'nodes[1].ssh_key_path',
+    certificate: { kind: 'inline-cert', text: 'CERT', field: 'nodes[1].ssh_cert' },
+  });
+  assert.deepEqual(chooseCredentialSource({ ...node, sshKey: 'KEY', sshCertPath: '/c/n' }, withCertPath, false), {
+    kind: 'inline-key',
+    key: 'KEY',
+    field: 'nodes[1].ssh_key',
+    certificate: { kind: 'cert-file', path: '/c/n', field: 'nodes[1].ssh_cert_path' },
+  });
+  assert.deepEqual(chooseCredentialSource(node, withCertPath, false), {
+    kind: 'key-file',
+    path: '/home/op/.ssh/id_rsa',
+    field: 'ssh_key_path',
+    certificate: { kind: 'cert-file', path: '/c/cluster-cert.pub', field: 'ssh_cert_path' },
+  });
+  assert.deepEqual(chooseCredentialSource({ ...node, sshCert: 'CERT' }, withCertPath, true), { kind: 'agent' });
+  assert.equal('certificate' in chooseCredentialSource(node, cluster, false), false);
+});
+
+test('the bastion is chosen for like a node, its fields named bastion_host', () => {
+  const bastion = { sshKeyPath: '/b/key', sshCertPath: '/b/cert', sshAgentAuth: false, fieldPrefix: 'bastion_host' };
+  assert.deepEqual(chooseCredentialSource(bastion, cluster, false), {
+    kind: 'key-file',
+    path: '/b/key',
+    field: 'bastion_host.ssh_key_path',
+    certificate: { kind: 'cert-file', path: '/b/cert', field: 'bastion_host.ssh_cert_path' },
+  });
+});
+
+test('a certificate that is not for the key, expired, or unreadable is refused before connecting, naming both fields', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rke-cert-cred-'));
+  const key = (name: string) => {
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, name)]);
+    return path.join(dir, name);
+  };
+  const ca = key('ca');
+  const mine = key('mine');
+  const other = key('other');
+  execFileSync('ssh-keygen', ['-q', '-s', ca, '-I', 'other', '-n', 'root', `${other}.pub`]);
+  execFileSync('ssh-keygen', ['-q', '-s', ca, '-I', 'mine', '-n', 'root', '-V', '20260101000000Z:20260102000000Z', `${mine}.pub`]);
+  const source = (certificate: string) =>
+    ({ kind: 'key-file', path: mine, field: 'nodes[0].ssh_key_path', certificate: { kind: 'cert-file', path: certificate, field: 'nodes[0].ssh_cert_path' } }) as const;
+  await assert.rejects(
+    loadCredentials(source(`${other}-cert.pub`)),
+    new RegExp(`^OperatorError: ssh certificate ${other}-cert.pub \\(nodes\\[0\\]\\.ssh_cert_path\\) does not certify this private key .*\\(key: key ${mine} \\(nodes\\[0\\]\\.ssh_key_path\\)\\)$`),
+  );
+  await assert.rejects(
+    loadCredentials(source(`${mine}-cert.pub`), {}, () => Date.UTC(2026, 5, 1)),
+    /ssh certificate .*mine-cert\.pub \(nodes\[0\]\.ssh_cert_path\) expired on 2026-01-02T00:00:00Z; have the key signed again/,
+  );
+  const valid = await loadCredentials(source(`${mine}-cert.pub`), {}, () => Date.UTC(2026, 0, 1, 12));
+  assert.equal(valid.kind === 'key' && valid.certificate?.certificate.keyId, 'mine');
+  await assert.rejects(loadCredentials(source(`${dir}/missing-cert.pub`)), /cannot read ssh certificate .*missing-cert\.pub \(nodes\[0\]\.ssh_cert_path\): ENOENT/);
+  await assert.rejects(
+    loadCredentials({ ...source(''), certificate: { kind: 'inline-cert', text: readFileSync(`${mine}.pub`, 'utf8'), field: 'nodes[0].ssh_cert' } }),
+    /ssh the inline certificate in nodes\[0\]\.ssh_cert holds a ssh-ed25519 public key, not a certificate/,
+  );
+});
+
+test('certificate fields of hosts the agent authenticates are listed for a warning', () => {
+  const hosts = [
+    { sshAgentAuth: true, sshCertPath: '/c/0', fieldPrefix: 'nodes[0]' },
+    { sshAgentAuth: false, sshCert: 'CERT', fieldPrefix: 'nodes[1]' },
+    { sshAgentAuth: false, sshCertPath: '/c/b', fieldPrefix: 'bastion_host' },
+  ];
+  assert.deepEqual(certificatesIgnoredForAgent(hosts, { ...cluster, sshCertPath: '/c' }, false), ['nodes[0].ssh_cert_path']);
+  assert.deepEqual(certificatesIgnoredForAgent(hosts, { ...cluster, sshCertPath: '/c' }, true), [
+    'ssh_cert_path',
+    'nodes[0].ssh_cert_path',
+    'nodes[1].ssh_cert',
+    'bastion_host.ssh_cert_path',
+  ]);
+  assert.deepEqual(certificatesIgnoredForAgent(hosts.slice(1), cluster, false), []);
 });

@@ -313,8 +313,6 @@ describe('bad input is refused before any node is touched', () => {
     ['--name ..', () => ['--config', lab.clusterYml, '--name', '..'], /--name "\.\.":/],
     ['--name with a newline', () => ['--config', lab.clusterYml, '--name', 'a\nb'], /--name "a\\nb":/],
     ['--name that is empty', () => ['--config', lab.clusterYml, '--name', ''], /--name "":/],
-    ['a bastion host (not supported yet)', () => ['--config', clusterFile('bastion', (c) => (c.bastion_host = { address: '127.0.9.5', user: 'root' })), '--name', 'x'], /bastion_host: connecting through a bastion host is not supported by this version yet/],
-    ['an SSH certificate (not supported yet)', () => ['--config', clusterFile('cert', (c) => (c.nodes[0].ssh_cert_path = '/tmp/x-cert.pub')), '--name', 'x'], /SSH certificates are not supported by this version yet/],
     ['--s3 without a bucket', () => ['--config', lab.clusterYml, '--name', 'x', '--s3'], /--s3 needs a bucket/],
   ];
   for (const [title, args, expected] of cases) {
