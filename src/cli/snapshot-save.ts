@@ -11,6 +11,7 @@ import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '.
 import { formatResultTable } from '../snapshot/report.js';
 import { verdictFor } from '../snapshot/result.js';
 import { saveSnapshots } from '../snapshot/save.js';
+import { IMAGE_CONTRACT_CHOICES, type ImageContractChoice } from '../snapshot/rke-tools-node.js';
 import { HOST_KEY_POLICIES, HostKeyVerifier, type HostKeyPolicy } from '../ssh/host-key-verifier.js';
 
 /** The parsed flags of `rke etcd snapshot-save`. */
@@ -23,6 +24,7 @@ export interface SnapshotSaveFlags extends S3Flags {
   strict: boolean;
   overwrite: boolean;
   backupImage?: string;
+  backupImageContract: ImageContractChoice;
   concurrency: number;
   sshHostKeyPolicy: HostKeyPolicy;
   knownHosts: string;
@@ -56,6 +58,11 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
     .option('--strict', 'fail the run when any node fails (default: only when all fail)', false)
     .option('--overwrite', 'replace an existing snapshot of the same name on a node', false)
     .option('--backup-image <image>', 'run this image instead of the bundled backup agent')
+    .addOption(
+      new Option('--backup-image-contract <contract>', "how to drive the image: native (our agent's protocol), rke-tools (rke-tools' command line, as RKE runs it); auto: native for images labelled by this project, rke-tools for others")
+        .choices(IMAGE_CONTRACT_CHOICES)
+        .default('auto'),
+    )
     .addOption(new Option('--concurrency <n>', 'how many nodes to work on at once').default(10).argParser(positiveInteger))
     .option('--debug', 'verbose logging', false)
     .action(async (flags: SnapshotSaveFlags) => {
@@ -95,6 +102,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       ignoreDockerVersion: flags.ignoreDockerVersion || cluster.ignoreDockerVersion,
       sshAgentAuth: flags.sshAgentAuth,
       image,
+      imageContract: flags.backupImageContract,
       hostKeys,
       concurrency: flags.concurrency,
       ...(s3 ? { s3 } : {}),

@@ -22,6 +22,7 @@ import { chooseCredentialSource, loadCredentials } from '../ssh/credentials.js';
 import type { HostKeyVerifier } from '../ssh/host-key-verifier.js';
 import type { Logger } from '../log.js';
 import type { NodeResult } from './result.js';
+import { resolveImageContract, rkeToolsSnapshot, type ImageContractChoice } from './rke-tools-node.js';
 
 export const SNAPSHOT_CONTAINER_NAME = 'etcd-snapshot-once';
 
@@ -33,6 +34,8 @@ export interface RunContext {
   ignoreDockerVersion: boolean;
   sshAgentAuth: boolean;
   image: ImageSource;
+  /** How to drive the image (rke-tools-node.ts); default `auto`. */
+  imageContract?: ImageContractChoice;
   /** known_hosts and the policy for unknown or changed host keys. */
   hostKeys: HostKeyVerifier;
   /** The cluster's state file, to travel inside the archive; undefined when there is none. */
@@ -59,6 +62,9 @@ export async function snapshotNode(node: NodeConfig, context: RunContext): Promi
       await checkEngine(docker, node, context);
       await checkEtcdRunning(docker, node, context);
       const image = await ensureAgentImage(docker, node, context);
+      if ((await resolveImageContract(docker, image, node, context)) === 'rke-tools') {
+        return rkeToolsSnapshot(docker, image, node, context, base.warnings);
+      }
       return runSnapshotAgent(docker, image, node, context, base.warnings);
     });
     return { ...base, ...result, ok: true, durationMs: Date.now() - started };

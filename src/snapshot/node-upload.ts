@@ -15,7 +15,8 @@ import {
   withNodeEngine,
   type RunContext,
 } from './node-snapshot.js';
-import type { NodeResult } from './result.js';
+import type { NodeResult, ReportedUpload } from './result.js';
+import { resolveImageContract, rkeToolsUpload } from './rke-tools-node.js';
 
 export const UPLOAD_CONTAINER_NAME = 'etcd-snapshot-upload';
 
@@ -31,9 +32,11 @@ export async function uploadOneCopy(results: NodeResult[], nodes: NodeConfig[], 
     const node = nodes.find((candidate) => candidate.address === result.address)!;
     context.log.info(`[${node.address}] uploading ${result.file} to s3://${settings.bucketName}/`);
     try {
-      result.upload = await uploadFromNode(node, settings, context, result.warnings);
-      context.log.info(`[${node.address}] uploaded s3://${result.upload.bucket}/${result.upload.key} (${result.upload.size} bytes, verified by ${result.upload.verifiedBy})`);
-      for (const warning of result.upload.warnings) context.log.warn(`[${node.address}] ${warning}`);
+      result.upload = await uploadFromNode(node, settings, context, result);
+      const upload = result.upload;
+      const how = 'reportedBy' in upload ? 'reported by the rke-tools container' : `verified by ${upload.verifiedBy}`;
+      context.log.info(`[${node.address}] uploaded s3://${upload.bucket}/${upload.key} (${upload.size ?? '?'} bytes, ${how})`);
+      for (const warning of upload.warnings) context.log.warn(`[${node.address}] ${warning}`);
       return;
     } catch (error) {
       result.uploadError = failureMessage(error, node, context);
@@ -42,10 +45,18 @@ export async function uploadOneCopy(results: NodeResult[], nodes: NodeConfig[], 
   }
 }
 
-async function uploadFromNode(node: NodeConfig, settings: S3Settings, context: RunContext, warnings: string[]): Promise<AgentUploadSuccess> {
+async function uploadFromNode(
+  node: NodeConfig,
+  settings: S3Settings,
+  context: RunContext,
+  result: NodeResult,
+): Promise<AgentUploadSuccess | ReportedUpload> {
   return withNodeEngine(node, context, async (docker) => {
     const image = await ensureAgentImage(docker, node, context);
-    const outcome = await runAgentContainer(docker, image, node, context, warnings, {
+    if ((await resolveImageContract(docker, image, node, context)) === 'rke-tools') {
+      return rkeToolsUpload(docker, image, node, context, result, settings);
+    }
+    const outcome = await runAgentContainer(docker, image, node, context, result.warnings, {
       name: UPLOAD_CONTAINER_NAME,
       cmd: agentUploadArgs({
         name: context.name,

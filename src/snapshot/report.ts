@@ -31,6 +31,10 @@ export function formatResultTable(results: NodeResult[]): string {
 /** Where the run's one S3 copy is, from which node, and how it was checked. */
 function uploadLine(result: NodeResult): string {
   const upload = result.upload!;
+  if ('reportedBy' in upload) {
+    const size = upload.size === undefined ? '' : `: ${formatBytes(upload.size)}`;
+    return `S3: s3://${upload.bucket}/${upload.key} uploaded from ${nodeName(result)}${size}, as reported by the rke-tools container (that contract gives no checksum to verify it by)`;
+  }
   const version = upload.versionId ? `, version ${upload.versionId}` : '';
   return (
     `S3: s3://${upload.bucket}/${upload.key} uploaded from ${nodeName(result)}: ${formatBytes(upload.size)}, ` +
