@@ -196,7 +196,10 @@ async function runRkeToolsSave(
       },
     },
   ).catch((error: unknown) => {
-    throw new OperatorError(redactSecrets(messageOf(error), secrets));
+    // Docker's own errors could quote the container's config; keep keys out whatever it says.
+    const message = messageOf(error);
+    const redacted = redactSecrets(message, secrets);
+    throw redacted === message ? error : new OperatorError(redacted);
   });
   if (outcome.removalError) warnings.push(outcome.removalError);
   const stderr = redactSecrets(outcome.stderr, secrets);
