@@ -166,9 +166,12 @@ async function runRkeToolsSave(
       image,
       cmd: invocation.cmd,
       env: invocation.env,
+      // RKE binds the node's whole /etc/kubernetes and leaves the state file there when the
+      // snapshot fails; only ssl/ is bound here, so the state file lives in the container's
+      // own layer and goes with the container whatever happens.
       binds: [
         `${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}`,
-        `${path.posix.join(context.cluster.prefixPath, '/etc/kubernetes')}:${CONTAINER_KUBERNETES_DIR}`,
+        `${path.posix.join(context.cluster.prefixPath, '/etc/kubernetes/ssl')}:${CONTAINER_SSL_DIR}:ro`,
       ],
       labels: { 'io.rke-etcd-snapshot.name': context.name },
     },
@@ -180,6 +183,7 @@ async function runRkeToolsSave(
           if (existing) throw new OperatorError(`host ${node.address}: ${shownPath} already exists on this node; pass --overwrite to replace it`);
         }
         // RKE deploys the state file before the container starts; rke-tools zips it when present.
+        // It goes into the container's /etc/kubernetes, not the node's (see the binds).
         if (context.stateFile) {
           const tar = singleFileTar(`${context.name}.rkestate`, context.stateFile, 0o400, Math.floor(Date.now() / 1000));
           await deadline(container.putArchive(tar, { path: CONTAINER_KUBERNETES_DIR }), apiMs, `placing the state file on host ${node.address}`, context.signal);
@@ -199,6 +203,12 @@ async function runRkeToolsSave(
     // Docker's own errors could quote the container's config; keep keys out whatever it says.
     const message = messageOf(error);
     const redacted = redactSecrets(message, secrets);
+    if (message.includes(invocation.cmd[0]!) && /no such file/i.test(message)) {
+      throw new OperatorError(
+        `${redacted}; image ${image} has no ${invocation.cmd[0]}: it does not speak rke-tools' command line ` +
+          '(pass --backup-image-contract native if it is a copy of the bundled agent)',
+      );
+    }
     throw redacted === message ? error : new OperatorError(redacted);
   });
   if (outcome.removalError) warnings.push(outcome.removalError);

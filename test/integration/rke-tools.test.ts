@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, clusterFile, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
 import { REPO_ROOT, copyFromNode, containersNamed, labEtcdctl, labFacts, nodeDocker, nodeExec, tempDir, type LabFacts } from '../support/lab.js';
-import { download, listKeys, s3LabFacts, type S3LabFacts } from '../support/s3-lab.js';
+import { aws, download, listKeys, s3LabFacts, type S3LabFacts } from '../support/s3-lab.js';
 import { etcdctlSnapshotStatus, extractEntry, sha256File, unzipTest, zipEntryNames } from '../support/snapshot-check.js';
 
 const run = promisify(execFile);
@@ -290,6 +290,46 @@ describe('(c) failures with the rke-tools contract', () => {
     }
     assert.match(outcome.stderr, /^ERROR the snapshot was saved on 3 node\(s\) but not uploaded to S3/m);
     assert.deepEqual(await listKeys(s3.bucket, folder), []);
+    await assertNoAgentContainers(lab);
+  });
+
+  test('an image without rke-tools\' tool fails every node with a hint, exit 1; no container and no state file left', async () => {
+    const image = 'rke-lab/etcd:v3.4.23';
+    const outcome = await save(['--config', lab.clusterYml, '--name', 'it-rkt-not-rke-tools', '--backup-image', image]);
+    assert.equal(outcome.code, 1);
+    for (const address of lab.addresses) {
+      assert.match(
+        outcome.stdout,
+        new RegExp(`^  ${escapeRegExp(address)}: cannot start container etcd-snapshot-once on host ${escapeRegExp(address)}: .*; image ${escapeRegExp(image)} has no /opt/rke-tools/rke-etcd-backup: it does not speak rke-tools' command line`, 'm'),
+      );
+    }
+    assert.match(outcome.stderr, /^ERROR no etcd node produced a snapshot \(3 failed\)$/m);
+    for (let node = 1; node <= lab.addresses.length; node++) {
+      assert.equal((await nodeExec(node, 'ls', '/etc/kubernetes')).includes('it-rkt-not-rke-tools'), false, `state file left on node ${node}`);
+    }
+    await assertNoAgentContainers(lab);
+  });
+
+  test('an object of an earlier run on an unversioned bucket: rke-tools keeps it, so the upload fails saying so; exit 1', async () => {
+    const name = 'it-rkt-earlier';
+    const folder = uniqueFolder('cli-earlier');
+    const earlier = path.join(work, 'earlier.zip');
+    writeFileSync(earlier, 'an object left by an earlier run');
+    await aws('s3api', 'put-object', '--bucket', s3.bucket, '--key', `${folder}/${name}.zip`, '--body', earlier);
+    const outcome = await save([
+      '--config', lab.clusterYml, '--name', name, '--backup-image', RKE_TOOLS_IMAGE, '--overwrite',
+      '--s3', '--s3-endpoint', s3.endpoint, '--s3-endpoint-ca', s3.ca, '--bucket-name', s3.bucket, '--folder', folder,
+      '--access-key', s3.accessKey, '--secret-key-file', secretFile,
+    ]);
+    assert.equal(outcome.code, 1);
+    assert.match(
+      outcome.stdout,
+      new RegExp(`^  ${escapeRegExp(lab.addresses[0]!)}: upload: host ${escapeRegExp(lab.addresses[0]!)}: s3://${s3.bucket}/${escapeRegExp(folder)}/${name}\\.zip already exists \\(from an earlier run\\) and the bucket is unversioned: an rke-tools image keeps it`, 'm'),
+    );
+    assert.match(outcome.stderr, /^ERROR the snapshot was saved on 3 node\(s\) but not uploaded to S3/m);
+    const kept = path.join(work, 'earlier-kept.zip');
+    await download(s3.bucket, `${folder}/${name}.zip`, kept);
+    assert.equal(readFileSync(kept, 'utf8'), 'an object left by an earlier run');
     await assertNoAgentContainers(lab);
   });
 });
