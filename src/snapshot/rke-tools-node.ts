@@ -84,6 +84,7 @@ export async function rkeToolsUpload(
   settings: S3Settings,
 ): Promise<ReportedUpload> {
   if (settings.credentials) warnKeysInEnvironmentOnce(context);
+  context.log.info(`[${node.address}] rke-tools has no upload-only command: taking snapshot ${context.name} again there, with the S3 flags`);
   const { snapshot, stderr } = await runRkeToolsSave(docker, image, node, context, result.warnings, { replaceOwnFile: true, s3: settings });
   Object.assign(result, snapshot);
   const key = snapshotObjectKey(settings.folder, context.name);
