@@ -84,12 +84,17 @@ interface RawRun {
  * command line word for word; then it reads the exit status and the output, and
  * removes the container.
  */
-async function runAsRke(node: number, image: string, name: string, options: { s3?: string[]; env?: string[]; endpoint?: string } = {}): Promise<RawRun> {
+async function runAsRke(
+  node: number,
+  image: string,
+  name: string,
+  options: { s3?: string[]; env?: string[]; endpoint?: string; cert?: string } = {},
+): Promise<RawRun> {
   const address = lab.addresses[node - 1]!;
   const cmd = [
     '/opt/rke-tools/rke-etcd-backup', 'etcd-backup', 'save',
     '--cacert', '/etc/kubernetes/ssl/kube-ca.pem',
-    '--cert', '/etc/kubernetes/ssl/kube-node.pem',
+    '--cert', options.cert ?? '/etc/kubernetes/ssl/kube-node.pem',
     '--key', '/etc/kubernetes/ssl/kube-node-key.pem',
     '--name', name,
     `--endpoints=${options.endpoint ?? address}:2379`,
@@ -195,11 +200,18 @@ describe('(a) our image answers rke-tools\' command line, run as RKE runs it', (
     assert.equal(sha256File(remote), sha256File(local), 'the first node\'s object is kept');
   });
 
-  test('failures exit 1 with rke-tools\' fatal line: a bad etcd endpoint, a bad S3 secret (worded as an upload failure, no key shown)', async () => {
+  test('failures exit 1 with rke-tools\' fatal line: a bad etcd endpoint, a missing certificate, a bad S3 secret (worded as an upload failure, no key shown)', async () => {
     const endpoint = await runAsRke(1, agentTag, 'it-rkt-raw-bad-endpoint', { endpoint: '127.0.9.9' });
     assert.equal(endpoint.code, 1);
     assert.match(endpoint.stderr.trim().split('\n').pop()!, /^time="[^"]+" level=fatal msg="etcd at https:\/\/127\.0\.9\.9:2379 is not healthy: .*"$/);
     assert.deepEqual((await snapshotFiles(1)).filter((file) => file.includes('it-rkt-raw-bad-endpoint')), []);
+
+    // A failure before etcd is even reached: the state file RKE placed is removed all the same.
+    await deployStateFile(3, 'it-rkt-raw-bad-cert');
+    const cert = await runAsRke(3, agentTag, 'it-rkt-raw-bad-cert', { cert: '/etc/kubernetes/ssl/missing.pem' });
+    assert.equal(cert.code, 1);
+    assert.match(cert.stderr.trim().split('\n').pop()!, /level=fatal msg=".*\/etc\/kubernetes\/ssl\/missing\.pem/);
+    assert.equal((await nodeExec(3, 'ls', '/etc/kubernetes')).includes('it-rkt-raw-bad-cert'), false, 'the state file is removed');
 
     const wrong = 'wrong-secret-for-this-test';
     const secret = await runAsRke(2, agentTag, 'it-rkt-raw-bad-secret', { s3: s3Flags(uniqueFolder('raw-bad')), env: keyEnv(wrong) });

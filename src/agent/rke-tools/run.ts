@@ -12,7 +12,7 @@ import { redactSecrets } from '../../s3/errors.js';
 import { checkPem, normalizeEndpoint, normalizeFolder } from '../../s3/settings.js';
 import { CONTAINER_KUBERNETES_DIR, type AgentInput, type AgentS3Input } from '../protocol.js';
 import { CONTAINER_DIRECTORIES, saveSnapshot, type AgentDirectories } from '../save.js';
-import { stateFileName } from '../state-file.js';
+import { removeStateFile, stateFileName } from '../state-file.js';
 import { ObjectExistsError } from '../upload-preflight.js';
 import { uploadSnapshot } from '../upload.js';
 import {
@@ -51,6 +51,7 @@ export async function runRkeTools(argv: readonly string[], options: RkeToolsOpti
     // Validated before the snapshot, so that a bad S3 setting costs no snapshot.
     const s3 = request.s3 ? await s3Settings(request.s3) : undefined;
     const started = Date.now();
+    const input = await deployedStateFile(request.name, directories.kubernetesDir);
     const saved = await saveSnapshot(
       {
         name: request.name,
@@ -62,9 +63,12 @@ export async function runRkeTools(argv: readonly string[], options: RkeToolsOpti
         overwrite: true,
         healthTimeoutSeconds: 30,
       },
-      await deployedStateFile(request.name, directories.kubernetesDir),
+      input,
       { log: (line) => log('info', line), signal: options.signal, directories },
-    );
+    ).finally(async () => {
+      // saveSnapshot removes the file it deploys; this also covers a failure before that point.
+      if (input.stateFileBase64 !== undefined) await removeStateFile(directories.kubernetesDir, request.name).catch(() => undefined);
+    });
     log('info', 'Created local backup', { name: request.name, runtime: `${((Date.now() - started) / 1000).toFixed(3)}s`, size: saved.size, sha256: saved.sha256 });
     if (s3) await upload(request, s3, { backupDir: directories.backupDir, signal: options.signal }, log);
     return 0;
