@@ -41,6 +41,20 @@ npx --no-install esbuild src/agent/main.ts \
 chmod 0644 "$rootfs$agent_dir/agent.mjs"
 install -m 0644 src/etcd/etcd.proto "$rootfs$agent_dir/etcd.proto"
 
+# rke-tools' path for its backup tool, so that RKE (or anything speaking rke-tools'
+# command line) can run this image: a node script (the kernel reads the #! line; the
+# image has no shell) that hands its arguments to the agent behind the rke-tools marker.
+rke_tools_binary=$(node --input-type=module -e \
+  "const c = await import('./dist/src/agent/rke-tools/contract.js'); process.stdout.write(c.RKE_TOOLS_BINARY)")
+contract_label=$(node --input-type=module -e \
+  "const c = await import('./dist/src/agent/rke-tools/contract.js'); process.stdout.write(c.IMAGE_CONTRACT_LABEL)")
+install -D -m 0755 /dev/stdin "$rootfs$rke_tools_binary" <<EOF_RKE_TOOLS
+#!/usr/local/bin/node
+// rke-tools' command line, answered by the backup agent (docs/agent.md).
+process.argv.splice(2, 0, '$rke_tools_binary');
+import('$agent_dir/agent.mjs');
+EOF_RKE_TOOLS
+
 # Node and the shared libraries it loads (ldd: "name => /path (addr)" and "/path (addr)"),
 # each at the path the loader looks for it.
 node_bin=$(readlink -f "$(command -v node)")
@@ -68,7 +82,7 @@ diff_id=$(sha256sum "$work/layer.tar" | cut -d' ' -f1)
 mkdir "$image/$diff_id"
 mv "$work/layer.tar" "$image/$diff_id/layer.tar"
 
-ENTRYPOINT="$entrypoint" ARCH="$arch" DIFF_ID="$diff_id" VERSION="$version" node -e '
+CONTRACT_LABEL="$contract_label" ENTRYPOINT="$entrypoint" ARCH="$arch" DIFF_ID="$diff_id" VERSION="$version" node -e '
   const config = {
     architecture: process.env.ARCH,
     os: "linux",
@@ -77,7 +91,11 @@ ENTRYPOINT="$entrypoint" ARCH="$arch" DIFF_ID="$diff_id" VERSION="$version" node
       Entrypoint: JSON.parse(process.env.ENTRYPOINT),
       Env: ["PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
       WorkingDir: "/",
-      Labels: { "org.opencontainers.image.title": "rke-snapshot-agent", "org.opencontainers.image.version": process.env.VERSION },
+      Labels: {
+        "org.opencontainers.image.title": "rke-snapshot-agent",
+        "org.opencontainers.image.version": process.env.VERSION,
+        [process.env.CONTRACT_LABEL]: "native",
+      },
     },
     rootfs: { type: "layers", diff_ids: ["sha256:" + process.env.DIFF_ID] },
     history: [{ created: "1970-01-01T00:00:00Z", created_by: "agent-image/build.sh" }],

@@ -4,6 +4,7 @@
  *   agent save --name NAME --endpoint URL --cacert F --cert F --key F [--health-timeout S] [--overwrite] < input.json
  *   agent upload --name NAME --endpoint HOST[:PORT] --bucket B --folder F [--region R] [--overwrite] < input.json
  *   agent version
+ *   agent /opt/rke-tools/rke-etcd-backup etcd-backup save --once ...   (rke-tools' command line, rke-tools/contract.ts)
  * Logs go to stderr; stdout gets exactly one result line (protocol.ts). Exit 0 on success, 1 on failure.
  */
 import { OperatorError, messageOf } from '../errors.js';
@@ -19,6 +20,8 @@ import {
 import { saveSnapshot } from './save.js';
 import { uploadSnapshot } from './upload.js';
 import { AGENT_VERSION } from './version.js';
+import { RKE_TOOLS_BINARY } from './rke-tools/contract.js';
+import { runRkeTools } from './rke-tools/run.js';
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -75,6 +78,9 @@ function abortOnSignals(): AbortSignal {
 
 async function main(argv: readonly string[]): Promise<number> {
   quietIpServerNameWarning();
+  // rke-tools' command line (RKE runs it as the container's command, after our entrypoint,
+  // or /opt/rke-tools/rke-etcd-backup runs us with it): see rke-tools/contract.ts.
+  if (argv[0] === RKE_TOOLS_BINARY) return runRkeTools(argv.slice(1), { env: process.env, write: log, signal: abortOnSignals() });
   let command: AgentCommand;
   try {
     command = parseAgentArgs(argv);

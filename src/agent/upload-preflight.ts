@@ -47,6 +47,9 @@ async function explainRefusal(target: UploadTarget, headError: unknown): Promise
 /** What to do about the key: write it, add a version to it, or replace it (--overwrite). */
 export type KeyPlan = 'new' | 'new-version' | 'replace';
 
+/** The key holds an object of an earlier run, the bucket is unversioned, and --overwrite was not given. */
+export class ObjectExistsError extends OperatorError {}
+
 /**
  * SPEC §5: an object left by an earlier run is never silently kept (RKE) nor silently
  * replaced: a versioned bucket gets a new version; otherwise only with --overwrite.
@@ -54,7 +57,7 @@ export type KeyPlan = 'new' | 'new-version' | 'replace';
 export async function planKey(target: UploadTarget, overwrite: boolean, warn: (message: string) => void): Promise<KeyPlan> {
   if (!(await objectExists(target))) return 'new';
   if (await versioningEnabled(target, warn)) return 'new-version';
-  if (!overwrite) throw new OperatorError(`${objectUrl(target)} already exists (from an earlier run); pass --overwrite to replace it`);
+  if (!overwrite) throw new ObjectExistsError(`${objectUrl(target)} already exists (from an earlier run); pass --overwrite to replace it`);
   return 'replace';
 }
 

@@ -13,6 +13,7 @@ import { formatResultTable } from '../snapshot/report.js';
 import { verdictFor } from '../snapshot/result.js';
 import { saveSnapshots } from '../snapshot/save.js';
 import { certificatesIgnoredForAgent } from '../ssh/credentials.js';
+import { IMAGE_CONTRACT_CHOICES, type ImageContractChoice } from '../snapshot/rke-tools-node.js';
 import { HOST_KEY_POLICIES, HostKeyVerifier, type HostKeyPolicy } from '../ssh/host-key-verifier.js';
 
 /** The parsed flags of `rke etcd snapshot-save`. */
@@ -27,6 +28,7 @@ export interface SnapshotSaveFlags extends S3Flags {
   backupImage?: string;
   pkiBundle: boolean;
   imageTimeout: number;
+  backupImageContract: ImageContractChoice;
   concurrency: number;
   sshHostKeyPolicy: HostKeyPolicy;
   knownHosts: string;
@@ -60,6 +62,11 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
     .option('--strict', 'fail the run when any node fails (default: only when all fail)', false)
     .option('--overwrite', 'replace an existing snapshot of the same name on a node', false)
     .option('--backup-image <image>', 'run this image instead of the bundled backup agent (pulled with the private_registries login)')
+    .addOption(
+      new Option('--backup-image-contract <contract>', "how to drive the image: native (our agent's protocol), rke-tools (rke-tools' command line, as RKE runs it); auto: native for images labelled by this project, rke-tools for others")
+        .choices(IMAGE_CONTRACT_CHOICES)
+        .default('auto'),
+    )
     .addOption(new Option('--image-timeout <seconds>', 'time a node may take to load or pull the agent image').default(300).argParser(positiveInteger))
     .option('--pki-bundle', 'also save each node\'s /etc/kubernetes/ssl as /opt/rke/etcd-snapshots/pki.bundle.tar.gz (pre-v0.2.0 clusters); with --s3 also uploaded', false)
     .addOption(new Option('--concurrency <n>', 'how many nodes to work on at once').default(10).argParser(positiveInteger))
@@ -74,6 +81,9 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
   const name = flags.name ?? defaultSnapshotName(new Date());
   if (flags.name === undefined) log.warn(defaultNameWarning(name));
   validateSnapshotName(name);
+  if (flags.pkiBundle && flags.backupImageContract === 'rke-tools') {
+    throw new OperatorError("--pki-bundle needs the bundled agent's protocol: rke-tools' command line has no PKI bundle (drop --backup-image-contract rke-tools)");
+  }
   const cluster = await loadClusterConfig(flags.config);
   const sshHosts = [
     ...cluster.etcdNodes.map((node) => ({ ...node, fieldPrefix: node.field })),
@@ -108,6 +118,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       ignoreDockerVersion: flags.ignoreDockerVersion || cluster.ignoreDockerVersion,
       sshAgentAuth: flags.sshAgentAuth,
       image,
+      imageContract: flags.backupImageContract,
       hostKeys,
       ...(flags.pkiBundle ? { pkiBundle: true } : {}),
       concurrency: flags.concurrency,

@@ -11,8 +11,24 @@ export interface OneOffContainerSpec {
   env: string[];
   binds: string[];
   labels: Record<string, string>;
-  /** Written to the container's stdin, which is then closed. Never stored by Docker. */
-  stdin: Buffer;
+  /**
+   * Let the engine remove the container when it exits (default), so that nothing is left
+   * even if this run loses the node. Off when the exited container must still be read.
+   */
+  autoRemove?: boolean;
+  /**
+   * Written to the container's stdin, which is then closed. Never stored by Docker.
+   * Absent: the container gets no stdin at all (as RKE runs rke-tools).
+   */
+  stdin?: Buffer;
+}
+
+/** Checks on the container's files while it exists but does not run (the archive API works on created and exited containers). */
+export interface OneOffContainerHooks {
+  /** After create, before start; throwing stops here (the container is removed). */
+  beforeStart?: (container: Docker.Container) => Promise<void>;
+  /** After it exited, before it is removed; throwing fails the run (the container is removed). */
+  afterExit?: (container: Docker.Container, exitCode: number) => Promise<void>;
 }
 
 export interface OneOffContainerLimits {
@@ -48,6 +64,7 @@ export async function runOneOffContainer(
   host: string,
   spec: OneOffContainerSpec,
   limits: OneOffContainerLimits,
+  hooks: OneOffContainerHooks = {},
 ): Promise<OneOffOutcome> {
   const api = apiCall(host, limits);
   await api(removeStaleContainer(docker, host, spec.name), `checking for a stale ${spec.name} container`);
@@ -63,7 +80,9 @@ export async function runOneOffContainer(
   let outcome: OneOffOutcome;
   try {
     if (limits.signal?.aborted) throw new InterruptedError(`the snapshot on host ${host}`);
+    if (hooks.beforeStart) await hooks.beforeStart(container);
     outcome = await runAttached(docker, container, host, spec, limits);
+    if (hooks.afterExit) await hooks.afterExit(container, outcome.exitCode);
   } catch (error) {
     const removalError = await removeContainer(container, limits.apiTimeoutMs, host, spec.name);
     if (removalError) throw new OperatorError(`${messageOf(error)}; also ${removalError}`);
@@ -81,8 +100,9 @@ async function runAttached(
   limits: OneOffContainerLimits,
 ): Promise<OneOffOutcome> {
   const api = apiCall(host, limits);
+  const withStdin = spec.stdin !== undefined;
   const stream = (await api(
-    container.attach({ stream: true, hijack: true, stdin: true, stdout: true, stderr: true }),
+    container.attach({ stream: true, hijack: withStdin, stdin: withStdin, stdout: true, stderr: true }),
     `attaching to ${spec.name}`,
   )) as Duplex;
   const stdout = new BoundedText(OUTPUT_LIMIT_BYTES);
@@ -92,7 +112,7 @@ async function runAttached(
   await api(container.start(), `starting ${spec.name}`).catch((error) => {
     throw new OperatorError(`cannot start container ${spec.name} on host ${host}: ${describeDockerError(error)}`);
   });
-  stream.end(spec.stdin);
+  if (spec.stdin !== undefined) stream.end(spec.stdin);
 
   const exit = await deadline(waitForExit(container), limits.runTimeoutMs, `the snapshot on host ${host}`, limits.signal).catch((error: unknown) => {
     if (error instanceof OperatorError && /did not finish within/.test(error.message)) {
@@ -134,18 +154,18 @@ function createContainer(docker: Docker, spec: OneOffContainerSpec): Promise<Doc
     Cmd: spec.cmd,
     Env: spec.env,
     Labels: spec.labels,
-    AttachStdin: true,
+    AttachStdin: spec.stdin !== undefined,
     AttachStdout: true,
     AttachStderr: true,
-    OpenStdin: true,
-    StdinOnce: true,
+    OpenStdin: spec.stdin !== undefined,
+    StdinOnce: spec.stdin !== undefined,
     Tty: false,
     HostConfig: {
       NetworkMode: 'host',
       Binds: spec.binds,
       RestartPolicy: { Name: 'no' },
       // The engine removes it when it exits, even if this run is gone by then (SSH lost, CLI killed).
-      AutoRemove: true,
+      AutoRemove: spec.autoRemove ?? true,
     },
   });
 }

@@ -23,6 +23,7 @@ import type { HostKeyVerifier } from '../ssh/host-key-verifier.js';
 import type { Logger } from '../log.js';
 import { nodeKubernetesDir, withNodePaths } from './node-paths.js';
 import type { NodeResult } from './result.js';
+import { resolveImageContract, rkeToolsSnapshot, type ImageContractChoice } from './rke-tools-node.js';
 
 export const SNAPSHOT_CONTAINER_NAME = 'etcd-snapshot-once';
 
@@ -34,6 +35,8 @@ export interface RunContext {
   ignoreDockerVersion: boolean;
   sshAgentAuth: boolean;
   image: ImageSource;
+  /** How to drive the image (rke-tools-node.ts); default `auto`. */
+  imageContract?: ImageContractChoice;
   /** known_hosts and the policy for unknown or changed host keys. */
   hostKeys: HostKeyVerifier;
   /** `bastion_host`: every node's SSH connection goes through it. */
@@ -64,6 +67,9 @@ export async function snapshotNode(node: NodeConfig, context: RunContext): Promi
       await checkEngine(docker, node, nodeContext);
       await checkEtcdRunning(docker, node, nodeContext);
       const image = await ensureAgentImage(docker, node, nodeContext);
+      if ((await resolveImageContract(docker, image, node, nodeContext)) === 'rke-tools') {
+        return rkeToolsSnapshot(docker, image, node, nodeContext, base.warnings);
+      }
       return runSnapshotAgent(docker, image, node, nodeContext, base.warnings);
     });
     return { ...base, ...result, ok: true, durationMs: Date.now() - started };

@@ -16,7 +16,8 @@ import {
   withNodeEngine,
   type RunContext,
 } from './node-snapshot.js';
-import type { NodeResult } from './result.js';
+import type { NodeResult, ReportedUpload } from './result.js';
+import { resolveImageContract, rkeToolsUpload } from './rke-tools-node.js';
 
 export const UPLOAD_CONTAINER_NAME = 'etcd-snapshot-upload';
 
@@ -32,14 +33,15 @@ export async function uploadOneCopy(results: NodeResult[], nodes: NodeConfig[], 
     const node = nodes.find((candidate) => candidate.address === result.address)!;
     context.log.info(`[${node.address}] uploading ${result.file} to s3://${settings.bucketName}/`);
     try {
-      const upload = await uploadFromNode(node, settings, context, result.warnings);
-      checkUploadedBundle(upload, result, node, context);
+      const upload = await uploadFromNode(node, settings, context, result);
+      if (!('reportedBy' in upload)) checkUploadedBundle(upload, result, node, context);
       result.upload = upload;
-      context.log.info(`[${node.address}] uploaded s3://${result.upload.bucket}/${result.upload.key} (${result.upload.size} bytes, verified by ${result.upload.verifiedBy})`);
-      if (upload.pkiBundle) {
+      const how = 'reportedBy' in upload ? 'reported by the rke-tools container' : `verified by ${upload.verifiedBy}`;
+      context.log.info(`[${node.address}] uploaded s3://${upload.bucket}/${upload.key} (${upload.size ?? '?'} bytes, ${how})`);
+      if (!('reportedBy' in upload) && upload.pkiBundle) {
         context.log.info(`[${node.address}] uploaded s3://${upload.bucket}/${upload.pkiBundle.key} (${upload.pkiBundle.size} bytes, verified by ${upload.pkiBundle.verifiedBy})`);
       }
-      for (const warning of result.upload.warnings) context.log.warn(`[${node.address}] ${warning}`);
+      for (const warning of upload.warnings) context.log.warn(`[${node.address}] ${warning}`);
       return;
     } catch (error) {
       result.uploadError = failureMessage(error, node, context);
@@ -66,10 +68,18 @@ function checkUploadedBundle(upload: AgentUploadSuccess, result: NodeResult, nod
   }
 }
 
-async function uploadFromNode(node: NodeConfig, settings: S3Settings, context: RunContext, warnings: string[]): Promise<AgentUploadSuccess> {
+async function uploadFromNode(
+  node: NodeConfig,
+  settings: S3Settings,
+  context: RunContext,
+  result: NodeResult,
+): Promise<AgentUploadSuccess | ReportedUpload> {
   return withNodeEngine(node, context, async (docker, nodeContext) => {
     const image = await ensureAgentImage(docker, node, nodeContext);
-    const outcome = await runAgentContainer(docker, image, node, nodeContext, warnings, {
+    if ((await resolveImageContract(docker, image, node, nodeContext)) === 'rke-tools') {
+      return rkeToolsUpload(docker, image, node, nodeContext, result, settings);
+    }
+    const outcome = await runAgentContainer(docker, image, node, nodeContext, result.warnings, {
       name: UPLOAD_CONTAINER_NAME,
       cmd: agentUploadArgs({
         name: context.name,

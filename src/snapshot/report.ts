@@ -32,6 +32,10 @@ export function formatResultTable(results: NodeResult[]): string {
 /** Where the run's one S3 copy is, from which node, and how it was checked. */
 function uploadLine(result: NodeResult): string {
   const upload = result.upload!;
+  if ('reportedBy' in upload) {
+    const size = upload.size === undefined ? '' : `: ${formatBytes(upload.size)}`;
+    return `S3: s3://${upload.bucket}/${upload.key} uploaded from ${nodeName(result)}${size}, as reported by the rke-tools container (that contract gives no checksum to verify it by)`;
+  }
   const version = upload.versionId ? `, version ${upload.versionId}` : '';
   return (
     `S3: s3://${upload.bucket}/${upload.key} uploaded from ${nodeName(result)}: ${formatBytes(upload.size)}, ` +
@@ -55,7 +59,7 @@ function pkiBundleRows(results: NodeResult[]): string[] {
 /** The bundle's own line under the S3 line; it never starts with "S3: " so that line stays the snapshot's. */
 function bundleUploadLine(result: NodeResult): string[] {
   const upload = result.upload!;
-  const bundle = upload.pkiBundle;
+  const bundle = 'pkiBundle' in upload ? upload.pkiBundle : undefined;
   if (!bundle) return [];
   const version = bundle.versionId ? `, version ${bundle.versionId}` : '';
   return [

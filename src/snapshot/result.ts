@@ -22,10 +22,23 @@ export interface NodeResult {
   /** On failure: one line naming the node and the cause. */
   error?: string;
   /** With --s3, on the one node whose copy went to S3. */
-  upload?: AgentUploadSuccess;
+  upload?: AgentUploadSuccess | ReportedUpload;
   /** With --s3, on each node whose upload was tried and failed. */
   uploadError?: string;
   /** Things the operator should know even when the node succeeded. */
+  warnings: string[];
+}
+
+/**
+ * An upload done by an image driven with rke-tools' command line: the container says it
+ * uploaded (exit 0, its log line); that contract gives nothing to verify the object by.
+ */
+export interface ReportedUpload {
+  reportedBy: 'rke-tools';
+  bucket: string;
+  key: string;
+  /** From the container's "Successfully uploaded [KEY] of size [N]" line, when it printed one. */
+  size?: number;
   warnings: string[];
 }
 
