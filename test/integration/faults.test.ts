@@ -76,6 +76,14 @@ function observed(t: TestContext, outcome: CliOutcome): void {
   t.diagnostic(`exit ${outcome.code ?? outcome.signal}; ${lines.map((line) => line.trim()).join(' | ')}`);
 }
 
+async function waitForNoContainer(node: number, name: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await containersNamed(node, name)).length > 0) {
+    assert.ok(Date.now() < deadline, `${name} still on node ${node}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
 const row = (outcome: CliOutcome, node: number) => tableRow(outcome.stdout, lab.addresses[node - 1]!);
 const others = (node: number) => [1, 2, 3].filter((n) => n !== node);
 
@@ -129,6 +137,8 @@ describe('fault matrix', () => {
     try {
       first = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-flt-first']).outcome;
       await waitForContainer(busy, 'etcd-snapshot-once');
+      // The first run is then busy on that node only: its other nodes are done.
+      for (const node of others(busy)) await waitForNoContainer(node, 'etcd-snapshot-once');
       const second = await save(['--config', lab.clusterYml, '--name', 'it-flt-second']);
       observed(t, second);
       assert.equal(second.code, 0, second.stderr);
@@ -204,11 +214,7 @@ describe('fault matrix', () => {
     assert.ok(outcome.ms < 100_000, `noticed the lost connection only after ${outcome.ms} ms (the run timeout is 120 s)`);
     for (const node of others(cut)) assert.match(row(outcome, node), /\sok\s/);
     // The engine's AutoRemove takes the container away once the agent is done.
-    const deadline = Date.now() + 90_000;
-    while ((await containersNamed(cut, 'etcd-snapshot-once')).length > 0) {
-      assert.ok(Date.now() < deadline, `etcd-snapshot-once still on node ${cut}`);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+    await waitForNoContainer(cut, 'etcd-snapshot-once');
     await assertCaseInvariants();
   });
 
