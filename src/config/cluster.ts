@@ -262,6 +262,41 @@ function scalarText(value: unknown, at: Where): string | undefined {
   throw at.error(`must be text, found ${describe(value)}`);
 }
 
+/**
+ * A host name or IP address (as RKE's `address`/`internal_address`). Whitespace, control
+ * characters, slashes and the like would reach SSH, TLS and messages; refused here.
+ */
+function readHost(parent: Mapping, key: string, at: Where): string | undefined {
+  const value = readString(parent, key, at);
+  if (value === undefined) return undefined;
+  if (value.length > HOST_MAX_CHARS || !HOST_PATTERN.test(value)) {
+    throw at.field(key).error(`${quoteText(value)} is not a host name or IP address`);
+  }
+  return value;
+}
+
+function readRequiredHost(parent: Mapping, key: string, at: Where): string {
+  const value = readHost(parent, key, at);
+  if (value === undefined) throw at.field(key).error('is required');
+  return value;
+}
+
+// Names, IPv4, IPv6 (with an optional %zone); 253 is DNS's limit for a name.
+const HOST_PATTERN = /^[A-Za-z0-9_]([A-Za-z0-9._:%-]*[A-Za-z0-9_.])?$/;
+const HOST_MAX_CHARS = 253;
+
+/** A login name: what sshd would accept, nothing a terminal or a log could misread. */
+function readUser(parent: Mapping, key: string, at: Where): string | undefined {
+  const value = readString(parent, key, at);
+  if (value !== undefined && (value.length > USER_MAX_CHARS || !USER_PATTERN.test(value))) {
+    throw at.field(key).error(`${quoteText(value)} is not a user name`);
+  }
+  return value;
+}
+
+const USER_PATTERN = /^[A-Za-z0-9_.@-][A-Za-z0-9_.@$\\-]*$/;
+const USER_MAX_CHARS = 256;
+
 function readRequiredString(parent: Mapping, key: string, at: Where): string {
   const value = readString(parent, key, at);
   if (value === undefined || value.trim() === '') throw at.field(key).error('is required');
@@ -320,14 +355,14 @@ function readNodes(root: Mapping, at: Where, defaults: SshDefaults): NodeConfig[
 
 function readNode(entry: unknown, at: Where, index: number, defaults: SshDefaults): NodeConfig {
   if (!isMapping(entry)) throw at.error(`must be a mapping of node settings, found ${describe(entry)}`);
-  const address = readRequiredString(entry, 'address', at);
+  const address = readRequiredHost(entry, 'address', at);
   const atNode = at.forNode(address);
   return {
     address,
     port: readPort(entry, 'port', atNode),
-    internalAddress: readString(entry, 'internal_address', atNode) ?? address,
+    internalAddress: readHost(entry, 'internal_address', atNode) ?? address,
     roles: readRoles(entry, atNode),
-    user: readRequiredString(entry, 'user', atNode),
+    user: readUser(entry, 'user', atNode) ?? readRequiredString(entry, 'user', atNode),
     hostnameOverride: readString(entry, 'hostname_override', atNode),
     dockerSocket: readString(entry, 'docker_socket', atNode) ?? DEFAULT_DOCKER_SOCKET,
     sshKey: readString(entry, 'ssh_key', atNode),
@@ -349,7 +384,7 @@ function readRoles(node: Mapping, at: Where): string[] {
   return roles.map((role, i) => {
     if (typeof role !== 'string') throw where.index(i).error(`must be a role name, found ${describe(role)}`, hint);
     if (!(VALID_ROLES as readonly string[]).includes(role)) {
-      throw where.error(`unknown role ${JSON.stringify(role)}`, `valid roles are ${VALID_ROLES.join(', ')}`);
+      throw where.error(`unknown role ${quoteText(role)}`, `valid roles are ${VALID_ROLES.join(', ')}`);
     }
     return role;
   });
@@ -378,10 +413,10 @@ function readBastion(root: Mapping, at: Where, defaults: SshDefaults): BastionCo
   const bastion = readMapping(root, 'bastion_host', at);
   const where = at.field('bastion_host');
   // RKE uses a bastion only when its address is set.
-  const address = bastion === undefined ? undefined : readString(bastion, 'address', where);
+  const address = bastion === undefined ? undefined : readHost(bastion, 'address', where);
   if (bastion === undefined || address === undefined) return undefined;
   const atBastion = where.forNode(address);
-  const user = readString(bastion, 'user', atBastion);
+  const user = readUser(bastion, 'user', atBastion);
   if (user === undefined) throw atBastion.field('user').error('is required when bastion_host.address is set');
   return {
     address,
@@ -401,7 +436,7 @@ const KUBERNETES_VERSION = /^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)
 function readKubernetesVersion(root: Mapping, at: Where): string | undefined {
   const version = readString(root, 'kubernetes_version', at);
   if (version !== undefined && !KUBERNETES_VERSION.test(version)) {
-    throw at.field('kubernetes_version').error(`${JSON.stringify(version)} is not a version like v1.28.15-rancher1-1`);
+    throw at.field('kubernetes_version').error(`${quoteText(version)} is not a version like v1.28.15-rancher1-1`);
   }
   return version;
 }
