@@ -60,6 +60,8 @@ usage: s3.sh COMMAND [--dir DIR] [ARGS]
                      the Ceph tools against the lab's cluster
   imds-stop | imds-start
                      take the metadata stand-in away / bring it back
+  rgw-kill | rgw-start
+                     faults for tests: radosgw dies at once (SIGKILL) / comes back
 DIR defaults to $S3_LAB_DIR, else /tmp/rke-s3-lab.
 EOF
 }
@@ -826,6 +828,24 @@ cmd_imds() { # start|stop
   esac
 }
 
+cmd_rgw() { # kill|start
+  parse_dir_only "${@:2}"
+  load_state
+  take_lock 60 s3.sh
+  case $1 in
+  kill)
+    stop_daemon rgw KILL 3
+    log "radosgw killed"
+    ;;
+  start)
+    daemon_pid rgw >/dev/null && die "radosgw is already running"
+    start_rgw
+    wait_https
+    log "radosgw on https://$S3_IP:$S3_PORT"
+    ;;
+  esac
+}
+
 check_imds_free() {
   daemon_pid imds >/dev/null && return 0
   if ss -Htln "src $IMDS_IP:$IMDS_PORT" 2>/dev/null | grep -q .; then die "$IMDS_IP:$IMDS_PORT is already taken"; fi
@@ -854,6 +874,8 @@ main() {
   ceph | radosgw-admin) cmd_tool "$CMD" "$@" ;;
   imds-stop) cmd_imds stop "$@" ;;
   imds-start) cmd_imds start "$@" ;;
+  rgw-kill) cmd_rgw kill "$@" ;;
+  rgw-start) cmd_rgw start "$@" ;;
   help | -h | --help) usage ;;
   *)
     usage >&2

@@ -10,8 +10,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, clusterFile, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
-import { REPO_ROOT, copyFromNode, labEtcdctl, labFacts, nodeDocker, startCli, tempDir, type LabFacts } from '../support/lab.js';
-import { aws, download, imdsRequests, listKeys, s3LabFacts, versionsOf, type S3LabFacts, type S3User } from '../support/s3-lab.js';
+import { REPO_ROOT, copyFromNode, labEtcdctl, labFacts, nodeDocker, startCli, tempDir, type CliOutcome, type LabFacts } from '../support/lab.js';
+import { aws, download, imdsRequests, listKeys, pendingMultipartUploads, rgw, s3LabFacts, versionsOf, type S3LabFacts, type S3User } from '../support/s3-lab.js';
 import { sha256File } from '../support/snapshot-check.js';
 
 const run = promisify(execFile);
@@ -267,7 +267,7 @@ describe('a large snapshot', () => {
     await labEtcdctl('defrag', '--cluster');
   });
 
-  test('300 MiB uploads as multipart, memory stays flat, no secret in docker inspect or any process\'s arguments', async (t) => {
+  test('300 MiB uploads as multipart, memory stays flat, no secret in docker inspect, any process\'s arguments or any node file', async (t) => {
     const folder = uniqueFolder('big');
     const { child, outcome } = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-s3-big', ...endpointArgs(), '--access-key', s3.accessKey, '--secret-key-file', secretFile, '--folder', folder, '--debug']);
     const seen: string[] = [];
@@ -289,6 +289,17 @@ describe('a large snapshot', () => {
     assert.ok(seen.some((text) => text.includes('etcd-snapshot-upload')), 'never caught the upload container running');
     for (const text of seen) assert.ok(!text.includes(s3.secretKey), 'the secret key is visible in docker inspect or a process\'s arguments');
     assert.ok(!(result.stdout + result.stderr).includes(s3.secretKey));
+    assert.ok(!(result.stdout + result.stderr).includes(Buffer.from(s3.secretKey).toString('base64')));
+    // Nor in any file the nodes keep (their /opt/rke, /etc/kubernetes, /var/run, Docker's data and logs).
+    const sshKeyLine = readFileSync(lab.sshKey, 'utf8').split('\n')[1]!;
+    const leaked = await run('grep', ['-rlF', '--binary-files=text', '-e', s3.secretKey, '-e', sshKeyLine, path.join(lab.dir, 'nodes')]).then(
+      (found) => found.stdout,
+      (error: { code?: number; stderr?: string }) => {
+        if (error.code === 1) return ''; // grep: no match
+        throw error;
+      },
+    );
+    assert.equal(leaked, '', `a secret is in these node files:\n${leaked}`);
 
     const uploaded = uploadedFrom(result.stdout);
     const head = await aws('s3api', 'head-object', '--bucket', s3.bucket, '--key', uploaded.key);
@@ -296,5 +307,53 @@ describe('a large snapshot', () => {
     assert.match(head.ETag, /-\d+"?$/, 'not a multipart upload');
     await assertObjectIsNodeFile(s3.bucket, uploaded.key, uploaded.address, 'it-s3-big');
     for (const line of result.stderr.split('\n').filter((l) => /peak RSS/i.test(l))) t.diagnostic(line);
+  });
+  /** Start a run with --s3 and wait until its multipart upload is under way on the server. */
+  async function startUpload(name: string, folder: string) {
+    const run = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', name, ...endpointArgs(), ...adminKeyArgs(), '--folder', folder]);
+    let exited = false;
+    void run.outcome.then(() => (exited = true));
+    const deadline = Date.now() + 240_000;
+    while ((await pendingMultipartUploads(s3.bucket, folder)).length === 0) {
+      assert.ok(!exited, 'the run ended before its multipart upload was seen');
+      assert.ok(Date.now() < deadline, 'the multipart upload never started');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return run;
+  }
+
+  test('radosgw dies mid-upload: the upload fails naming the endpoint, no object appears, local snapshots kept', async (t) => {
+    const folder = uniqueFolder('rgw-dies');
+    const run = await startUpload('it-s3-rgw-dies', folder);
+    await rgw('rgw-kill');
+    let outcome: CliOutcome;
+    try {
+      outcome = await run.outcome;
+    } finally {
+      await rgw('rgw-start');
+    }
+    t.diagnostic(`exit ${outcome.code}; ${outcome.stdout.split('\n').filter((l) => /^\s+\S+: /.test(l)).map((l) => l.trim()).join(' | ')}`);
+    assert.equal(outcome.code, 1, outcome.stderr);
+    assert.match(outcome.stderr, /ERROR the snapshot was saved on 3 node\(s\) but not uploaded to S3/);
+    assert.match(outcome.stdout, new RegExp(escapeRegExp(s3.endpoint)));
+    assert.deepEqual(await listKeys(s3.bucket, folder), [], 'no object, partial or whole, under the folder');
+    // The dead server could not be asked to abort: the incomplete upload stays until a lifecycle rule or an operator removes it.
+    t.diagnostic(`incomplete multipart uploads left on the server: ${(await pendingMultipartUploads(s3.bucket, folder)).length}`);
+    await assertLocalSnapshotsKept('it-s3-rgw-dies');
+    await assertNoAgentContainers(lab);
+    await removeNodeSnapshots(lab, 'it-s3-rgw-dies*');
+  });
+
+  test('SIGTERM during the upload: the container is removed, the multipart upload aborted, exit 143', async () => {
+    const folder = uniqueFolder('sigterm-upload');
+    const run = await startUpload('it-s3-sigterm-upload', folder);
+    run.child.kill('SIGTERM');
+    const outcome = await run.outcome;
+    assert.equal(outcome.code, 143, outcome.stderr);
+    assert.match(outcome.stderr, /SIGTERM received/);
+    assert.deepEqual(await listKeys(s3.bucket, folder), []);
+    assert.deepEqual(await pendingMultipartUploads(s3.bucket, folder), [], 'the multipart upload was left on the server');
+    await assertNoAgentContainers(lab);
+    await removeNodeSnapshots(lab, 'it-s3-sigterm-upload*');
   });
 });

@@ -81,6 +81,17 @@ export async function versionsOf(bucket: string, key: string): Promise<string[]>
   return (listing.Versions ?? []).filter((v: { Key: string }) => v.Key === key).map((v: { VersionId: string }) => v.VersionId);
 }
 
+/** A fault of the S3 lab: radosgw killed outright, or started again. */
+export async function rgw(command: 'rgw-kill' | 'rgw-start'): Promise<void> {
+  await run('bash', [S3_SCRIPT, command]);
+}
+
+/** Multipart uploads the server still holds for keys under `prefix` (started, neither completed nor aborted). */
+export async function pendingMultipartUploads(bucket: string, prefix: string): Promise<string[]> {
+  const listing = await aws('s3api', 'list-multipart-uploads', '--bucket', bucket, '--prefix', prefix);
+  return (listing?.Uploads ?? []).map((upload: { Key: string }) => upload.Key);
+}
+
 export async function imds(command: 'imds-stop' | 'imds-start'): Promise<void> {
   await run('bash', [S3_SCRIPT, command]);
 }
