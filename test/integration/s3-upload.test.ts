@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, clusterFile, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
-import { REPO_ROOT, copyFromNode, labEtcdctl, labFacts, nodeDocker, startCli, tempDir, type CliOutcome, type LabFacts } from '../support/lab.js';
+import { REPO_ROOT, copyFromNode, privateKeyMaterial, labEtcdctl, labFacts, nodeDocker, startCli, tempDir, type CliOutcome, type LabFacts } from '../support/lab.js';
 import { aws, download, imdsRequests, listKeys, pendingMultipartUploads, rgw, s3LabFacts, versionsOf, type S3LabFacts, type S3User } from '../support/s3-lab.js';
 import { sha256File } from '../support/snapshot-check.js';
 
@@ -291,7 +291,7 @@ describe('a large snapshot', () => {
     assert.ok(!(result.stdout + result.stderr).includes(s3.secretKey));
     assert.ok(!(result.stdout + result.stderr).includes(Buffer.from(s3.secretKey).toString('base64')));
     // Nor in any file the nodes keep (their /opt/rke, /etc/kubernetes, /var/run, Docker's data and logs).
-    const sshKeyLine = readFileSync(lab.sshKey, 'utf8').split('\n')[1]!;
+    const sshKeyLine = privateKeyMaterial(readFileSync(lab.sshKey, 'utf8'));
     const leaked = await run('grep', ['-rlF', '--binary-files=text', '-e', s3.secretKey, '-e', sshKeyLine, path.join(lab.dir, 'nodes')]).then(
       (found) => found.stdout,
       (error: { code?: number; stderr?: string }) => {

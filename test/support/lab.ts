@@ -75,6 +75,15 @@ function unquote(value: string): string {
   return trimmed;
 }
 
+/**
+ * A piece of an OpenSSH private key that only this key has: the first lines of the base64
+ * body are the same for every unencrypted key of a type, so look in the middle.
+ */
+export function privateKeyMaterial(pem: string): string {
+  const body = pem.split('\n').filter((line) => line !== '' && !line.startsWith('-----')).join('');
+  return body.slice(Math.floor(body.length / 2), Math.floor(body.length / 2) + 40);
+}
+
 /** `docker ARGS` against lab node N's engine (1-based). */
 export async function nodeDocker(node: number, ...args: string[]): Promise<string> {
   const { stdout } = await run('bash', [LAB_SCRIPT, 'docker', String(node), ...args], { maxBuffer: 64 * 1024 * 1024 });
