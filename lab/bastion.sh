@@ -56,11 +56,7 @@ load_lab() { # the lab's nodes and subnet; fails unless the lab is up
     die "the lab in $DIR is not up"
   OCTET=${BASH_REMATCH[2]}
   BD="$DIR/bastion"
-  local hash
-  hash=$(printf '%s' "$DIR" | md5sum | cut -c1-8)
-  NETNS="rkeb-$hash"
-  VETH_HOST="rkb${hash}h"
-  VETH_NS="rkb${hash}n"
+  netns_names rkeb rkb "$DIR"
   HOST_SIDE="10.254.$OCTET.1"
   BASTION_IP="10.254.$OCTET.2"
 }
@@ -133,7 +129,7 @@ cmd_up() {
   sshd=$(command -v sshd) || die "sshd not found (run lab/lab.sh install)"
   mkdir -p "$BD/logs"
   chmod 700 "$BD"
-  [[ -z $(ip -o addr show to "10.254.$OCTET.0/30" 2>/dev/null) && -z $(ip route show "10.254.$OCTET.0/30" 2>/dev/null) ]] ||
+  ! net_in_use "10.254.$OCTET.0/30" ||
     die "10.254.$OCTET.0/30 is already in use on this host"
   for ((n = 1; n <= LAB_NODES; n++)); do
     ip="$LAB_SUBNET.$n"
@@ -150,14 +146,7 @@ cmd_up() {
   chmod 600 "$BD/id_ed25519" "$BD/ca" "$BD/authorized_keys"
 
   log "network namespace $NETNS: veth $VETH_HOST ($HOST_SIDE) <-> $VETH_NS ($BASTION_IP)"
-  ip netns add "$NETNS"
-  ip link add "$VETH_HOST" type veth peer name "$VETH_NS"
-  ip link set "$VETH_NS" netns "$NETNS"
-  ip addr add "$HOST_SIDE/30" dev "$VETH_HOST"
-  ip link set "$VETH_HOST" up
-  ip netns exec "$NETNS" ip link set lo up
-  ip netns exec "$NETNS" ip addr add "$BASTION_IP/30" dev "$VETH_NS"
-  ip netns exec "$NETNS" ip link set "$VETH_NS" up
+  netns_create "$NETNS" "$VETH_HOST" "$VETH_NS" "$HOST_SIDE" "$BASTION_IP"
 
   sshd_config "$BD/bastion.conf" "$BASTION_IP:22" "HostKey $BD/ssh_host_ed25519_key" "PidFile $BD/bastion.sshd.pid" \
     "AuthorizedKeysFile $BD/authorized_keys" "TrustedUserCAKeys $BD/ca.pub" "AllowTcpForwarding yes" "AllowStreamLocalForwarding no"
@@ -215,28 +204,15 @@ children_of() { # pids whose parent is $1 (field 4 of /proc/PID/stat, after the 
 }
 
 teardown() {
-  local f conf pid i
+  local f conf
   if [[ -d $BD ]]; then
     for f in "$BD"/*.launch.pid; do
       conf="${f%.launch.pid}.conf"
       stop_daemon "$f" "$conf"
     done
   fi
-  if ip netns list 2>/dev/null | grep -qw -- "$NETNS"; then
-    # Whatever still runs in our namespace (sessions, a crashed run's daemons) is ours.
-    for ((i = 0; i < 30; i++)); do
-      pid=$(ip netns pids "$NETNS" 2>/dev/null | tr '\n' ' ')
-      [[ -n ${pid// /} ]] || break
-      # shellcheck disable=SC2086
-      kill -TERM $pid 2>/dev/null || true
-      sleep 0.1
-    done
-    pid=$(ip netns pids "$NETNS" 2>/dev/null | tr '\n' ' ')
-    # shellcheck disable=SC2086
-    [[ -z ${pid// /} ]] || kill -KILL $pid 2>/dev/null || true
-  fi
-  if ip link show "$VETH_HOST" >/dev/null 2>&1; then ip link del "$VETH_HOST" || true; fi
-  if ip netns list 2>/dev/null | grep -qw -- "$NETNS"; then ip netns del "$NETNS" || true; fi
+  # Whatever still runs in our namespace (sessions, a crashed run's daemons) is ours.
+  netns_remove "$NETNS" "$VETH_HOST"
   rm -rf --one-file-system "$BD"
 }
 
@@ -257,9 +233,7 @@ load_lab_quiet() { # like load_lab, for down: the lab may be half gone
   [[ ${LAB_SUBNET:-} =~ ^127\.([0-9]+)\.([0-9]+)$ ]] || die "$DIR/lab.env is damaged"
   OCTET=${BASH_REMATCH[2]}
   BD="$DIR/bastion"
-  local hash
-  hash=$(printf '%s' "$DIR" | md5sum | cut -c1-8)
-  NETNS="rkeb-$hash" VETH_HOST="rkb${hash}h"
+  netns_names rkeb rkb "$DIR"
 }
 
 cmd_env() {

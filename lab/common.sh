@@ -1,6 +1,6 @@
-# lab/common.sh — helpers shared by lab/lab.sh and lab/s3.sh (sourced, not run).
-# They use the caller's log/die/set_dir and its PACKAGES, POLICY_RC, POLICY_CREATED, LEAD_DIR,
-# DIR and CMD.
+# lab/common.sh — helpers shared by lab/lab.sh, lab/s3.sh, lab/registry.sh and lab/bastion.sh
+# (sourced, not run). They use the caller's log/die/set_dir and its PACKAGES, POLICY_RC,
+# POLICY_CREATED, LEAD_DIR, DIR and CMD.
 
 read_pid() {
   local p=""
@@ -94,4 +94,55 @@ take_lock() { # seconds script: one up/down at a time per DIR
   mkdir -p "$DIR"
   exec 9>"$DIR/.lock"
   flock -w "$1" 9 || die "another $2 up/down holds $DIR/.lock"
+}
+
+# ---------------------------------------------------------------------------------------
+# A network namespace of our own, joined to the host by one veth pair that carries a /30:
+# HOST_IP on the host side, NS_IP inside, nothing else (no default route, no forwarding), so
+# the host and the namespace reach each other and nothing beyond.
+
+netns_names() { # ns-prefix veth-prefix(3 chars) dir: NETNS=<ns-prefix>-<8 hex of md5(dir)>, VETH_HOST, VETH_NS
+  local hash
+  hash=$(printf '%s' "$3" | md5sum | cut -c1-8)
+  NETNS="$1-$hash"
+  VETH_HOST="$2${hash}h"
+  VETH_NS="$2${hash}n"
+}
+
+net_in_use() { # a.b.c.d/30: is any of it on an interface or in a route here?
+  [[ -n $(ip -o addr show to "$1" 2>/dev/null) || -n $(ip route show "$1" 2>/dev/null) ]]
+}
+
+netns_create() { # netns veth-host veth-ns host-ip ns-ip (a /30)
+  local ns=$1 vh=$2 vn=$3 hip=$4 nip=$5
+  ip netns add "$ns"
+  ip link add "$vh" type veth peer name "$vn"
+  ip link set "$vn" netns "$ns"
+  ip addr add "$hip/30" dev "$vh"
+  ip link set "$vh" up
+  ip netns exec "$ns" ip link set lo up
+  ip netns exec "$ns" ip addr add "$nip/30" dev "$vn"
+  ip netns exec "$ns" ip link set "$vn" up
+}
+
+netns_exists() { ip netns list 2>/dev/null | grep -qw -- "$1"; }
+
+# End whatever still runs in the namespace (ours by construction: TERM, then KILL after 3 s),
+# then delete the veth pair and the namespace. Safe when any of them is already gone.
+netns_remove() { # netns veth-host
+  local ns=$1 vh=$2 pid i
+  if netns_exists "$ns"; then
+    for ((i = 0; i < 30; i++)); do
+      pid=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
+      [[ -n ${pid// /} ]] || break
+      # shellcheck disable=SC2086
+      kill -TERM $pid 2>/dev/null || true
+      sleep 0.1
+    done
+    pid=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
+    # shellcheck disable=SC2086
+    [[ -z ${pid// /} ]] || kill -KILL $pid 2>/dev/null || true
+  fi
+  if ip link show "$vh" >/dev/null 2>&1; then ip link del "$vh" || true; fi
+  if netns_exists "$ns"; then ip netns del "$ns" || true; fi
 }

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # lab/registry.sh — a real private Docker registry for the lab: Debian's docker-registry
 # (distribution 2.8) serving HTTPS with a certificate from its own CA and htpasswd (bcrypt)
-# authentication. Everything lives under one directory; it listens on one address
-# (default 127.0.8.1:5000, clear of the node lab's 127.0.2.x and the S3 lab's 127.0.3.x).
+# authentication. Everything lives under one directory. It runs in a network namespace of its
+# own (rker-<hash of DIR>), joined to the host by a veth pair carrying 10.253.X.1/30 (host side)
+# and 10.253.X.2/30 (registry side), and listens on 10.253.X.2:PORT (default 10.253.8.2:5000):
+# not a loopback address, so the node engines (which treat all of 127.0.0.0/8 as "insecure")
+# verify its certificate against /etc/docker/certs.d/10.253.X.2:PORT/ca.crt.
 # See docs/lab.md, section "Private registry".
 set -Eeuo pipefail
 shopt -s nullglob
@@ -14,7 +17,7 @@ readonly SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH="$PATH:$SYS_PATH"
 readonly PACKAGES=(docker-registry apache2-utils openssl curl)
 readonly DIE_RC=3
-readonly DEFAULT_ADDR=127.0.8.1:5000
+readonly DEFAULT_ADDR=10.253.8.2:5000
 readonly REG_USER=rke-lab
 
 # shellcheck source=lab/common.sh
@@ -38,14 +41,17 @@ usage() {
   cat <<'EOF'
 usage: registry.sh COMMAND [--dir DIR] [ARGS]
   install                 apt-get install docker-registry apache2-utils openssl curl (if missing)
-  up [--addr IP:PORT]     start the registry (HTTPS, htpasswd auth) on IP:PORT (default
-                          $REGISTRY_ADDR, else 127.0.8.1:5000); new CA, password and empty storage
-  down                    stop it and remove its state
+  up [--addr IP:PORT]     start the registry (HTTPS, htpasswd auth) in a network namespace of its
+                          own on IP:PORT, IP = 10.253.X.2 (default $REGISTRY_ADDR, else
+                          10.253.8.2:5000); new CA, password and empty storage
+  down                    stop it, remove its namespace, veth pair and state
   status                  is it running and answering
   env                     shell-sourceable facts (REGISTRY_ADDR, REGISTRY_CA, REGISTRY_USER, ...)
-  trust --lab-dir LAB     make every node engine of the lab in LAB trust the registry's CA
-                          (/etc/docker/certs.d/IP:PORT/ca.crt inside each node)
-  untrust --lab-dir LAB   remove that file again
+  trust --lab-dir LAB [--node N]
+                          make every node engine of the lab in LAB (or node N only) trust the
+                          registry's CA (/etc/docker/certs.d/IP:PORT/ca.crt inside the node)
+  untrust --lab-dir LAB [--node N]
+                          remove that directory again
 DIR defaults to $REGISTRY_DIR, else /tmp/rke-registry-lab.
 EOF
 }
@@ -54,6 +60,7 @@ DIR=""
 set_dir() {
   local want=${1:-${REGISTRY_DIR:-/tmp/rke-registry-lab}}
   DIR=$(realpath -m -- "$want")
+  netns_names rker rkr "$DIR"
   [[ $DIR =~ ^/[A-Za-z0-9._/+-]+$ ]] || die "--dir $want: use a path of letters, digits and ._/+- only"
   [[ $DIR != / ]] || die "--dir /: refusing the root directory"
   local bad
@@ -66,11 +73,12 @@ load_state() {
   [[ -r $DIR/registry.env ]] || die "no registry in $DIR (run: registry.sh up --dir $DIR)"
   # shellcheck disable=SC1091
   source "$DIR/registry.env"
-  [[ -n ${REGISTRY_LAB_STATE:-} && -n ${REGISTRY_ADDR:-} ]] || die "$DIR/registry.env is damaged; run registry.sh down --dir $DIR"
+  [[ -n ${REGISTRY_LAB_STATE:-} && -n ${REGISTRY_ADDR:-} && -n ${REGISTRY_HOST_SIDE:-} ]] || die "$DIR/registry.env is damaged; run registry.sh down --dir $DIR"
 }
 
 write_state() { # $1 = starting|up
-  printf '# written by lab/registry.sh up\nREGISTRY_LAB_STATE=%q\nREGISTRY_ADDR=%q\n' "$1" "$ADDR" >"$DIR/registry.env.tmp"
+  printf '# written by lab/registry.sh up\nREGISTRY_LAB_STATE=%q\nREGISTRY_ADDR=%q\nREGISTRY_HOST_SIDE=%q\n' \
+    "$1" "$ADDR" "$HOST_SIDE" >"$DIR/registry.env.tmp"
   mv -f "$DIR/registry.env.tmp" "$DIR/registry.env"
 }
 
@@ -112,13 +120,15 @@ stop_registry() {
   log "warning: docker-registry (pid $pid) did not exit"
 }
 
-spawn_registry() { # own session, clean environment, stdin /dev/null, no inherited descriptors
+# Own session, clean environment, stdin /dev/null, no inherited descriptors; in our namespace.
+# setsid and ip netns exec both exec, so the pid we record becomes docker-registry's.
+spawn_registry() {
   (
     for fd in /proc/"$BASHPID"/fd/*; do
       fd=${fd##*/}
       if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
     done
-    exec env -i PATH="$SYS_PATH" HOME=/root LANG=C.UTF-8 setsid docker-registry serve "$DIR/config.yml" \
+    exec env -i PATH="$SYS_PATH" HOME=/root LANG=C.UTF-8 setsid ip netns exec "$NETNS" docker-registry serve "$DIR/config.yml" \
       </dev/null >>"$DIR/registry.log" 2>&1
   ) &
   printf '%s\n' "$!" >"$DIR/registry.pid"
@@ -137,16 +147,13 @@ cmd_install() {
   install_missing_packages lab/registry.sh
 }
 
-check_addr() {
-  [[ $ADDR =~ ^(127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}):([0-9]{1,5})$ ]] || die "--addr $ADDR: expected 127.X.Y.Z:PORT"
-  IP=${BASH_REMATCH[1]} PORT=${BASH_REMATCH[2]}
-  [[ $(ip -o route get "$IP" 2>/dev/null) == local* ]] || die "$IP is not a local address here"
-  local l
-  while read -r l; do
-    case $l in
-    "$ADDR" | "0.0.0.0:$PORT" | "*:$PORT" | "[::]:$PORT") die "$ADDR is already taken (listener $l); is another registry lab running?" ;;
-    esac
-  done < <(ss -Htln 2>/dev/null | awk '{print $4}')
+check_addr() { # IP:PORT with IP = 10.253.X.2; sets IP, PORT, HOST_SIDE (10.253.X.1)
+  [[ $ADDR =~ ^(10\.253\.([0-9]{1,3})\.2):([0-9]{1,5})$ ]] || die "--addr $ADDR: expected 10.253.X.2:PORT (X 0-255)"
+  IP=${BASH_REMATCH[1]} PORT=${BASH_REMATCH[3]}
+  local x=${BASH_REMATCH[2]}
+  ((10#$x <= 255 && 10#$PORT >= 1 && 10#$PORT <= 65535)) && [[ $x == "$((10#$x))" ]] || die "--addr $ADDR: expected 10.253.X.2:PORT (X 0-255)"
+  HOST_SIDE=10.253.$x.1
+  ! net_in_use "10.253.$x.0/30" || die "10.253.$x.0/30 is already in use on this host (another registry lab?)"
 }
 
 make_pki() { # DIR/ca.pem (not trusted by the system), DIR/pki/server.pem for IP
@@ -223,21 +230,23 @@ wait_answering() { # /v2/ over TLS with the lab CA: 401 without credentials, 200
 
 registry_is_up() {
   [[ ${REGISTRY_LAB_STATE:-} == up ]] || return 1
+  netns_exists "$NETNS" || return 1
   registry_pid >/dev/null || return 1
   [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$DIR/ca.pem" "https://$REGISTRY_ADDR/v2/" || true) == 401 ]]
 }
 
-teardown() {
-  [[ -d $DIR ]] || return 0
+teardown() { # the daemon by pid, then whatever else runs in the namespace, the veth pair, the namespace
   stop_registry
+  netns_remove "$NETNS" "$VETH_HOST"
+  [[ -d $DIR ]] || return 0
   rm -rf --one-file-system "$DIR/data" "$DIR/pki"
   rm -f "$DIR/config.yml" "$DIR/htpasswd" "$DIR/credentials.env" "$DIR/ca.pem" "$DIR/registry.pid" \
     "$DIR/registry.env" "$DIR/registry.env.tmp"
 }
 
 print_summary() {
-  printf 'registry lab up in %s: docker-registry %s on https://%s (CA %s, user %s)\n' "$DIR" \
-    "$(dpkg-query -W -f='${Version}' docker-registry 2>/dev/null)" "$ADDR" "$DIR/ca.pem" "$REG_USER"
+  printf 'registry lab up in %s: docker-registry %s on https://%s in netns %s (host side %s; CA %s, user %s)\n' "$DIR" \
+    "$(dpkg-query -W -f='${Version}' docker-registry 2>/dev/null)" "$ADDR" "$NETNS" "$HOST_SIDE" "$DIR/ca.pem" "$REG_USER"
   # shellcheck disable=SC2016
   printf 'facts: eval "$(bash %s env --dir %s)"\n' "$REGISTRY_SCRIPT" "$DIR"
 }
@@ -282,15 +291,17 @@ cmd_up() {
       return 0
     fi
   fi
-  if [[ -e $DIR/registry.env || -e $DIR/registry.pid || -e $DIR/config.yml ]]; then
+  if [[ -e $DIR/registry.env || -e $DIR/registry.pid || -e $DIR/config.yml ]] || netns_exists "$NETNS"; then
     log "cleaning up the earlier registry in $DIR"
     teardown
   fi
+  check_addr
   mkdir -p "$DIR/data"
   : >"$DIR/registry.log"
   write_state starting
   trap 'up_exit' EXIT
-  check_addr
+  log "network namespace $NETNS: veth $VETH_HOST ($HOST_SIDE) <-> $VETH_NS ($IP)"
+  netns_create "$NETNS" "$VETH_HOST" "$VETH_NS" "$HOST_SIDE" "$IP"
   make_pki
   make_credentials
   write_config
@@ -305,7 +316,9 @@ cmd_up() {
 
 cmd_down() {
   parse_dir_only "$@"
+  ((EUID == 0)) || die "down needs root"
   if [[ ! -d $DIR ]]; then
+    netns_remove "$NETNS" "$VETH_HOST"
     log "nothing to stop: $DIR does not exist"
     return 0
   fi
@@ -319,7 +332,7 @@ cmd_status() {
   load_state
   local pid
   if pid=$(registry_pid); then
-    printf 'docker-registry  pid %s  https://%s\n' "$pid" "$REGISTRY_ADDR"
+    printf 'docker-registry  pid %s  https://%s  netns %s\n' "$pid" "$REGISTRY_ADDR" "$NETNS"
   else
     printf 'docker-registry  not running\n'
     return 1
@@ -337,19 +350,22 @@ cmd_env() {
   [[ $REGISTRY_LAB_STATE == up ]] || die "the registry in $DIR is not up (state $REGISTRY_LAB_STATE)"
   # shellcheck disable=SC1091
   source "$DIR/credentials.env"
-  printf 'REGISTRY_DIR=%s\nREGISTRY_ADDR=%s\nREGISTRY_CA=%s\nREGISTRY_USER=%s\nREGISTRY_PASSWORD=%s\n' \
-    "$DIR" "$REGISTRY_ADDR" "$DIR/ca.pem" "$REGISTRY_USER" "$REGISTRY_PASSWORD"
+  printf 'REGISTRY_DIR=%s\nREGISTRY_ADDR=%s\nREGISTRY_HOST_SIDE=%s\nREGISTRY_NETNS=%s\nREGISTRY_CA=%s\nREGISTRY_USER=%s\nREGISTRY_PASSWORD=%s\n' \
+    "$DIR" "$REGISTRY_ADDR" "$REGISTRY_HOST_SIDE" "$NETNS" "$DIR/ca.pem" "$REGISTRY_USER" "$REGISTRY_PASSWORD"
 }
 
-# The node engines read /etc/docker/certs.d/HOST:PORT/ca.crt on every pull; each lab node has its
-# own /etc/docker (lab.sh binds nodes/nodeN/etc-docker there), so write it inside each node.
-cmd_trust() { # trust|untrust --lab-dir LAB [--dir DIR]
-  local what=$1 lab_dir="" dir_arg=""
+# The node engines read /etc/docker/certs.d/HOST:PORT/ca.crt on every pull (no restart needed);
+# each lab node has its own /etc/docker (lab.sh binds nodes/nodeN/etc-docker there), so write it
+# inside each node.
+cmd_trust() { # trust|untrust --lab-dir LAB [--node N] [--dir DIR]
+  local what=$1 lab_dir="" dir_arg="" only=""
   shift
   while (($#)); do
     case $1 in
     --lab-dir) lab_dir=${2:?--lab-dir needs a value} && shift 2 ;;
     --lab-dir=*) lab_dir=${1#*=} && shift ;;
+    --node) only=${2:?--node needs a value} && shift 2 ;;
+    --node=*) only=${1#*=} && shift ;;
     --dir) dir_arg=${2:?--dir needs a value} && shift 2 ;;
     --dir=*) dir_arg=${1#*=} && shift ;;
     *) die "$what: unknown argument: $1" ;;
@@ -358,11 +374,16 @@ cmd_trust() { # trust|untrust --lab-dir LAB [--dir DIR]
   [[ -n $lab_dir ]] || die "$what: --lab-dir LAB is required (the node lab's directory)"
   set_dir "$dir_arg"
   load_state
-  local lab_env nodes n target=/etc/docker/certs.d/$REGISTRY_ADDR
+  local lab_env nodes n first last target=/etc/docker/certs.d/$REGISTRY_ADDR
   lab_env=$(bash "$LAB_SH" env --dir "$lab_dir") || die "$what: no node lab is up in $lab_dir"
   nodes=$(sed -n 's/^LAB_NODES=//p' <<<"$lab_env")
   [[ $nodes =~ ^[0-9]+$ ]] || die "$what: cannot read LAB_NODES from lab.sh env --dir $lab_dir"
-  for ((n = 1; n <= nodes; n++)); do
+  first=1 last=$nodes
+  if [[ -n $only ]]; then
+    [[ $only =~ ^[1-9][0-9]*$ ]] && ((only <= nodes)) || die "$what: --node $only: the lab has nodes 1-$nodes"
+    first=$only last=$only
+  fi
+  for ((n = first; n <= last; n++)); do
     if [[ $what == trust ]]; then
       bash "$LAB_SH" --dir "$lab_dir" exec "$n" -- install -D -m 0644 "$DIR/ca.pem" "$target/ca.crt" ||
         die "trust: cannot write $target/ca.crt on node $n"
@@ -370,7 +391,7 @@ cmd_trust() { # trust|untrust --lab-dir LAB [--dir DIR]
       bash "$LAB_SH" --dir "$lab_dir" exec "$n" -- rm -rf "$target" || log "warning: cannot remove $target on node $n"
     fi
   done
-  log "$what: $target/ca.crt on $nodes node(s) of $lab_dir"
+  log "$what: $target/ca.crt on node(s) $first-$last of $lab_dir"
 }
 
 main() {

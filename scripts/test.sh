@@ -17,6 +17,8 @@ teardown() {
   bash lab/s3.sh down --dir "$S3_LAB_DIR" >>"$lab_log" 2>&1 || echo "WARN S3 lab down failed, see $lab_log" >&2
   # The bastion tests bring lab/bastion.sh up and down themselves; this catches a killed run.
   bash lab/bastion.sh down --dir "$LAB_DIR" >>"$lab_log" 2>&1 || echo "WARN bastion lab down failed, see $lab_log" >&2
+  # Likewise the private-registry test's registry (its network namespace) in LAB_DIR/registry.
+  bash lab/registry.sh down --dir "$LAB_DIR/registry" >>"$lab_log" 2>&1 || echo "WARN registry lab down failed, see $lab_log" >&2
   bash lab/lab.sh down --dir "$LAB_DIR" >>"$lab_log" 2>&1 || echo "WARN lab down failed, see $lab_log" >&2
 }
 trap teardown EXIT

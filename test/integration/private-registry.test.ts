@@ -1,8 +1,9 @@
 /**
  * `--backup-image` from a private registry with `private_registries` credentials, on the
  * lab: a real registry (lab/registry.sh: Debian's docker-registry, HTTPS with its own CA,
- * htpasswd bcrypt auth) that this file starts and stops, holding our agent image, pulled
- * by each node's own engine.
+ * htpasswd bcrypt auth, in a network namespace of its own on a non-loopback address so that
+ * the engines verify its certificate) that this file starts and stops, holding our agent
+ * image, pulled by each node's own engine.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import type Docker from 'dockerode';
 import { assertNoAgentContainers, clusterFile, escapeRegExp, removeNodeSnapshots, tableRow } from '../support/cli-run.js';
 import { copyFromNode, labFacts, startCli, tempDir, type CliOutcome, type LabFacts } from '../support/lab.js';
-import { imagePresent, nodeEngines, pushAgentImage, removeImage, startRegistry, stopRegistry, type RegistryLab } from '../support/registry-lab.js';
+import { imagePresent, nodeEngines, pushAgentImage, removeImage, setNodeTrust, startRegistry, stopRegistry, type RegistryLab } from '../support/registry-lab.js';
 import { etcdctlSnapshotStatus, extractEntry, zipEntryNames } from '../support/snapshot-check.js';
 
 const REPOSITORY = 'rke/rke-snapshot-agent';
@@ -30,7 +31,7 @@ before(async () => {
   engines = await nodeEngines(lab.dir);
   await removeNodeSnapshots(lab, 'it-reg-*');
   work = tempDir('rke-it-reg-');
-  registry = await startRegistry(lab.dir);
+  registry = await startRegistry(lab);
   image = `${registry.addr}/${REPOSITORY}:${TAG}`;
   await pushAgentImage(engines[0]!, registry, image);
 });
@@ -122,12 +123,17 @@ async function runWatched(args: string[]): Promise<Observed> {
   return { outcome: await outcome, inspected, cmdlines };
 }
 
+function registryLogSince(r: RegistryLab, offset: number): string {
+  return readFileSync(r.log, 'utf8').slice(offset);
+}
+
 const decoy = { url: 'registry.invalid:5000', user: 'decoy', password: 'not-this-one' };
 
 describe('--backup-image from a private registry (private_registries)', () => {
   test('each node pulls the image with the matching login; snapshots are valid; the password is nowhere', async () => {
     const r = reg();
     const config = withRegistries('reg-ok', [decoy, { url: r.addr, user: r.user, password: r.password }]);
+    const logStart = readFileSync(r.log, 'utf8').length;
     const { outcome, inspected, cmdlines } = await runWatched(['--config', config, '--name', 'it-reg-ok', '--backup-image', image, '--debug']);
     assert.equal(outcome.code, 0, outcome.stderr);
 
@@ -149,6 +155,9 @@ describe('--backup-image from a private registry (private_registries)', () => {
       .split('\n')
       .filter((line) => line.includes('msg="authorized request"') && line.includes(`/v2/${REPOSITORY}/manifests/${TAG}`));
     assert.ok(authorized.length >= lab.addresses.length, `authorized manifest requests in the registry log: ${authorized.length}`);
+    // Over a verified connection: the engines do verify this registry's certificate (the
+    // untrusted-certificate test shows a node without the CA refused), and none refused it here.
+    assert.ok(!/TLS handshake error/.test(registryLogSince(r, logStart)), 'a node rejected the registry certificate');
 
     const forms = secretForms(r.user, r.password, r.addr);
     assertNoSecret(outcome.stdout, forms, 'stdout');
@@ -240,8 +249,11 @@ describe('--backup-image from a private registry (private_registries)', () => {
 
   test('a registry that accepts connections but never answers: the pull times out (--image-timeout), exit 1, no container', async () => {
     const r = reg();
-    const [ip, port] = r.addr.split(':') as [string, string];
-    // Accepts TCP and says nothing: Docker itself would give up only after about 25 s.
+    const port = r.addr.split(':')[1]!;
+    // Accepts TCP and says nothing: Docker itself would give up only after about 25 s. It
+    // listens on the host's end of the registry's veth pair (the registry's own address is
+    // inside its namespace); the node engines reach it there like any non-loopback address.
+    const ip = r.hostSide;
     const sockets = new Set<Socket>();
     const silent = createServer((socket) => {
       sockets.add(socket);
@@ -289,17 +301,73 @@ describe('--backup-image from a private registry (private_registries)', () => {
   });
 
   test('no private_registries entry for a registry that needs a login: clear per-node error, exit 1, no container', async () => {
+    const r = reg();
     const config = withRegistries('reg-nologin', [decoy]);
     const { outcome } = await runWatched(['--config', config, '--name', 'it-reg-nologin', '--backup-image', image]);
     assert.equal(outcome.code, 1, outcome.stderr);
     for (const address of lab.addresses) {
-      // Docker treats registries on 127.0.0.0/8 as "insecure": after HTTPS said 401 it retries
-      // over plain HTTP, so the engine's last word here is about that, not about the login.
+      // A registry Docker treats as secure (not on 127.0.0.0/8): its 401 is the engine's last word.
       assert.match(
         outcome.stdout,
-        new RegExp(`^  ${escapeRegExp(address)}: pulling image ${escapeRegExp(image)} on host ${escapeRegExp(address)} failed: .*; no private_registries entry matches registry ${escapeRegExp(reg().addr)}$`, 'm'),
+        new RegExp(
+          `^  ${escapeRegExp(address)}: pulling image ${escapeRegExp(image)} on host ${escapeRegExp(address)} failed: registry ${escapeRegExp(r.addr)} requires a login ` +
+            `\\(.*(no basic auth credentials|unauthorized|authentication required).*\\); add it to private_registries in cluster.yml \\(url: ${escapeRegExp(r.addr)}, user, password\\)$`,
+          'm',
+        ),
       );
     }
     await assertNoAgentContainers(lab);
+  });
+
+  test('a node whose engine lacks the registry CA fails with the untrusted-certificate line, the others pull it; with the CA back it pulls, no dockerd restart', async () => {
+    const r = reg();
+    const untrusted = 2;
+    const address = lab.addresses[untrusted - 1]!;
+    const logStart = readFileSync(r.log, 'utf8').length;
+    // certs.d is read on every pull: no dockerd restart either way.
+    const dockerdPidFile = path.join(lab.dir, 'nodes', `node${untrusted}`, 'dockerd.pid');
+    const dockerdPid = readFileSync(dockerdPidFile, 'utf8');
+    await setNodeTrust(r, lab.dir, untrusted, false);
+    try {
+      const config = withRegistries('reg-untrusted', [decoy, { url: r.addr, user: r.user, password: r.password }]);
+      const { outcome, cmdlines } = await runWatched(['--config', config, '--name', 'it-reg-untrusted', '--backup-image', image, '--debug']);
+      assert.equal(outcome.code, 0, outcome.stderr); // as RKE: only when every node failed is it an error
+      assert.match(outcome.stderr, new RegExp(`1 of ${lab.addresses.length} etcd nodes failed: ${escapeRegExp(address)} `));
+      const lines = outcome.stdout.split('\n').filter((l) => l.includes(`${address}: pulling image`));
+      assert.equal(lines.length, 1, `one error line for ${address}:\n${outcome.stdout}`);
+      assert.match(
+        lines[0]!,
+        new RegExp(
+          `^  ${escapeRegExp(address)}: pulling image ${escapeRegExp(image)} on host ${escapeRegExp(address)} failed: the node's Docker does not trust the TLS certificate of registry ${escapeRegExp(r.addr)} ` +
+            `\\(.*x509: certificate signed by unknown authority.*\\); put the registry's CA certificate in /etc/docker/certs\\.d/${escapeRegExp(r.addr)}/ca\\.crt on the node$`,
+        ),
+      );
+      assert.match(tableRow(outcome.stdout, address), /\sFAILED\s/);
+      assert.equal(await imagePresent(engines[untrusted - 1]!, image), false, `node ${untrusted} has no ${image}`);
+      for (const [index, other] of lab.addresses.entries()) {
+        if (index === untrusted - 1) continue;
+        assert.match(tableRow(outcome.stdout, other), /\sok\s/);
+        assert.ok(await imagePresent(engines[index]!, image), `node ${index + 1} pulled ${image}`);
+      }
+      // The refusal is the engine's verification: the registry saw the client reject its certificate.
+      assert.match(registryLogSince(r, logStart), new RegExp(`TLS handshake error from ${escapeRegExp(r.hostSide)}:\\d+: remote error: tls: bad certificate`));
+      const forms = secretForms(r.user, r.password, r.addr);
+      assertNoSecret(outcome.stdout, forms, 'stdout');
+      assertNoSecret(outcome.stderr, forms, 'stderr (--debug)');
+      for (const cmdline of cmdlines) assertNoSecret(cmdline, forms, 'the CLI process arguments');
+      await assertNoAgentContainers(lab);
+
+      // The CA back in certs.d: the same engine (not restarted) now verifies and pulls.
+      await setNodeTrust(r, lab.dir, untrusted, true);
+      const retrusted = withRegistries('reg-retrusted', [{ url: r.addr, user: r.user, password: r.password }]);
+      const again = await runWatched(['--config', retrusted, '--name', 'it-reg-retrusted', '--backup-image', image]);
+      assert.equal(again.outcome.code, 0, again.outcome.stderr);
+      assert.match(tableRow(again.outcome.stdout, address), /\sok\s/);
+      assert.ok(await imagePresent(engines[untrusted - 1]!, image), `node ${untrusted} pulled ${image}`);
+      assert.equal(readFileSync(dockerdPidFile, 'utf8'), dockerdPid, `node ${untrusted}'s dockerd was not restarted`);
+      await assertNoAgentContainers(lab);
+    } finally {
+      await setNodeTrust(r, lab.dir, untrusted, true);
+    }
   });
 });

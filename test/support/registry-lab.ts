@@ -1,26 +1,38 @@
 /**
  * The lab's private registry (lab/registry.sh: Debian's docker-registry over HTTPS with
- * htpasswd auth) for the integration tests: started for a test file and stopped after it,
- * trusted by the node engines, holding our agent image.
+ * htpasswd auth, in a network namespace of its own on 10.253.X.2) for the integration tests:
+ * started for a test file and stopped after it, trusted by the node engines (which verify its
+ * certificate: the address is not loopback), holding our agent image.
  */
 import { execFile } from 'node:child_process';
 import { createReadStream, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { REPO_ROOT, envReader, tempDir } from './lab.js';
+import { REPO_ROOT, envReader, type LabFacts } from './lab.js';
 
 const run = promisify(execFile);
 const REGISTRY_SCRIPT = path.join(REPO_ROOT, 'lab', 'registry.sh');
 const LAB_SCRIPT = path.join(REPO_ROOT, 'lab', 'lab.sh');
 
-/** Where the test registry listens: REGISTRY_ADDR, else the script's default (clear of the node and S3 labs). */
-export const REGISTRY_ADDR = process.env.REGISTRY_ADDR ?? '127.0.8.1:5000';
+/**
+ * Where the test registry listens: REGISTRY_ADDR, else 10.253.Y.2:5000 for a lab on 127.X.Y.*
+ * (one registry per lab, clear of lab/bastion.sh's 10.254.Y.0/30).
+ */
+export function registryAddr(lab: LabFacts): string {
+  if (process.env.REGISTRY_ADDR) return process.env.REGISTRY_ADDR;
+  const third = /^127\.\d+\.(\d+)\.\d+$/.exec(lab.addresses[0] ?? '')?.[1];
+  if (third === undefined) throw new Error(`cannot derive the registry address from the lab address ${lab.addresses[0]}`);
+  return `10.253.${third}.2:5000`;
+}
 
 export interface RegistryLab {
+  /** LAB/registry: lab/registry.sh's directory (scripts/test.sh runs its down after a killed run). */
   dir: string;
+  /** IP:PORT of the registry, 10.253.Y.2:5000, inside its own network namespace. */
   addr: string;
+  /** The host's end of the veth pair (10.253.Y.1): the only other address on that link. */
+  hostSide: string;
   ca: string;
   user: string;
   password: string;
@@ -28,17 +40,19 @@ export interface RegistryLab {
   log: string;
 }
 
-/** Brings a registry up in a new directory and makes the lab's engines trust its CA. */
-export async function startRegistry(labDir: string): Promise<RegistryLab> {
-  const dir = tempDir('rke-registry-');
+/** Brings a registry up in LAB/registry and makes the lab's engines trust its CA. */
+export async function startRegistry(lab: LabFacts): Promise<RegistryLab> {
+  const labDir = lab.dir;
+  const dir = path.join(labDir, 'registry');
   try {
-    await script(['up', '--dir', dir, '--addr', REGISTRY_ADDR]);
+    await script(['up', '--dir', dir, '--addr', registryAddr(lab)]);
     const { stdout } = await run('bash', [REGISTRY_SCRIPT, 'env', '--dir', dir]);
     const need = envReader(stdout, (key) => `registry.sh env did not print ${key}`);
     await script(['trust', '--dir', dir, '--lab-dir', labDir]);
     return {
       dir,
       addr: need('REGISTRY_ADDR'),
+      hostSide: need('REGISTRY_HOST_SIDE'),
       ca: need('REGISTRY_CA'),
       user: need('REGISTRY_USER'),
       password: need('REGISTRY_PASSWORD'),
@@ -50,12 +64,16 @@ export async function startRegistry(labDir: string): Promise<RegistryLab> {
   }
 }
 
-/** Undo startRegistry; safe after a partial start. */
+/** Undo startRegistry; safe after a partial start. The registry's log stays in its directory. */
 export async function stopRegistry(registry: { dir: string } | undefined, labDir: string): Promise<void> {
   if (registry === undefined) return;
   await script(['untrust', '--dir', registry.dir, '--lab-dir', labDir]).catch(() => undefined);
   await script(['down', '--dir', registry.dir]);
-  await rm(registry.dir, { recursive: true, force: true });
+}
+
+/** Install (trusted) or remove node N's /etc/docker/certs.d/ADDR/ca.crt; no dockerd restart needed. */
+export async function setNodeTrust(registry: RegistryLab, labDir: string, node: number, trusted: boolean): Promise<void> {
+  await script([trusted ? 'trust' : 'untrust', '--dir', registry.dir, '--lab-dir', labDir, '--node', String(node)]);
 }
 
 async function script(args: string[]): Promise<void> {
