@@ -255,17 +255,10 @@ EOF
 }
 
 main() {
-  local cmd=${1:-help} dir_arg=""
+  CMD=${1:-help}
   (($#)) && shift
-  while (($#)); do
-    case $1 in
-    --dir) dir_arg=${2:?--dir needs a value} && shift 2 ;;
-    --dir=*) dir_arg=${1#*=} && shift ;;
-    *) die "$cmd: unknown argument: $1" ;;
-    esac
-  done
-  set_dir "$dir_arg"
-  case $cmd in
+  parse_dir_only "$@"
+  case $CMD in
   up) load_lab && cmd_up ;;
   down) cmd_down ;;
   env) load_lab && cmd_env ;;

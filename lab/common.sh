@@ -78,6 +78,25 @@ cmdline_of() { # $1 pid -> CMDLINE (argv joined by spaces); fails if gone or a z
   CMDLINE="${argv[*]}"
 }
 
+# "[--dir DIR] COMMAND ARGS...": sets CMD and REST (the ARGS); a leading --dir is exported
+# as the named variable, where the command's own --dir default looks.
+split_command() { # dir_variable args...
+  local var=$1 dir
+  shift
+  CMD=${1:-help}
+  (($#)) && shift
+  if [[ $CMD == --dir || $CMD == --dir=* ]]; then
+    if [[ $CMD == --dir ]]; then
+      dir=${1:?--dir needs a value}
+      shift
+    else dir=${CMD#*=}; fi
+    export "$var=$dir"
+    CMD=${1:-help}
+    (($#)) && shift
+  fi
+  REST=("$@")
+}
+
 parse_dir_only() { # for commands that take only --dir; sets DIR
   local dir_arg=""
   while (($#)); do

@@ -1014,18 +1014,8 @@ cmd_etcdctl() {
 }
 
 main() {
-  CMD=${1:-help}
-  (($#)) && shift
-  local global_dir=""
-  if [[ $CMD == --dir || $CMD == --dir=* ]]; then # lab.sh --dir DIR COMMAND ...
-    if [[ $CMD == --dir ]]; then
-      global_dir=${1:?--dir needs a value}
-      shift
-    else global_dir=${CMD#*=}; fi
-    CMD=${1:-help}
-    (($#)) && shift
-    export LAB_DIR=$global_dir
-  fi
+  split_command LAB_DIR "$@"
+  set -- "${REST[@]}"
   case $CMD in
   install) cmd_install "$@" ;;
   up) cmd_up "$@" ;;

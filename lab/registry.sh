@@ -395,18 +395,8 @@ cmd_trust() { # trust|untrust --lab-dir LAB [--node N] [--dir DIR]
 }
 
 main() {
-  CMD=${1:-help}
-  (($#)) && shift
-  if [[ $CMD == --dir || $CMD == --dir=* ]]; then # registry.sh --dir DIR COMMAND ...
-    local global_dir
-    if [[ $CMD == --dir ]]; then
-      global_dir=${1:?--dir needs a value}
-      shift
-    else global_dir=${CMD#*=}; fi
-    CMD=${1:-help}
-    (($#)) && shift
-    export REGISTRY_DIR=$global_dir
-  fi
+  split_command REGISTRY_DIR "$@"
+  set -- "${REST[@]}"
   case $CMD in
   install) cmd_install "$@" ;;
   up) cmd_up "$@" ;;

@@ -852,18 +852,8 @@ check_imds_free() {
 }
 
 main() {
-  CMD=${1:-help}
-  (($#)) && shift
-  if [[ $CMD == --dir || $CMD == --dir=* ]]; then # s3.sh --dir DIR COMMAND ...
-    local global_dir
-    if [[ $CMD == --dir ]]; then
-      global_dir=${1:?--dir needs a value}
-      shift
-    else global_dir=${CMD#*=}; fi
-    CMD=${1:-help}
-    (($#)) && shift
-    export S3_LAB_DIR=$global_dir
-  fi
+  split_command S3_LAB_DIR "$@"
+  set -- "${REST[@]}"
   case $CMD in
   install) cmd_install "$@" ;;
   up) cmd_up "$@" ;;
