@@ -11,11 +11,12 @@ import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { assertNoAgentContainers, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
 import {
-  containersNamed,
   copyFromNode,
   followerNode,
   labFacts,
   labFault,
+  waitForNoContainer,
+  waitForRunningContainer,
   nodeDocker,
   nodeExec,
   startCli,
@@ -59,14 +60,24 @@ async function assertCaseInvariants(): Promise<void> {
   await assertFinalSnapshotsValid();
 }
 
-/** Until the container is running (started, not just created) on the node. */
-async function waitForContainer(node: number, name: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  const running = async () =>
-    (await nodeDocker(node, 'ps', '--filter', `name=^/${name}$`, '--filter', 'status=running', '--format', '{{.Names}}')).trim() !== '';
-  while (!(await running())) {
-    assert.ok(Date.now() < deadline, `${name} never started on node ${node}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+/**
+ * Runs snapshot-save while etcd is paused on a follower node, so that node's snapshot
+ * container hangs; `during` acts once it is running. etcd is unpaused whatever happens.
+ */
+async function whileSnapshotHangs(
+  name: string,
+  during: (run: ReturnType<typeof startCli>, node: number) => Promise<void>,
+): Promise<{ outcome: CliOutcome; node: number }> {
+  const node = await followerNode(lab.addresses);
+  await nodeDocker(node, 'pause', 'etcd');
+  try {
+    const run = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', name]);
+    await waitForRunningContainer(node, 'etcd-snapshot-once');
+    await during(run, node);
+    return { outcome: await run.outcome, node };
+  } finally {
+    await nodeDocker(node, 'unpause', 'etcd');
+    await waitForHealthyCluster();
   }
 }
 
@@ -74,14 +85,6 @@ async function waitForContainer(node: number, name: string): Promise<void> {
 function observed(t: TestContext, outcome: CliOutcome): void {
   const lines = (outcome.stdout + outcome.stderr).split('\n').filter((line) => /^\s+\S+: |^(ERROR|WARN) /.test(line));
   t.diagnostic(`exit ${outcome.code ?? outcome.signal}; ${lines.map((line) => line.trim()).join(' | ')}`);
-}
-
-async function waitForNoContainer(node: number, name: string, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await containersNamed(node, name)).length > 0) {
-    assert.ok(Date.now() < deadline, `${name} still on node ${node}`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
 }
 
 const row = (outcome: CliOutcome, node: number) => tableRow(outcome.stdout, lab.addresses[node - 1]!);
@@ -136,7 +139,7 @@ describe('fault matrix', () => {
     let first: Promise<CliOutcome>;
     try {
       first = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-flt-first']).outcome;
-      await waitForContainer(busy, 'etcd-snapshot-once');
+      await waitForRunningContainer(busy, 'etcd-snapshot-once');
       // The first run is then busy on that node only: its other nodes are done.
       for (const node of others(busy)) await waitForNoContainer(node, 'etcd-snapshot-once');
       const second = await save(['--config', lab.clusterYml, '--name', 'it-flt-second']);
@@ -195,18 +198,7 @@ describe('fault matrix', () => {
   });
 
   test('SSH sessions cut mid-snapshot: the node is reported, and its container still removes itself', async (t) => {
-    const cut = await followerNode(lab.addresses);
-    await nodeDocker(cut, 'pause', 'etcd');
-    let outcome: CliOutcome;
-    try {
-      const run = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-flt-sshcut']);
-      await waitForContainer(cut, 'etcd-snapshot-once');
-      await labFault('ssh-drop', cut);
-      outcome = await run.outcome;
-    } finally {
-      await nodeDocker(cut, 'unpause', 'etcd');
-      await waitForHealthyCluster();
-    }
+    const { outcome, node: cut } = await whileSnapshotHangs('it-flt-sshcut', (_run, node) => labFault('ssh-drop', node));
     observed(t, outcome);
     assert.equal(outcome.code, 0, outcome.stderr);
     assert.match(row(outcome, cut), /FAILED/);
@@ -219,18 +211,9 @@ describe('fault matrix', () => {
   });
 
   test('SIGTERM during a snapshot removes the containers and exits 143', async (t) => {
-    const frozen = await followerNode(lab.addresses);
-    await nodeDocker(frozen, 'pause', 'etcd');
-    let outcome: CliOutcome;
-    try {
-      const run = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-flt-sigterm']);
-      await waitForContainer(frozen, 'etcd-snapshot-once');
+    const { outcome, node: frozen } = await whileSnapshotHangs('it-flt-sigterm', async (run) => {
       run.child.kill('SIGTERM');
-      outcome = await run.outcome;
-    } finally {
-      await nodeDocker(frozen, 'unpause', 'etcd');
-      await waitForHealthyCluster();
-    }
+    });
     observed(t, outcome);
     assert.equal(outcome.code, 143, outcome.stderr);
     assert.match(outcome.stderr, /SIGTERM received/);

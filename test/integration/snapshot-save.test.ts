@@ -9,7 +9,6 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, clusterFile as clusterFile_, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
 import {
-  containersNamed,
   followerNode,
   copyFromNode,
   labEtcdctl,
@@ -21,6 +20,7 @@ import {
   startCli,
   tempDir,
   waitForHealthyCluster,
+  waitForRunningContainer,
   type LabFacts,
 } from '../support/lab.js';
 import {
@@ -184,11 +184,7 @@ describe('snapshot-save on the 3-node lab', () => {
     await nodeDocker(frozenNode, 'pause', 'etcd');
     try {
       const { child, outcome } = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-sigint']);
-      const deadline = Date.now() + 60_000;
-      while ((await containersNamed(frozenNode, 'etcd-snapshot-once')).length === 0) {
-        assert.ok(Date.now() < deadline, `the snapshot container never started on node ${frozenNode}`);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
+      await waitForRunningContainer(frozenNode, 'etcd-snapshot-once');
       child.kill('SIGINT');
       const result = await outcome;
       assert.equal(result.code, 130, result.stderr);

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { bastionDown, bastionUp, type BastionLab } from '../support/bastion-lab.js';
 import { assertNoAgentContainers, clusterFile as clusterFile_, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
 import {
-  containersNamed,
+  waitForRunningContainer,
   followerNode,
   labFacts,
   nodeDocker,
@@ -146,11 +146,7 @@ describe('bastion_host', () => {
         c.bastion_host = bastionHost();
       });
       const { child, outcome } = startCli(['etcd', 'snapshot-save', '--config', config, '--name', 'it-ssh-bastion-sigint'], { timeoutMs: 120_000 });
-      const deadline = Date.now() + 60_000;
-      while ((await containersNamed(frozenNode, 'etcd-snapshot-once')).length === 0) {
-        assert.ok(Date.now() < deadline, `the snapshot container never started on node ${frozenNode}`);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
+      await waitForRunningContainer(frozenNode, 'etcd-snapshot-once');
       child.kill('SIGINT');
       const result = await outcome;
       // The process ends by itself (exitCode, no process.exit): no SSH connection was left open.

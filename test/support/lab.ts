@@ -164,6 +164,26 @@ export async function containersNamed(node: number, name: string): Promise<strin
   return out.split('\n').filter(Boolean);
 }
 
+/** Until a container of that name is running (started, not just created) on node N. */
+export async function waitForRunningContainer(node: number, name: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const running = async () =>
+    (await nodeDocker(node, 'ps', '--filter', `name=^/${name}$`, '--filter', 'status=running', '--format', '{{.Names}}')).trim() !== '';
+  while (!(await running())) {
+    if (Date.now() > deadline) throw new Error(`${name} never ran on node ${node} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Until no container of that name exists on node N. */
+export async function waitForNoContainer(node: number, name: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await containersNamed(node, name)).length > 0) {
+    if (Date.now() > deadline) throw new Error(`${name} still on node ${node} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
 export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
