@@ -108,7 +108,7 @@ export async function runSnapshotRm(flags: ManageFlags & { name: string }, log: 
 
 export async function runSnapshotPrune(flags: ManageFlags & { keep: number; dryRun: boolean }, log: Logger): Promise<number> {
   return withNodes(flags, log, 'prune', async (context, nodes) => {
-    log.info(`${flags.dryRun ? 'Dry run: ' : ''}keeping the ${flags.keep} newest snapshot(s) on each of ${nodes.length} etcd node(s)`);
+    log.info(`${flags.dryRun ? 'Dry run: k' : 'K'}eeping the ${flags.keep} newest snapshot(s) on each of ${nodes.length} etcd node(s)`);
     const prunes = await forEachNode(nodes, flags, async (node): Promise<LocationPrune> => {
       const listing = warned(await listNode(node, context), log);
       if (!listing.ok) return { ...where(node), ok: false, error: listing.error };

@@ -270,7 +270,7 @@ export function formatPruneTable(keep: number, dryRun: boolean, prunes: Location
     }
     return lines;
   });
-  const head = `${dryRun ? 'Dry run: ' : ''}keeping the ${keep} newest snapshot(s) per location`;
+  const head = `${dryRun ? 'Dry run: k' : 'K'}eeping the ${keep} newest snapshot(s) per location`;
   return [head, ...(rows.length ? table(['LOCATION', 'SNAPSHOT', 'ACTION'], rows) : ['No snapshots found.']), ...(errors.length ? ['', 'Notes and errors:', ...errors] : [])].join('\n');
 }
 
