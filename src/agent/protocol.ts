@@ -166,7 +166,7 @@ export function agentUploadArgs(request: AgentUploadRequest): string[] {
   return args;
 }
 
-export function formatResultLine(result: AgentResult | AgentUploadResult | AgentListResult | AgentRemoveResult): string {
+export function formatResultLine(result: AgentResult | AgentUploadResult | AgentListResult | AgentRemoveResult | AgentVerifyResult): string {
   return RESULT_PREFIX + JSON.stringify(result);
 }
 
@@ -310,5 +310,39 @@ export function parseRemoveResultLine(stdout: string): AgentRemoveResult | undef
     const record = value as Record<string, unknown>;
     if (record.ok === false) return typeof record.error === 'string';
     return record.ok === true && typeof record.dir === 'string' && Array.isArray(record.names);
+  });
+}
+
+/** `verify --name NAME` (container `etcd-snapshot-verify`, /backup read-only): one node's copy checked. */
+export interface AgentVerifySuccess {
+  ok: true;
+  /** /opt/rke/etcd-snapshots/NAME.zip */
+  file: string;
+  /** ok: intact and etcd's trailer matches; missing: no such file; bad: see `problem`. */
+  status: 'ok' | 'missing' | 'bad';
+  problem?: string;
+  size?: number;
+  sha256?: string;
+  modified?: string;
+  /** The etcd snapshot inside (without its 32-byte trailer), when it could be read whole. */
+  snapshotSize?: number;
+  snapshotSha256?: string;
+  stateFileIncluded?: boolean;
+  durationMs: number;
+  peakRssBytes?: number;
+}
+
+export type AgentVerifyResult = AgentVerifySuccess | AgentFailure;
+
+export function agentVerifyArgs(name: string): string[] {
+  return ['verify', '--name', name];
+}
+
+export function parseVerifyResultLine(stdout: string): AgentVerifyResult | undefined {
+  return parseLastResult(stdout, (value): value is AgentVerifyResult => {
+    if (typeof value !== 'object' || value === null) return false;
+    const record = value as Record<string, unknown>;
+    if (record.ok === false) return typeof record.error === 'string';
+    return record.ok === true && typeof record.file === 'string' && typeof record.status === 'string';
   });
 }

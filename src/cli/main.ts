@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { OperatorError, messageOf } from '../errors.js';
-import { snapshotLsCommand, snapshotPruneCommand, snapshotRmCommand } from './snapshot-manage.js';
+import { snapshotLsCommand, snapshotPruneCommand, snapshotRmCommand, snapshotVerifyCommand } from './snapshot-manage.js';
 import { snapshotSaveCommand } from './snapshot-save.js';
 
 /**
@@ -19,6 +19,7 @@ async function main(argv: string[]): Promise<number> {
   etcd.addCommand(snapshotLsCommand((code) => (exitCode = code)).exitOverride());
   etcd.addCommand(snapshotRmCommand((code) => (exitCode = code)).exitOverride());
   etcd.addCommand(snapshotPruneCommand((code) => (exitCode = code)).exitOverride());
+  etcd.addCommand(snapshotVerifyCommand((code) => (exitCode = code)).exitOverride());
   program.addCommand(etcd);
   try {
     await program.parseAsync(argv);

@@ -14,6 +14,10 @@ import {
   formatLsTable,
   formatPruneTable,
   formatRmTable,
+  formatVerifyTable,
+  verifyDocument,
+  verifyVerdict,
+  type LocationVerification,
   lsDocument,
   planPrune,
   pruneDocument,
@@ -25,7 +29,7 @@ import {
   type LocationPrune,
   type LocationRemoval,
 } from '../snapshot/inventory.js';
-import { listNode, removeOnNode, type NodeOutcome } from '../snapshot/node-files.js';
+import { listNode, removeOnNode, verifyOnNode, type NodeOutcome } from '../snapshot/node-files.js';
 import type { RunContext } from '../snapshot/node-snapshot.js';
 import { mapConcurrently, openBastion } from '../snapshot/save.js';
 import { addDebugOption, addNodeAccessOptions, addOutputOption, prepareNodeAccess, type NodeAccessFlags, type OutputFormat } from './common-flags.js';
@@ -64,6 +68,43 @@ export function snapshotPruneCommand(onExit: (code: number) => void): Command {
   addDebugOption(command);
   return command.action(async (flags: ManageFlags & { keep: number; dryRun: boolean }) => {
     onExit(await runSnapshotPrune(flags, stderrLogger({ debug: flags.debug })));
+  });
+}
+
+export function snapshotVerifyCommand(onExit: (code: number) => void): Command {
+  const command = new Command('snapshot-verify')
+    .description('Check every etcd node\'s copy of snapshot NAME: zip intact, etcd\'s SHA-256 trailer, state file present')
+    .requiredOption('--name <name>', 'the snapshot to check (a plain name, without .zip)');
+  addNodeAccessOptions(addOutputOption(command));
+  addDebugOption(command);
+  return command.action(async (flags: ManageFlags & { name: string }) => {
+    onExit(await runSnapshotVerify(flags, stderrLogger({ debug: flags.debug })));
+  });
+}
+
+export async function runSnapshotVerify(flags: ManageFlags & { name: string }, log: Logger): Promise<number> {
+  validateRemovableName(flags.name);
+  return withNodes(flags, log, 'verify', async (context, nodes) => {
+    log.info(`Verifying snapshot ${flags.name} on ${nodes.length} etcd node(s)`);
+    const outcomes = await forEachNode(nodes, flags, async (node) => warned(await verifyOnNode(node, flags.name, context), log));
+    const verifications: LocationVerification[] = outcomes.map((outcome) => {
+      if (!outcome.ok) return { ...where(outcome.node), ok: false, error: outcome.error };
+      const { ok: _ok, durationMs: _ms, peakRssBytes: _rss, ...copy } = outcome.result;
+      return { ...where(outcome.node), ok: true, copy };
+    });
+    print(flags.output, verifyDocument(flags.name, verifications), () => formatVerifyTable(flags.name, verifications));
+    const verdict = verifyVerdict(verifications);
+    if (verdict.missing.length) log.warn(`snapshot ${flags.name} is missing on ${verdict.missing.join(', ')}`);
+    if (verdict.exitCode !== 0) {
+      const why = [
+        ...(verdict.bad.length ? [`bad copy on ${verdict.bad.join(', ')}`] : []),
+        ...(verdict.failed.length ? [`not checked on ${verdict.failed.join(', ')}`] : []),
+        ...(verdict.good === 0 && !verdict.bad.length && !verdict.failed.length ? ['no copy found on any etcd node'] : []),
+      ];
+      throw new OperatorError(`snapshot ${flags.name}: ${why.join('; ')}`);
+    }
+    log.info(`Snapshot ${flags.name}: ${verdict.good} good cop${verdict.good === 1 ? 'y' : 'ies'}`);
+    return 0;
   });
 }
 

@@ -6,7 +6,11 @@ import {
   formatLsTable,
   formatPruneTable,
   formatRmTable,
+  formatVerifyTable,
   groupByName,
+  verifyDocument,
+  verifyVerdict,
+  type LocationVerification,
   lsDocument,
   planPrune,
   pruneDocument,
@@ -114,4 +118,22 @@ test('prune document and table: dry run says would-remove; a failed node fails t
   ];
   assert.deepEqual(JSON.parse(JSON.stringify(pruneDocument(1, false, done))).locations[0].remove, [{ name: 'old', status: 'removed' }]);
   assert.equal(pruneExitCode(done), 1);
+});
+
+test('verify: a bad copy or an unchecked node fails; missing copies are flagged, and fail only when no copy is good', () => {
+  const good: LocationVerification = { location: 'node', node: '10.0.0.1', ok: true, copy: { file: '/f.zip', status: 'ok', size: 10, snapshotSha256: 'a'.repeat(64), stateFileIncluded: true } };
+  const missing: LocationVerification = { location: 'node', node: '10.0.0.2', ok: true, copy: { file: '/f.zip', status: 'missing' } };
+  const bad: LocationVerification = { location: 'node', node: '10.0.0.3', ok: true, copy: { file: '/f.zip', status: 'bad', problem: 'the zip is damaged or truncated' } };
+  const down: LocationVerification = { location: 'node', node: '10.0.0.4', ok: false, error: 'down' };
+  assert.equal(verifyVerdict([good, missing]).exitCode, 0);
+  assert.deepEqual(verifyVerdict([good, missing]).missing, ['10.0.0.2']);
+  assert.equal(verifyVerdict([missing]).exitCode, 1);
+  assert.equal(verifyVerdict([good, bad]).exitCode, 1);
+  assert.equal(verifyVerdict([good, down]).exitCode, 1);
+  const doc = JSON.parse(JSON.stringify(verifyDocument('f', [good, bad, down])));
+  assert.equal(doc.ok, false);
+  assert.deepEqual(doc.locations.map((l: any) => l.status ?? l.error), ['ok', 'bad', 'down']);
+  const text = formatVerifyTable('f', [good, missing, bad]);
+  assert.match(text, /^10\.0\.0\.3\s+BAD/m);
+  assert.match(text, /Problems:\n  10\.0\.0\.2: \/f\.zip is missing\n  10\.0\.0\.3: \/f\.zip: the zip is damaged or truncated/);
 });

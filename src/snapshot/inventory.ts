@@ -2,7 +2,7 @@
  * One description of a snapshot copy wherever it lives, and the pure logic of ls, rm and
  * prune on top of it: grouping by name, the prune plan, the JSON documents and tables.
  */
-import type { AgentListedFile, AgentRemovedName, AgentSkippedEntry } from '../agent/protocol.js';
+import type { AgentListedFile, AgentRemovedName, AgentSkippedEntry, AgentVerifySuccess } from '../agent/protocol.js';
 import { validateRemovableName } from '../agent/snapshot-files.js';
 import { messageOf } from '../errors.js';
 import { formatBytes } from './report.js';
@@ -276,4 +276,68 @@ export function formatPruneTable(keep: number, dryRun: boolean, prunes: Location
 
 export function pruneExitCode(prunes: LocationPrune[]): number {
   return prunes.some((prune) => !prune.ok || (prune.removal !== undefined && (!prune.removal.ok || prune.removal.names.some((n) => n.status === 'refused')))) ? 1 : 0;
+}
+
+/** One location's verification of a copy: the agent's finding, or why the location could not be checked. */
+export type LocationVerification = Location & ({ ok: true; copy: Omit<AgentVerifySuccess, 'ok' | 'durationMs' | 'peakRssBytes'> } | { ok: false; error: string });
+
+export interface VerifyVerdict {
+  exitCode: number;
+  good: number;
+  bad: string[];
+  missing: string[];
+  failed: string[];
+}
+
+/** Bad copies and unreachable locations fail the run; missing copies are flagged, and fail it only when no good copy exists. */
+export function verifyVerdict(verifications: LocationVerification[]): VerifyVerdict {
+  const pick = (test: (v: LocationVerification) => boolean) => verifications.filter(test).map(locationLabel);
+  const good = verifications.filter((v) => v.ok && v.copy.status === 'ok').length;
+  const bad = pick((v) => v.ok && v.copy.status === 'bad');
+  const missing = pick((v) => v.ok && v.copy.status === 'missing');
+  const failed = pick((v) => !v.ok);
+  return { exitCode: bad.length > 0 || failed.length > 0 || good === 0 ? 1 : 0, good, bad, missing, failed };
+}
+
+export function verifyDocument(name: string, verifications: LocationVerification[]): object {
+  const verdict = verifyVerdict(verifications);
+  return {
+    schemaVersion: JSON_SCHEMA_VERSION,
+    command: 'snapshot-verify',
+    name,
+    ok: verdict.exitCode === 0,
+    locations: verifications.map((v) =>
+      v.ok ? { ...locationOf(v), ok: true, ...withoutUndefined(v.copy) } : { ...locationOf(v), ok: false, error: v.error },
+    ),
+  };
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+export function formatVerifyTable(name: string, verifications: LocationVerification[]): string {
+  const rows = verifications.map((v) => {
+    if (!v.ok) return [locationLabel(v), 'FAILED', '-', '-', '-', '-'];
+    const copy = v.copy;
+    return [
+      locationLabel(v),
+      copy.status === 'ok' ? 'ok' : copy.status.toUpperCase(),
+      copy.size === undefined ? '-' : formatBytes(copy.size),
+      copy.modified?.replace(/\.\d{3}Z$/, 'Z') ?? '-',
+      copy.snapshotSha256 ?? '-',
+      copy.stateFileIncluded === undefined ? '-' : copy.stateFileIncluded ? 'yes' : 'no',
+    ];
+  });
+  const problems = verifications.flatMap((v) => {
+    if (!v.ok) return [`  ${locationLabel(v)}: ${v.error}`];
+    if (v.copy.status === 'bad') return [`  ${locationLabel(v)}: ${v.copy.file}: ${v.copy.problem ?? 'bad'}`];
+    if (v.copy.status === 'missing') return [`  ${locationLabel(v)}: ${v.copy.file} is missing`];
+    return [];
+  });
+  return [
+    `Snapshot ${name}:`,
+    ...table(['LOCATION', 'STATUS', 'SIZE', 'MODIFIED', 'SNAPSHOT SHA256', 'STATE FILE'], rows),
+    ...(problems.length ? ['', 'Problems:', ...problems] : []),
+  ].join('\n');
 }

@@ -3,6 +3,9 @@ import {
   NODE_SNAPSHOT_DIR,
   agentListArgs,
   agentRemoveArgs,
+  agentVerifyArgs,
+  parseVerifyResultLine,
+  type AgentVerifySuccess,
   parseListResultLine,
   parseRemoveResultLine,
   type AgentListSuccess,
@@ -13,6 +16,7 @@ import { agentSuccess, ensureAgentImage, failureMessage, runAgentContainer, with
 
 export const LIST_CONTAINER_NAME = 'etcd-snapshot-ls';
 export const REMOVE_CONTAINER_NAME = 'etcd-snapshot-rm';
+export const VERIFY_CONTAINER_NAME = 'etcd-snapshot-verify';
 
 /** One node's answer: the agent's result, or why the node could not be reached or read. */
 export type NodeOutcome<T> = { node: NodeConfig; ok: true; result: T; warnings: string[] } | { node: NodeConfig; ok: false; error: string; warnings: string[] };
@@ -25,6 +29,11 @@ export function listNode(node: NodeConfig, context: RunContext): Promise<NodeOut
 /** `agent remove --name ...` in a short `etcd-snapshot-rm` container. Never throws. */
 export function removeOnNode(node: NodeConfig, names: string[], context: RunContext): Promise<NodeOutcome<AgentRemoveSuccess>> {
   return onNode(node, context, 'remove', REMOVE_CONTAINER_NAME, agentRemoveArgs({ names }), 'rw', parseRemoveResultLine);
+}
+
+/** `agent verify --name NAME` in a short `etcd-snapshot-verify` container, read-only. Never throws. */
+export function verifyOnNode(node: NodeConfig, name: string, context: RunContext): Promise<NodeOutcome<AgentVerifySuccess>> {
+  return onNode(node, context, 'verify', VERIFY_CONTAINER_NAME, agentVerifyArgs(name), 'ro', parseVerifyResultLine);
 }
 
 async function onNode<T extends { ok: true; peakRssBytes?: number }>(
