@@ -68,3 +68,17 @@ test('agent verify takes exactly one plain name', () => {
   assert.throws(() => parseAgentArgs(['verify', '--name', 'a', '--name', 'b']), /exactly one/);
   assert.throws(() => parseAgentArgs(['verify', '--name', 'a.zip']), /without "\.zip"/);
 });
+
+test('a damaged state file entry makes the copy bad too', async () => {
+  const { dir, options } = await written('snap');
+  const file = path.join(dir, 'snap.zip');
+  const bytes = readFileSync(file);
+  const entryName = '/etc/kubernetes/snap.rkestate';
+  const nameAt = bytes.indexOf(Buffer.from(entryName)); // in its local header, which comes first
+  const at = nameAt + entryName.length + bytes.readUInt16LE(nameAt - 30 + 28);
+  bytes[at] = bytes[at]! ^ 0xff; // first byte of the state file's deflated data
+  writeFileSync(file, bytes);
+  const result = await verifySnapshotCopy('snap', options);
+  assert.equal(result.status, 'bad');
+  assert.match(result.problem ?? '', /\/etc\/kubernetes\/snap\.rkestate/);
+});

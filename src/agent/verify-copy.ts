@@ -10,6 +10,7 @@ import { archiveEntryNames } from './archive.js';
 import type { AgentVerifySuccess } from './protocol.js';
 import { validateRemovableName } from './snapshot-files.js';
 import { readAt, readCentralDirectory, sha256Of } from './verify-archive.js';
+import type { CentralEntry } from './zip/directory-reader.js';
 import { crc32 } from './zip/crc32.js';
 import { LOCAL_HEADER_FIXED_LENGTH, METHOD_DEFLATE, SIGNATURE } from './zip/records.js';
 
@@ -60,6 +61,19 @@ async function checkArchive(handle: FileHandle, size: number, name: string) {
   }
   const entry = entries.find((candidate) => candidate.name === names.snapshot);
   if (entry === undefined) throw new Error(`the zip has no entry ${names.snapshot} (it has: ${entries.map((e) => e.name).join(', ') || 'none'})`);
+  const verifier = new SnapshotTrailerVerifier(entry.name);
+  await checkEntry(handle, size, entry, verifier);
+  // Every other entry (the state file) must inflate to its recorded size and CRC too.
+  for (const other of entries) if (other !== entry) await checkEntry(handle, size, other);
+  return {
+    snapshotSize: verifier.verified.snapshotSize,
+    snapshotSha256: verifier.verified.snapshotSha256,
+    stateFileIncluded: entries.some((candidate) => candidate.name === names.stateFile),
+  };
+}
+
+/** Inflates one entry from the file, checking its size and CRC-32 against the central directory; `through` sees the inflated bytes. */
+async function checkEntry(handle: FileHandle, size: number, entry: CentralEntry, through?: Transform): Promise<void> {
   const header = await readAt(handle, entry.localHeaderOffset, LOCAL_HEADER_FIXED_LENGTH).catch(() => undefined);
   if (header === undefined || header.readUInt32LE(0) !== SIGNATURE.localFileHeader) {
     throw new Error(`no local header for ${entry.name} at offset ${entry.localHeaderOffset}`);
@@ -76,20 +90,16 @@ async function checkArchive(handle: FileHandle, size: number, name: string) {
       callback(null, chunk);
     },
   });
-  const verifier = new SnapshotTrailerVerifier(entry.name);
-  const source = handle.createReadStream({ start: dataStart, end: dataStart + entry.compressedSize - 1, autoClose: false });
   const drain = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-  try {
-    if (entry.method === METHOD_DEFLATE) await pipeline(source, createInflateRaw(), count, verifier, drain);
-    else await pipeline(source, count, verifier, drain);
-  } catch (error) {
-    throw new Error(`${entry.name}: ${messageOf(error)}`);
+  const stages: Array<NodeJS.ReadWriteStream> = [...(entry.method === METHOD_DEFLATE ? [createInflateRaw()] : []), count, ...(through ? [through] : [])];
+  if (entry.compressedSize > 0) {
+    const source = handle.createReadStream({ start: dataStart, end: dataStart + entry.compressedSize - 1, autoClose: false });
+    try {
+      await pipeline([source, ...stages, drain]);
+    } catch (error) {
+      throw new Error(`${entry.name}: ${messageOf(error)}`);
+    }
   }
   if (inflated !== entry.uncompressedSize) throw new Error(`${entry.name} inflates to ${inflated} bytes, the zip records ${entry.uncompressedSize}`);
   if (crc >>> 0 !== entry.crc32 >>> 0) throw new Error(`${entry.name} fails its CRC-32 check`);
-  return {
-    snapshotSize: verifier.verified.snapshotSize,
-    snapshotSha256: verifier.verified.snapshotSha256,
-    stateFileIncluded: entries.some((candidate) => candidate.name === names.stateFile),
-  };
 }

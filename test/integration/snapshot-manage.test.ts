@@ -196,16 +196,67 @@ describe('snapshot-prune', () => {
   });
 });
 
+describe('snapshot-verify', () => {
+  test('intact copies pass; a truncated or altered copy is bad and fails the run; missing copies are flagged', async () => {
+    const saved = await save(['--config', lab.clusterYml, '--name', 'it-ls-ver']);
+    assert.equal(saved.code, 0, saved.stderr);
+    const good = await json('snapshot-verify', '--name', 'it-ls-ver');
+    assert.equal(good.outcome.code, 0, good.outcome.stderr);
+    assert.equal(good.doc.ok, true);
+    for (const [index, location] of good.doc.locations.entries()) {
+      assert.equal(location.status, 'ok', JSON.stringify(location));
+      assert.equal(location.stateFileIncluded, true);
+      assert.match(location.snapshotSha256, /^[0-9a-f]{64}$/);
+      const sha = (await nodeExec(index + 1, 'sha256sum', `${DIR}/it-ls-ver.zip`)).split(' ')[0];
+      assert.equal(location.sha256, sha);
+    }
+    const table = await cli('snapshot-verify', '--name', 'it-ls-ver');
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, new RegExp(`^${lab.addresses[0]!.replace(/\./g, '\\.')}\\s+ok\\s+\\S+ KiB\\s+\\S+Z\\s+[0-9a-f]{64}\\s+yes$`, 'm'));
+
+    await nodeExec(2, 'truncate', '-s', '4000', `${DIR}/it-ls-ver.zip`);
+    // One byte inside the deflated snapshot, far from the headers.
+    await nodeExec(3, 'sh', '-c', `printf '\\377' | dd of=${DIR}/it-ls-ver.zip bs=1 seek=100 conv=notrunc status=none`);
+    const bad = await json('snapshot-verify', '--name', 'it-ls-ver');
+    assert.equal(bad.outcome.code, 1);
+    assert.equal(bad.doc.ok, false);
+    assert.deepEqual(bad.doc.locations.map((l: any) => l.status), ['ok', 'bad', 'bad']);
+    assert.match(bad.doc.locations[1].problem, /damaged or truncated/);
+    assert.match(bad.doc.locations[2].problem, /\/backup\/it-ls-ver/);
+    assert.match(bad.outcome.stderr, new RegExp(`ERROR snapshot it-ls-ver: bad copy on ${lab.addresses[1]!.replace(/\./g, '\\.')}, ${lab.addresses[2]!.replace(/\./g, '\\.')}$`, 'm'));
+
+    await nodeExec(2, 'rm', `${DIR}/it-ls-ver.zip`);
+    await nodeExec(3, 'rm', `${DIR}/it-ls-ver.zip`);
+    const missing = await json('snapshot-verify', '--name', 'it-ls-ver');
+    assert.equal(missing.outcome.code, 0, missing.outcome.stderr);
+    assert.deepEqual(missing.doc.locations.map((l: any) => l.status), ['ok', 'missing', 'missing']);
+    assert.match(missing.outcome.stderr, /WARN snapshot it-ls-ver is missing on /);
+
+    await nodeExec(1, 'rm', `${DIR}/it-ls-ver.zip`);
+    const none = await cli('snapshot-verify', '--name', 'it-ls-ver');
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /ERROR snapshot it-ls-ver: no copy found on any etcd node/);
+    await assertNoAgentContainers(lab);
+  });
+
+  test('refuses a name that is not a plain snapshot name', async () => {
+    const outcome = await cli('snapshot-verify', '--name', '../../etc/shadow');
+    assert.equal(outcome.code, 1);
+    assert.match(outcome.stderr, /^ERROR --name "..\/..\/etc\/shadow": a snapshot name must not contain "\/"$/m);
+  });
+});
+
 describe('one node down (its dockerd stopped)', () => {
-  test('ls, rm and prune report the others in full, name the node, and exit 1', async () => {
+  test('ls, verify, rm and prune report the others in full, name the node, and exit 1', async () => {
     for (let node = 1; node <= lab.addresses.length; node++) await plant(node, 'it-ls-down.zip', '1990-06-01T00:00:00Z');
     const down = 2;
     const address = lab.addresses[down - 1]!;
-    let ls, rm, prune;
+    let ls, rm, prune, verify;
     await labFault('dockerd-stop', down);
     try {
       ls = await json('snapshot-ls');
       prune = await json('snapshot-prune', '--keep', '1', '--dry-run');
+      verify = await json('snapshot-verify', '--name', 'it-ls-down');
       rm = await json('snapshot-rm', '--name', 'it-ls-down');
     } finally {
       await labFault('dockerd-start', down);
@@ -221,6 +272,10 @@ describe('one node down (its dockerd stopped)', () => {
 
     assert.equal(prune.outcome.code, 1);
     assert.equal(prune.doc.locations.filter((l: any) => l.ok).length, 2);
+
+    assert.equal(verify.outcome.code, 1);
+    assert.deepEqual(verify.doc.locations.map((l: any) => l.status ?? 'FAILED'), lab.addresses.map((a) => (a === address ? 'FAILED' : 'bad')));
+    assert.match(verify.outcome.stderr, new RegExp(`not checked on ${address.replace(/\./g, '\\.')}`));
 
     assert.equal(rm.outcome.code, 1);
     assert.deepEqual(rm.doc.locations.map((l: any) => l.status ?? 'FAILED'), lab.addresses.map((a) => (a === address ? 'FAILED' : 'removed')));
