@@ -42,7 +42,7 @@ export type OutputFormat = 'table' | 'json';
 
 export function addOutputOption(command: Command): Command {
   return command.addOption(
-    new Option('--output <format>', 'table for people, json for scripts (schema: README, "JSON output")').choices(['table', 'json']).default('table'),
+    new Option('--output <format>', 'table for people, json for scripts (schema: docs/snapshot-inventory.md)').choices(['table', 'json']).default('table'),
   );
 }
 
