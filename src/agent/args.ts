@@ -1,18 +1,22 @@
 import { OperatorError } from '../errors.js';
 import { normalizeEndpoint, normalizeFolder } from '../s3/settings.js';
 import { validateSnapshotName } from '../snapshot/naming.js';
-import type { AgentSaveRequest, AgentUploadRequest } from './protocol.js';
+import type { AgentRemoveRequest, AgentSaveRequest, AgentUploadRequest } from './protocol.js';
+import { validateRemovableName } from './snapshot-files.js';
 
 export type AgentCommand =
   | { command: 'save'; request: AgentSaveRequest }
   | { command: 'upload'; request: AgentUploadRequest }
+  | { command: 'list' }
+  | { command: 'remove'; request: AgentRemoveRequest }
+  | { command: 'verify'; name: string }
   | { command: 'version' };
 
 export const AGENT_USAGE =
   'usage: agent save --name NAME --endpoint https://HOST:2379 --cacert FILE --cert FILE --key FILE ' +
   '[--health-timeout SECONDS] [--overwrite] [--pki-bundle] | ' +
   'agent upload --name NAME --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--overwrite] [--pki-bundle] | ' +
-  'agent version';
+  'agent list | agent remove --name NAME [--name NAME ...] | agent verify --name NAME | agent version';
 
 const DEFAULT_HEALTH_TIMEOUT_SECONDS = 30;
 const SAVE_OPTIONS = ['name', 'endpoint', 'cacert', 'cert', 'key', 'health-timeout'] as const;
@@ -24,6 +28,13 @@ export function parseAgentArgs(argv: readonly string[]): AgentCommand {
   if (command === 'version' && rest.length === 0) return { command: 'version' };
   if (command === 'save') return { command: 'save', request: parseSave(rest) };
   if (command === 'upload') return { command: 'upload', request: parseUpload(rest) };
+  if (command === 'list' && rest.length === 0) return { command: 'list' };
+  if (command === 'remove') return { command: 'remove', request: parseRemove(rest) };
+  if (command === 'verify') {
+    const { names } = parseRemove(rest, 'verify');
+    if (names.length !== 1) throw new OperatorError('agent verify: give exactly one --name');
+    return { command: 'verify', name: names[0]! };
+  }
   throw new OperatorError(`unknown agent command ${JSON.stringify(command ?? '')}; ${AGENT_USAGE}`);
 }
 
@@ -70,6 +81,22 @@ function parseUpload(args: readonly string[]): AgentUploadRequest {
     throw new OperatorError(`agent upload: --folder ${JSON.stringify(folder)} must have no leading, trailing or double slashes`);
   }
   return request;
+}
+
+/** `remove --name A --name B`: every name must be a plain snapshot name (checked again: each becomes a path). */
+function parseRemove(args: readonly string[], argsCommand = 'remove'): AgentRemoveRequest {
+  const names: string[] = [];
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index] ?? '';
+    const match = /^--name(?:=(.*))?$/s.exec(arg);
+    if (match === null) throw new OperatorError(`agent ${argsCommand}: unknown argument ${JSON.stringify(arg)}; ${AGENT_USAGE}`);
+    const value = match[1] ?? args[++index];
+    if (value === undefined) throw new OperatorError(`agent ${argsCommand}: --name needs a value`);
+    validateRemovableName(value);
+    names.push(value);
+  }
+  if (names.length === 0) throw new OperatorError(`agent ${argsCommand}: --name is required; ${AGENT_USAGE}`);
+  return { names };
 }
 
 function requiredOption<Option extends string>(command: string, values: Map<Option, string>): (option: Option) => string {

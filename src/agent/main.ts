@@ -3,6 +3,9 @@
  * The backup agent, run in the one-off `etcd-snapshot-once` container on each etcd node:
  *   agent save --name NAME --endpoint URL --cacert F --cert F --key F [--health-timeout S] [--overwrite] < input.json
  *   agent upload --name NAME --endpoint HOST[:PORT] --bucket B --folder F [--region R] [--overwrite] < input.json
+ *   agent list                                   (container etcd-snapshot-ls: the snapshots directory's files)
+ *   agent remove --name NAME [--name NAME ...]   (container etcd-snapshot-rm: unlink NAME.zip and NAME)
+ *   agent verify --name NAME                     (container etcd-snapshot-verify: NAME.zip intact, etcd's trailer)
  *   agent version
  *   agent /opt/rke-tools/rke-etcd-backup etcd-backup save --once ...   (rke-tools' command line, rke-tools/contract.ts)
  * Logs go to stderr; stdout gets exactly one result line (protocol.ts). Exit 0 on success, 1 on failure.
@@ -16,8 +19,15 @@ import {
   type AgentSaveRequest,
   type AgentUploadRequest,
   type AgentUploadResult,
+  type AgentListResult,
+  type AgentRemoveResult,
+  type AgentVerifyResult,
+  CONTAINER_BACKUP_DIR,
+  NODE_SNAPSHOT_DIR,
 } from './protocol.js';
 import { saveSnapshot } from './save.js';
+import { listSnapshotFiles, removeSnapshotFiles } from './snapshot-files.js';
+import { verifySnapshotCopy } from './verify-copy.js';
 import { uploadSnapshot } from './upload.js';
 import { AGENT_VERSION } from './version.js';
 import { RKE_TOOLS_BINARY } from './rke-tools/contract.js';
@@ -92,10 +102,20 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (command.command === 'upload') return report(await runUpload(command.request, abortOnSignals()));
+  if (command.command === 'list' || command.command === 'remove' || command.command === 'verify') {
+    const options = { backupDir: CONTAINER_BACKUP_DIR, displayDir: NODE_SNAPSHOT_DIR, log };
+    try {
+      if (command.command === 'verify') return report(await verifySnapshotCopy(command.name, options));
+      return report(command.command === 'list' ? await listSnapshotFiles(options) : await removeSnapshotFiles(command.request.names, options));
+    } catch (error) {
+      if (!(error instanceof OperatorError)) log(error instanceof Error && error.stack !== undefined ? error.stack : String(error));
+      return report({ ok: false, error: messageOf(error) });
+    }
+  }
   return report(await runSave(command.request, abortOnSignals()));
 }
 
-async function report(result: AgentResult | AgentUploadResult): Promise<number> {
+async function report(result: AgentResult | AgentUploadResult | AgentListResult | AgentRemoveResult | AgentVerifyResult): Promise<number> {
   if (!result.ok) log(`ERROR ${result.error}`);
   const withMemory = result.ok ? { ...result, peakRssBytes: process.resourceUsage().maxRSS * 1024 } : result;
   await new Promise<void>((resolve) => process.stdout.write(`${formatResultLine(withMemory)}\n`, () => resolve()));

@@ -166,7 +166,7 @@ export function agentUploadArgs(request: AgentUploadRequest): string[] {
   return args;
 }
 
-export function formatResultLine(result: AgentResult | AgentUploadResult): string {
+export function formatResultLine(result: AgentResult | AgentUploadResult | AgentListResult | AgentRemoveResult | AgentVerifyResult): string {
   return RESULT_PREFIX + JSON.stringify(result);
 }
 
@@ -223,4 +223,126 @@ function isAgentResult(value: unknown): value is AgentResult {
     typeof record.snapshotSize === 'number' &&
     typeof record.snapshotSha256 === 'string'
   );
+}
+
+/**
+ * `list` (container `etcd-snapshot-ls`, /backup bound read-only): the snapshots directory's
+ * regular files. `remove --name N [--name N ...]` (container `etcd-snapshot-rm`): unlink
+ * N.zip and N. Neither reads standard input.
+ */
+export type AgentListRequest = Record<string, never>;
+
+export interface AgentRemoveRequest {
+  /** Plain snapshot names (snapshot-files.ts validateRemovableName). */
+  names: string[];
+}
+
+/** One regular file in /opt/rke/etcd-snapshots. */
+export interface AgentListedFile {
+  /** The file's name in the directory. */
+  file: string;
+  /** zip: NAME.zip; raw: an old-style raw snapshot NAME; pki-bundle: pki.bundle.tar.gz. */
+  kind: 'zip' | 'raw' | 'pki-bundle';
+  /** The snapshot name (the file name without .zip; the file name itself for the others). */
+  name: string;
+  size: number;
+  /** Modification time, ISO 8601 UTC. */
+  modified: string;
+  /** Only for files up to 64 MiB (LIST_SHA256_MAX_BYTES). */
+  sha256?: string;
+}
+
+/** An entry that was seen and not listed or not removed, and why. */
+export interface AgentSkippedEntry {
+  file: string;
+  reason: string;
+}
+
+export interface AgentListSuccess {
+  ok: true;
+  /** /opt/rke/etcd-snapshots */
+  dir: string;
+  files: AgentListedFile[];
+  skipped: AgentSkippedEntry[];
+  durationMs: number;
+  peakRssBytes?: number;
+}
+
+export interface AgentRemovedName {
+  name: string;
+  /** removed: at least one file went and none was refused; missing: no file of that name; refused: an entry was not removed. */
+  status: 'removed' | 'missing' | 'refused';
+  removed: Array<{ file: string; size: number; modified: string }>;
+  refused: AgentSkippedEntry[];
+}
+
+export interface AgentRemoveSuccess {
+  ok: true;
+  dir: string;
+  names: AgentRemovedName[];
+  durationMs: number;
+  peakRssBytes?: number;
+}
+
+export type AgentListResult = AgentListSuccess | AgentFailure;
+export type AgentRemoveResult = AgentRemoveSuccess | AgentFailure;
+
+export function agentListArgs(): string[] {
+  return ['list'];
+}
+
+export function agentRemoveArgs(request: AgentRemoveRequest): string[] {
+  return ['remove', ...request.names.flatMap((name) => ['--name', name])];
+}
+
+export function parseListResultLine(stdout: string): AgentListResult | undefined {
+  return parseLastResult(stdout, (value): value is AgentListResult => {
+    if (typeof value !== 'object' || value === null) return false;
+    const record = value as Record<string, unknown>;
+    if (record.ok === false) return typeof record.error === 'string';
+    return record.ok === true && typeof record.dir === 'string' && Array.isArray(record.files) && Array.isArray(record.skipped);
+  });
+}
+
+export function parseRemoveResultLine(stdout: string): AgentRemoveResult | undefined {
+  return parseLastResult(stdout, (value): value is AgentRemoveResult => {
+    if (typeof value !== 'object' || value === null) return false;
+    const record = value as Record<string, unknown>;
+    if (record.ok === false) return typeof record.error === 'string';
+    return record.ok === true && typeof record.dir === 'string' && Array.isArray(record.names);
+  });
+}
+
+/** `verify --name NAME` (container `etcd-snapshot-verify`, /backup read-only): one node's copy checked. */
+export interface AgentVerifySuccess {
+  ok: true;
+  /** /opt/rke/etcd-snapshots/NAME.zip */
+  file: string;
+  /** ok: intact and etcd's trailer matches; missing: no such file; bad: see `problem`. */
+  status: 'ok' | 'missing' | 'bad';
+  problem?: string;
+  size?: number;
+  sha256?: string;
+  modified?: string;
+  /** The etcd snapshot inside (without its 32-byte trailer), when it could be read whole. */
+  snapshotSize?: number;
+  snapshotSha256?: string;
+  stateFileIncluded?: boolean;
+  durationMs: number;
+  peakRssBytes?: number;
+}
+
+export type AgentVerifyResult = AgentVerifySuccess | AgentFailure;
+
+export function agentVerifyArgs(name: string): string[] {
+  return ['verify', '--name', name];
+}
+
+export function parseVerifyResultLine(stdout: string): AgentVerifyResult | undefined {
+  return parseLastResult(stdout, (value): value is AgentVerifyResult => {
+    if (typeof value !== 'object' || value === null) return false;
+    const record = value as Record<string, unknown>;
+    if (record.ok === false) return typeof record.error === 'string';
+    return record.ok === true && typeof record.file === 'string' && typeof record.status === 'string';
+  });
 }

@@ -41,7 +41,7 @@ export async function verifyArchive(file: FileHandle, written: FinishedZip, disp
   }
 }
 
-async function readCentralDirectory(file: FileHandle, size: number): Promise<CentralEntry[]> {
+export async function readCentralDirectory(file: FileHandle, size: number): Promise<CentralEntry[]> {
   const tailLength = Math.min(size, MAX_TAIL_LENGTH);
   const tail = await readAt(file, size - tailLength, tailLength);
   const location = locateCentralDirectory(tail, size - tailLength);
@@ -61,7 +61,7 @@ export function directoryMismatch(entries: readonly CentralEntry[], written: Fin
   return `the central directory lists ${found.join(', ') || 'nothing'}; expected ${expected.join(', ')}`;
 }
 
-async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
+export async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
   const buffer = Buffer.alloc(length);
   let done = 0;
   while (done < length) {
@@ -76,7 +76,7 @@ async function readUint32(file: FileHandle, position: number): Promise<number> {
   return (await readAt(file, position, 4)).readUInt32LE(0);
 }
 
-async function sha256Of(file: FileHandle, size: number): Promise<string> {
+export async function sha256Of(file: FileHandle, size: number): Promise<string> {
   const hash = createHash('sha256');
   const buffer = Buffer.alloc(READ_CHUNK);
   for (let position = 0; position < size; ) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { OperatorError, messageOf } from '../errors.js';
+import { snapshotLsCommand, snapshotPruneCommand, snapshotRmCommand, snapshotVerifyCommand } from './snapshot-manage.js';
 import { snapshotSaveCommand } from './snapshot-save.js';
 
 /**
@@ -15,6 +16,10 @@ async function main(argv: string[]): Promise<number> {
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'ERROR ')) });
   const etcd = new Command('etcd').description('etcd snapshot operations').exitOverride();
   etcd.addCommand(snapshotSaveCommand((code) => (exitCode = code)).exitOverride());
+  etcd.addCommand(snapshotLsCommand((code) => (exitCode = code)).exitOverride());
+  etcd.addCommand(snapshotRmCommand((code) => (exitCode = code)).exitOverride());
+  etcd.addCommand(snapshotPruneCommand((code) => (exitCode = code)).exitOverride());
+  etcd.addCommand(snapshotVerifyCommand((code) => (exitCode = code)).exitOverride());
   program.addCommand(etcd);
   try {
     await program.parseAsync(argv);

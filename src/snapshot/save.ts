@@ -29,7 +29,7 @@ export async function saveSnapshots(request: SaveRequest): Promise<NodeResult[]>
   }
 }
 
-function openBastion(request: SaveRequest): Bastion | undefined {
+export function openBastion(request: Pick<SaveRequest, 'cluster' | 'sshAgentAuth' | 'hostKeys' | 'timeouts' | 'signal' | 'log'>): Bastion | undefined {
   const config = request.cluster.bastionHost;
   if (config === undefined) return undefined;
   request.log.info(`Connecting to the etcd nodes through bastion host ${config.address} port ${config.port}`);

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { AgentListedFile } from '../agent/protocol.js';
+import {
+  JSON_SCHEMA_VERSION,
+  formatLsTable,
+  formatPruneTable,
+  formatRmTable,
+  formatVerifyTable,
+  groupByName,
+  verifyDocument,
+  verifyVerdict,
+  type LocationVerification,
+  lsDocument,
+  planPrune,
+  pruneDocument,
+  pruneExitCode,
+  rmDocument,
+  rmExitCode,
+  type LocationListing,
+  type LocationPrune,
+  type LocationRemoval,
+} from './inventory.js';
+
+const zip = (name: string, modified: string, size = 100): AgentListedFile => ({ file: `${name}.zip`, kind: 'zip', name, size, modified });
+const node = (address: string, files: AgentListedFile[]): LocationListing => ({
+  location: 'node', node: address, ok: true, dir: '/opt/rke/etcd-snapshots', files, skipped: [],
+});
+
+test('prune keeps the N newest zips by time and removes the older ones', () => {
+  const plan = planPrune(
+    [zip('c', '2024-01-03T00:00:00Z'), zip('a', '2024-01-01T00:00:00Z'), zip('b', '2024-01-02T00:00:00Z'), zip('d', '2024-01-04T00:00:00Z')],
+    2,
+  );
+  assert.deepEqual(plan, { keep: ['d', 'c'], remove: ['b', 'a'], unordered: [] });
+});
+
+test('prune never touches raw files or the PKI bundle; fewer than N removes nothing', () => {
+  const files: AgentListedFile[] = [
+    zip('a', '2024-01-01T00:00:00Z'),
+    { file: 'raw', kind: 'raw', name: 'raw', size: 1, modified: '2020-01-01T00:00:00Z' },
+    { file: 'pki.bundle.tar.gz', kind: 'pki-bundle', name: 'pki.bundle.tar.gz', size: 1, modified: '2020-01-01T00:00:00Z' },
+  ];
+  assert.deepEqual(planPrune(files, 1), { keep: ['a'], remove: [], unordered: [] });
+  assert.deepEqual(planPrune(files, 5).remove, []);
+});
+
+test('prune lists, and does not remove, what it cannot order: ties across the cut, bad times, names that are not plain', () => {
+  const plan = planPrune(
+    [
+      zip('new', '2024-01-03T00:00:00Z'),
+      zip('tie-1', '2024-01-02T00:00:00Z'),
+      zip('tie-2', '2024-01-02T00:00:00Z'),
+      zip('old', '2024-01-01T00:00:00Z'),
+      zip('weird', 'not a time'),
+      zip('x.zip', '2000-01-01T00:00:00Z'),
+    ],
+    2,
+  );
+  assert.deepEqual(plan.keep, ['new', 'tie-1']);
+  assert.deepEqual(plan.remove, ['old']);
+  assert.deepEqual(plan.unordered.map((u) => u.name).sort(), ['tie-2', 'weird', 'x.zip']);
+  assert.match(plan.unordered.find((u) => u.name === 'tie-2')!.reason, /same modification time/);
+});
+
+test('ls groups copies by name, newest first, and names the nodes that lack one', () => {
+  const listings: LocationListing[] = [
+    node('10.0.0.1', [zip('a', '2024-01-01T00:00:00Z'), zip('b', '2024-01-02T00:00:00Z')]),
+    node('10.0.0.2', [zip('a', '2024-01-01T00:00:01Z')]),
+    { location: 'node', node: '10.0.0.3', ok: false, error: 'the SSH connection to host 10.0.0.3 was refused' },
+  ];
+  const { snapshots } = groupByName(listings);
+  assert.deepEqual(snapshots.map((s) => [s.name, s.copies.map((c) => c.node), s.missingOn]), [
+    ['b', ['10.0.0.1'], ['10.0.0.2']],
+    ['a', ['10.0.0.1', '10.0.0.2'], []],
+  ]);
+  const table = formatLsTable(listings);
+  assert.match(table, /^NAME\s+KIND\s+MODIFIED\s+SIZE\s+LOCATIONS\s+MISSING ON$/m);
+  assert.match(table, /^b\s+zip\s+2024-01-02T00:00:00Z\s+100 B\s+10\.0\.0\.1\s+10\.0\.0\.2$/m);
+  assert.match(table, /Errors:\n  10\.0\.0\.3: the SSH connection/);
+  const doc = JSON.parse(JSON.stringify(lsDocument(listings)));
+  assert.equal(doc.schemaVersion, JSON_SCHEMA_VERSION);
+  assert.equal(doc.command, 'snapshot-ls');
+  assert.deepEqual(doc.locations.map((l: { node: string; ok: boolean }) => [l.node, l.ok]), [['10.0.0.1', true], ['10.0.0.2', true], ['10.0.0.3', false]]);
+  assert.deepEqual(doc.snapshots[1].copies[0], {
+    name: 'a', location: 'node', node: '10.0.0.1', file: '/opt/rke/etcd-snapshots/a.zip', kind: 'zip', size: 100, modified: '2024-01-01T00:00:00Z',
+  });
+  assert.deepEqual(doc.pkiBundles, []);
+});
+
+test('rm: missing copies are reported and not fatal; a refused file or a failed node is', () => {
+  const removals: LocationRemoval[] = [
+    { location: 'node', node: '10.0.0.1', ok: true, names: [{ name: 'a', status: 'removed', removed: [{ file: 'a.zip', size: 100, modified: 'm' }], refused: [] }] },
+    { location: 'node', node: '10.0.0.2', ok: true, names: [{ name: 'a', status: 'missing', removed: [], refused: [] }] },
+  ];
+  assert.equal(rmExitCode('a', removals), 0);
+  assert.match(formatRmTable('a', removals), /10\.0\.0\.2\s+missing\s+-/);
+  const down: LocationRemoval = { location: 'node', node: '10.0.0.3', ok: false, error: 'down' };
+  assert.equal(rmExitCode('a', [...removals, down]), 1);
+  const doc = JSON.parse(JSON.stringify(rmDocument('a', [...removals, down])));
+  assert.deepEqual(doc.locations.map((l: { status?: string; ok: boolean }) => l.status ?? l.ok), ['removed', 'missing', false]);
+  const refused: LocationRemoval = {
+    location: 'node', node: '10.0.0.1', ok: true, names: [{ name: 'a', status: 'refused', removed: [], refused: [{ file: 'a.zip', reason: 'a symlink, not removed' }] }],
+  };
+  assert.equal(rmExitCode('a', [refused]), 1);
+});
+
+test('prune document and table: dry run says would-remove; a failed node fails the run', () => {
+  const plan = { keep: ['new'], remove: ['old'], unordered: [] };
+  const dry: LocationPrune[] = [{ location: 'node', node: '10.0.0.1', ok: true, plan }];
+  const doc = JSON.parse(JSON.stringify(pruneDocument(1, true, dry)));
+  assert.deepEqual(doc.locations[0].remove, [{ name: 'old', status: 'would-remove' }]);
+  assert.match(formatPruneTable(1, true, dry), /^Dry run: [\s\S]*10\.0\.0\.1\s+old\s+would-remove$/m);
+  assert.equal(pruneExitCode(dry), 0);
+  const done: LocationPrune[] = [
+    { ...dry[0]!, ok: true, plan, removal: { ok: true, names: [{ name: 'old', status: 'removed', removed: [], refused: [] }] } },
+    { location: 'node', node: '10.0.0.2', ok: false, error: 'down' },
+  ];
+  assert.deepEqual(JSON.parse(JSON.stringify(pruneDocument(1, false, done))).locations[0].remove, [{ name: 'old', status: 'removed' }]);
+  assert.equal(pruneExitCode(done), 1);
+});
+
+test('verify: a bad copy or an unchecked node fails; missing copies are flagged, and fail only when no copy is good', () => {
+  const good: LocationVerification = { location: 'node', node: '10.0.0.1', ok: true, copy: { file: '/f.zip', status: 'ok', size: 10, snapshotSha256: 'a'.repeat(64), stateFileIncluded: true } };
+  const missing: LocationVerification = { location: 'node', node: '10.0.0.2', ok: true, copy: { file: '/f.zip', status: 'missing' } };
+  const bad: LocationVerification = { location: 'node', node: '10.0.0.3', ok: true, copy: { file: '/f.zip', status: 'bad', problem: 'the zip is damaged or truncated' } };
+  const down: LocationVerification = { location: 'node', node: '10.0.0.4', ok: false, error: 'down' };
+  assert.equal(verifyVerdict([good, missing]).exitCode, 0);
+  assert.deepEqual(verifyVerdict([good, missing]).missing, ['10.0.0.2']);
+  assert.equal(verifyVerdict([missing]).exitCode, 1);
+  assert.equal(verifyVerdict([good, bad]).exitCode, 1);
+  assert.equal(verifyVerdict([good, down]).exitCode, 1);
+  const doc = JSON.parse(JSON.stringify(verifyDocument('f', [good, bad, down])));
+  assert.equal(doc.ok, false);
+  assert.deepEqual(doc.locations.map((l: any) => l.status ?? l.error), ['ok', 'bad', 'down']);
+  const text = formatVerifyTable('f', [good, missing, bad]);
+  assert.match(text, /^10\.0\.0\.3\s+BAD/m);
+  assert.match(text, /Problems:\n  10\.0\.0\.2: \/f\.zip is missing\n  10\.0\.0\.3: \/f\.zip: the zip is damaged or truncated/);
+});
