@@ -9,6 +9,7 @@ import type { AgentRemoveSuccess } from '../agent/protocol.js';
 import { validateRemovableName } from '../agent/snapshot-files.js';
 import { loadClusterConfig, type NodeConfig } from '../config/cluster.js';
 import { OperatorError } from '../errors.js';
+import { listenForInterruption } from './interruption.js';
 import { stderrLogger, type Logger } from '../log.js';
 import {
   formatLsTable,
@@ -200,16 +201,7 @@ async function withNodes(
   const cluster = await loadClusterConfig(flags.config);
   const hostKeys = await prepareNodeAccess(flags, cluster, log);
   const image = await locateBundledAgentImage();
-  const interruption = new AbortController();
-  let interruptedExitCode: number | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interruptedExitCode !== undefined) process.exit(interruptedExitCode);
-    interruptedExitCode = signal === 'SIGINT' ? 130 : 143;
-    log.warn(`${signal} received: stopping and removing the agent containers (send it again to quit at once)`);
-    interruption.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interruption = listenForInterruption(log, 'agent containers');
   const base = {
     cluster,
     name: job,
@@ -225,13 +217,12 @@ async function withNodes(
   const bastion = openBastion(base);
   try {
     const code = await work({ ...base, ...(bastion ? { bastion } : {}) }, cluster.etcdNodes);
-    return interruptedExitCode ?? code;
+    return interruption.exitCode ?? code;
   } catch (error) {
-    if (interruptedExitCode !== undefined) return interruptedExitCode;
+    if (interruption.exitCode !== undefined) return interruption.exitCode;
     throw error;
   } finally {
     bastion?.close();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interruption.dispose();
   }
 }

@@ -4,6 +4,7 @@ import { loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
 import type { ImageSource } from '../docker/image.js';
 import { resolveRegistryImage } from '../docker/registry.js';
 import { OperatorError } from '../errors.js';
+import { listenForInterruption } from './interruption.js';
 import { stderrLogger, type Logger } from '../log.js';
 import { resolveS3Settings, type S3Flags } from '../s3/settings.js';
 import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '../snapshot/naming.js';
@@ -70,16 +71,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
   const image = await chooseImage(flags, cluster, log);
   const hostKeys = await prepareNodeAccess(flags, cluster, log);
 
-  const interruption = new AbortController();
-  let interruptedExitCode: number | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interruptedExitCode !== undefined) process.exit(interruptedExitCode);
-    interruptedExitCode = signal === 'SIGINT' ? 130 : 143;
-    log.warn(`${signal} received: stopping and removing the snapshot containers (send it again to quit at once)`);
-    interruption.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interruption = listenForInterruption(log, 'snapshot containers');
   try {
     const results = await saveSnapshots({
       cluster,
@@ -104,9 +96,9 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
     });
     process.stdout.write(formatResultTable(results) + '\n');
     log.debug(`peak RSS of this CLI: ${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MiB`);
-    if (interruptedExitCode !== undefined) {
+    if (interruption.exitCode !== undefined) {
       log.warn('interrupted: containers removed; no partial snapshot was left under a final name');
-      return interruptedExitCode;
+      return interruption.exitCode;
     }
     const verdict = verdictFor(results, flags.strict, s3 !== undefined);
     if (verdict.exitCode !== 0) throw new OperatorError(verdict.summary ?? 'snapshot failed');
@@ -114,8 +106,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
     log.info(`Finished snapshot ${name}: saved on ${results.filter((r) => r.ok).length} of ${results.length} etcd node(s)`);
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interruption.dispose();
   }
 }
 
