@@ -37,7 +37,7 @@ export function addDebugOption(command: Command): Command {
   return command.option('--debug', 'verbose logging', false);
 }
 
-/** `--output table|json` of snapshot-ls, -rm and -prune. */
+/** `--output table|json` of every command (schemas: docs/snapshot-inventory.md). */
 export type OutputFormat = 'table' | 'json';
 
 export function addOutputOption(command: Command): Command {

@@ -8,11 +8,13 @@ import { listenForInterruption } from './interruption.js';
 import { stderrLogger, type Logger } from '../log.js';
 import { resolveS3Settings, type S3Flags } from '../s3/settings.js';
 import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '../snapshot/naming.js';
+import { formatPlan, planSave } from '../snapshot/plan.js';
 import { formatResultTable } from '../snapshot/report.js';
+import { saveResultDocument } from '../snapshot/result-json.js';
 import { verdictFor } from '../snapshot/result.js';
 import { saveSnapshots } from '../snapshot/save.js';
 import { IMAGE_CONTRACT_CHOICES, type ImageContractChoice } from '../snapshot/rke-tools-node.js';
-import { addDebugOption, addNodeAccessOptions, prepareNodeAccess, type NodeAccessFlags } from './common-flags.js';
+import { addDebugOption, addNodeAccessOptions, addOutputOption, prepareNodeAccess, type NodeAccessFlags, type OutputFormat } from './common-flags.js';
 
 /** The parsed flags of `rke etcd snapshot-save`. */
 export interface SnapshotSaveFlags extends S3Flags, NodeAccessFlags {
@@ -24,6 +26,8 @@ export interface SnapshotSaveFlags extends S3Flags, NodeAccessFlags {
   backupImage?: string;
   pkiBundle: boolean;
   backupImageContract: ImageContractChoice;
+  dryRun: boolean;
+  output: OutputFormat;
 }
 
 export function snapshotSaveCommand(onExit: (code: number) => void): Command {
@@ -48,8 +52,10 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
         .choices(IMAGE_CONTRACT_CHOICES)
         .default('auto'),
     )
-    .option('--pki-bundle', 'also save each node\'s /etc/kubernetes/ssl as /opt/rke/etcd-snapshots/pki.bundle.tar.gz (pre-v0.2.0 clusters); with --s3 also uploaded', false);
+    .option('--pki-bundle', 'also save each node\'s /etc/kubernetes/ssl as /opt/rke/etcd-snapshots/pki.bundle.tar.gz (pre-v0.2.0 clusters); with --s3 also uploaded', false)
+    .option('--dry-run', 'print what would be done (nodes, image, paths, bucket and keys) and contact nothing', false);
   addNodeAccessOptions(command);
+  addOutputOption(command);
   addDebugOption(command);
   return command.action(async (flags: SnapshotSaveFlags) => {
     onExit(await runSnapshotSave(flags, stderrLogger({ debug: flags.debug })));
@@ -70,6 +76,22 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
     : undefined;
   const image = await chooseImage(flags, cluster, log);
   const hostKeys = await prepareNodeAccess(flags, cluster, log);
+  if (flags.dryRun) {
+    const plan = planSave({
+      cluster,
+      clusterFile: flags.config,
+      name,
+      image,
+      imageContract: flags.backupImageContract,
+      sshAgentAuth: flags.sshAgentAuth,
+      concurrency: flags.concurrency,
+      overwrite: flags.overwrite,
+      pkiBundle: flags.pkiBundle,
+      ...(s3 ? { s3 } : {}),
+    });
+    process.stdout.write((flags.output === 'json' ? JSON.stringify(plan, null, 2) : formatPlan(plan)) + '\n');
+    return 0;
+  }
 
   const interruption = listenForInterruption(log, 'snapshot containers');
   try {
@@ -94,13 +116,21 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       signal: interruption.signal,
       log,
     });
-    process.stdout.write(formatResultTable(results) + '\n');
+    const verdict = verdictFor(results, flags.strict, s3 !== undefined);
+    if (flags.output === 'json') {
+      const document = saveResultDocument(name, results, verdict, {
+        s3Requested: s3 !== undefined,
+        ...(interruption.exitCode !== undefined ? { interruptedExitCode: interruption.exitCode } : {}),
+      });
+      process.stdout.write(JSON.stringify(document, null, 2) + '\n');
+    } else {
+      process.stdout.write(formatResultTable(results) + '\n');
+    }
     log.debug(`peak RSS of this CLI: ${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MiB`);
     if (interruption.exitCode !== undefined) {
       log.warn('interrupted: containers removed; no partial snapshot was left under a final name');
       return interruption.exitCode;
     }
-    const verdict = verdictFor(results, flags.strict, s3 !== undefined);
     if (verdict.exitCode !== 0) throw new OperatorError(verdict.summary ?? 'snapshot failed');
     if (verdict.summary) log.warn(verdict.summary);
     log.info(`Finished snapshot ${name}: saved on ${results.filter((r) => r.ok).length} of ${results.length} etcd node(s)`);

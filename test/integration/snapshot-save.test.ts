@@ -337,6 +337,43 @@ describe('the default name', () => {
   });
 });
 
+describe('--dry-run and --output json', () => {
+  test('--dry-run prints the plan and touches nothing: no container, no file, no host key recorded', async () => {
+    const knownHosts = path.join(tempDir('rke-dry-'), 'known_hosts');
+    const env = { RKE_SSH_KNOWN_HOSTS: knownHosts };
+    const text = await runCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-dry-run', '--dry-run', '--pki-bundle'], { env });
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^Dry run: nothing was contacted and nothing was written\./);
+    for (const address of lab.addresses) assert.match(text.stdout, new RegExp(`etcd https://${escapeRegExp(address)}:2379`));
+    assert.match(text.stdout, /writes \/opt\/rke\/etcd-snapshots\/it-dry-run\.zip and \/opt\/rke\/etcd-snapshots\/pki\.bundle\.tar\.gz/);
+
+    const json = await runCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-dry-run', '--dry-run', '--output', 'json', '--s3', '--bucket-name', 'b', '--folder', 'f'], { env });
+    assert.equal(json.code, 0, json.stderr);
+    const plan = JSON.parse(json.stdout);
+    assert.equal(plan.dryRun, true);
+    assert.deepEqual(plan.nodes.map((node: { address: string }) => node.address), lab.addresses);
+    assert.equal(plan.s3.key, 'f/it-dry-run.zip');
+
+    for (let node = 1; node <= lab.addresses.length; node++) assert.equal((await snapshotFiles(node)).some((f) => f.includes('it-dry-run')), false);
+    assert.equal(existsSync(knownHosts), false, 'no host was contacted, so no host key was recorded');
+    await assertNoSnapshotContainers();
+  });
+
+  test('--output json: one document with every node, its file and sha256, and the exit status', async () => {
+    const outcome = await save(['--config', lab.clusterYml, '--name', 'it-json', '--output', 'json']);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    const document = JSON.parse(outcome.stdout);
+    assert.equal(document.schemaVersion, 1);
+    assert.equal(document.exitCode, 0);
+    assert.equal(document.nodes.length, lab.addresses.length);
+    for (const [index, node] of document.nodes.entries()) {
+      assert.equal(node.ok, true);
+      const onNode = (await nodeExec(index + 1, 'sha256sum', node.file)).split(' ')[0];
+      assert.equal(node.sha256, onNode);
+    }
+  });
+});
+
 after(async () => {
   if (lab) await assertNoSnapshotContainers();
 });

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseClusterConfig } from '../config/cluster.js';
+import { describeCredentialSource, formatPlan, planSave } from './plan.js';
+
+const cluster = parseClusterConfig(
+  [
+    'ssh_key_path: ~/.ssh/id_ed25519',
+    'prefix_path: /opt/rke-prefix',
+    'nodes:',
+    '  - {address: 10.0.0.1, internal_address: 172.16.0.1, user: rke, role: [etcd], hostname_override: etcd-a}',
+    '  - {address: 10.0.0.2, port: 2222, user: rke, role: [etcd], ssh_key: "-----BEGIN OPENSSH PRIVATE KEY-----\\nSECRETKEYBODY\\n-----END OPENSSH PRIVATE KEY-----"}',
+    '  - {address: 10.0.0.3, user: rke, role: [worker]}',
+  ].join('\n'),
+  '/srv/cluster.yml',
+  { home: '/home/op' },
+);
+
+test('the plan names nodes, paths, endpoints and credential sources, never a secret', () => {
+  const plan = planSave({
+    cluster,
+    clusterFile: '/srv/cluster.yml',
+    name: 'before-upgrade',
+    image: { kind: 'bundled', image: { tag: 'rke-snapshot-agent:abc', tarPath: '/x.tar' } },
+    imageContract: 'auto',
+    sshAgentAuth: false,
+    concurrency: 10,
+    overwrite: false,
+    pkiBundle: true,
+    s3: { endpoint: 's3.example.com', bucketName: 'b', folder: 'daily', credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'TOPSECRET' } },
+  });
+  assert.equal(plan.nodes.length, 2, 'only etcd nodes');
+  assert.deepEqual(plan.nodes[0], {
+    address: '10.0.0.1',
+    hostnameOverride: 'etcd-a',
+    ssh: 'rke@10.0.0.1:22',
+    credentials: 'key file /home/op/.ssh/id_ed25519 (ssh_key_path)',
+    dockerSocket: '/var/run/docker.sock',
+    etcdEndpoint: 'https://172.16.0.1:2379',
+    kubernetesDir: '/opt/rke-prefix/etc/kubernetes',
+    file: '/opt/rke/etcd-snapshots/before-upgrade.zip',
+    pkiBundle: '/opt/rke/etcd-snapshots/pki.bundle.tar.gz',
+  });
+  assert.equal(plan.nodes[1]!.credentials, 'the inline key in nodes[1].ssh_key');
+  assert.equal(plan.s3?.key, 'daily/before-upgrade.zip');
+  assert.equal(plan.s3?.pkiBundleKey, 'daily/before-upgrade.pki.bundle.tar.gz');
+  assert.equal(plan.image.contract, 'native');
+  const text = formatPlan(plan) + JSON.stringify(plan);
+  for (const secret of ['TOPSECRET', 'AKIAEXAMPLE', 'SECRETKEYBODY']) assert.ok(!text.includes(secret), `${secret} shown`);
+  assert.match(formatPlan(plan), /^Dry run: nothing was contacted and nothing was written\./);
+});
+
+test('credential sources are described by where they come from', () => {
+  assert.equal(describeCredentialSource({ kind: 'agent' }), 'the ssh-agent (SSH_AUTH_SOCK)');
+  assert.equal(
+    describeCredentialSource({ kind: 'key-file', path: '/k', field: 'nodes[0].ssh_key_path', certificate: { kind: 'cert-file', path: '/k-cert.pub', field: 'ssh_cert_path' } }),
+    'key file /k (nodes[0].ssh_key_path) with certificate /k-cert.pub (ssh_cert_path)',
+  );
+});

@@ -1,0 +1,155 @@
+/**
+ * `snapshot-save --dry-run`: what a run would do, worked out from cluster.yml and the
+ * flags alone. Nothing here touches a node, a registry or S3, and no secret is shown:
+ * credentials are named by where they come from.
+ */
+import path from 'node:path';
+import { NODE_SNAPSHOT_DIR, PKI_BUNDLE_FILE_NAME } from '../agent/protocol.js';
+import type { ClusterConfig } from '../config/cluster.js';
+import type { ImageSource } from '../docker/image.js';
+import { pkiBundleObjectKey, snapshotObjectKey } from '../s3/key.js';
+import type { S3Settings } from '../s3/settings.js';
+import { chooseCredentialSource, type CredentialSource } from '../ssh/credentials.js';
+import { nodeKubernetesDir } from './node-paths.js';
+
+export interface SavePlanRequest {
+  cluster: ClusterConfig;
+  clusterFile: string;
+  name: string;
+  image: ImageSource;
+  imageContract: string;
+  sshAgentAuth: boolean;
+  concurrency: number;
+  overwrite: boolean;
+  pkiBundle: boolean;
+  s3?: S3Settings;
+}
+
+export interface SavePlan {
+  schemaVersion: 1;
+  command: 'snapshot-save';
+  dryRun: true;
+  name: string;
+  clusterFile: string;
+  stateFile: string;
+  image: { reference: string; source: 'bundled' | 'registry'; contract: string; login?: string };
+  concurrency: number;
+  snapshotTimeoutSeconds: number;
+  overwrite: boolean;
+  bastion?: { address: string; port: number; user: string; credentials: string };
+  nodes: PlannedNode[];
+  s3?: PlannedUpload;
+}
+
+export interface PlannedNode {
+  address: string;
+  hostnameOverride?: string;
+  ssh: string;
+  credentials: string;
+  dockerSocket: string;
+  etcdEndpoint: string;
+  kubernetesDir: string;
+  file: string;
+  pkiBundle?: string;
+}
+
+export interface PlannedUpload {
+  endpoint: string;
+  bucket: string;
+  region?: string;
+  key: string;
+  pkiBundleKey?: string;
+  credentials: string;
+  customCa: boolean;
+}
+
+export function planSave(request: SavePlanRequest): SavePlan {
+  const { cluster } = request;
+  const clusterSsh = { sshKeyPath: cluster.sshKeyPath, sshAgentAuth: cluster.sshAgentAuth, ...(cluster.sshCertPath ? { sshCertPath: cluster.sshCertPath } : {}) };
+  const credentialsOf = (host: Parameters<typeof chooseCredentialSource>[0]) =>
+    describeCredentialSource(chooseCredentialSource(host, clusterSsh, request.sshAgentAuth));
+  const bastion = cluster.bastionHost;
+  return {
+    schemaVersion: 1,
+    command: 'snapshot-save',
+    dryRun: true,
+    name: request.name,
+    clusterFile: request.clusterFile,
+    stateFile: cluster.stateFile,
+    image: describeImage(request.image, request.imageContract),
+    concurrency: request.concurrency,
+    snapshotTimeoutSeconds: cluster.etcd.backupTimeoutSeconds,
+    overwrite: request.overwrite,
+    ...(bastion
+      ? { bastion: { address: bastion.address, port: bastion.port, user: bastion.user, credentials: credentialsOf({ ...bastion, fieldPrefix: 'bastion_host' }) } }
+      : {}),
+    nodes: cluster.etcdNodes.map((node) => ({
+      address: node.address,
+      ...(node.hostnameOverride ? { hostnameOverride: node.hostnameOverride } : {}),
+      ssh: `${node.user}@${node.address}:${node.port}${bastion ? ` through bastion ${bastion.address}` : ''}`,
+      credentials: credentialsOf({ ...node, fieldPrefix: node.field }),
+      dockerSocket: node.dockerSocket,
+      etcdEndpoint: `https://${node.internalAddress}:2379`,
+      kubernetesDir: nodeKubernetesDir(cluster.prefixPath),
+      file: path.posix.join(NODE_SNAPSHOT_DIR, `${request.name}.zip`),
+      ...(request.pkiBundle ? { pkiBundle: path.posix.join(NODE_SNAPSHOT_DIR, PKI_BUNDLE_FILE_NAME) } : {}),
+    })),
+    ...(request.s3 ? { s3: planUpload(request.s3, request.name, request.pkiBundle) } : {}),
+  };
+}
+
+function planUpload(s3: S3Settings, name: string, pkiBundle: boolean): PlannedUpload {
+  return {
+    endpoint: s3.endpoint,
+    bucket: s3.bucketName,
+    ...(s3.region ? { region: s3.region } : {}),
+    key: snapshotObjectKey(s3.folder, name),
+    ...(pkiBundle ? { pkiBundleKey: pkiBundleObjectKey(s3.folder, name) } : {}),
+    credentials: s3.credentials
+      ? 'static keys (from the flags or s3backupconfig)'
+      : "the uploading node's default AWS credential chain (instance metadata / IAM role)",
+    customCa: s3.customCa !== undefined,
+  };
+}
+
+function describeImage(image: ImageSource, contract: string): SavePlan['image'] {
+  if (image.kind === 'bundled') return { reference: image.image.tag, source: 'bundled', contract: contract === 'auto' ? 'native' : contract };
+  return {
+    reference: image.image.reference,
+    source: 'registry',
+    contract,
+    ...(image.image.registry ? { login: image.image.registry.field } : {}),
+  };
+}
+
+/** Where a host's SSH credentials come from, never what they are. */
+export function describeCredentialSource(source: CredentialSource): string {
+  if (source.kind === 'agent') return 'the ssh-agent (SSH_AUTH_SOCK)';
+  const key = source.kind === 'inline-key' ? `the inline key in ${source.field}` : `key file ${source.path} (${source.field})`;
+  if (source.certificate === undefined) return key;
+  const certificate =
+    source.certificate.kind === 'inline-cert' ? `the inline certificate in ${source.certificate.field}` : `certificate ${source.certificate.path} (${source.certificate.field})`;
+  return `${key} with ${certificate}`;
+}
+
+/** The plan as text for a terminal. */
+export function formatPlan(plan: SavePlan): string {
+  const lines = [
+    `Dry run: nothing was contacted and nothing was written.`,
+    `snapshot ${plan.name} from ${plan.clusterFile} (state file ${plan.stateFile})`,
+    `image ${plan.image.reference} (${plan.image.source}, ${plan.image.contract} contract${plan.image.login ? `, login from ${plan.image.login}` : ''})`,
+    `${plan.nodes.length} etcd node(s), ${plan.concurrency} at a time, each within ${plan.snapshotTimeoutSeconds} s${plan.overwrite ? '; an existing file is replaced' : ''}`,
+  ];
+  if (plan.bastion) lines.push(`through bastion ${plan.bastion.user}@${plan.bastion.address}:${plan.bastion.port} with ${plan.bastion.credentials}`);
+  for (const node of plan.nodes) {
+    const name = node.hostnameOverride ? `${node.address} (${node.hostnameOverride})` : node.address;
+    lines.push(`  ${name}: ssh ${node.ssh} with ${node.credentials}; docker ${node.dockerSocket}; etcd ${node.etcdEndpoint}; certificates ${node.kubernetesDir}/ssl`);
+    lines.push(`    writes ${node.file}${node.pkiBundle ? ` and ${node.pkiBundle}` : ''}`);
+  }
+  if (plan.s3) {
+    const region = plan.s3.region ? `, region ${plan.s3.region}` : '';
+    lines.push(`one copy to s3://${plan.s3.bucket}/${plan.s3.key} at ${plan.s3.endpoint}${region}, with ${plan.s3.credentials}${plan.s3.customCa ? ', custom CA' : ''}`);
+    if (plan.s3.pkiBundleKey) lines.push(`  and the PKI bundle to s3://${plan.s3.bucket}/${plan.s3.pkiBundleKey}`);
+  }
+  return lines.join('\n');
+}
