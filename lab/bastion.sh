@@ -31,16 +31,7 @@ readonly INNER_PREFIX=127.0.250
 # shellcheck source=lab/common.sh
 source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
 
-log() { printf 'bastion-lab: %s\n' "$*" >&2; }
-die() {
-  printf 'bastion-lab: error: %s\n' "$*" >&2
-  exit "$DIE_RC"
-}
-on_err() { # an unexpected failing command under set -e: one line, then exit
-  (($1 == DIE_RC)) || printf 'bastion-lab: error: unexpected failure (exit %s) at bastion.sh:%s: %s\n' "$1" "$2" "$3" >&2
-  exit "$DIE_RC"
-}
-trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
+lab_messages bastion-lab bastion.sh
 
 DIR=""
 set_dir() {

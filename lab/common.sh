@@ -1,6 +1,24 @@
 # lab/common.sh — helpers shared by lab/lab.sh, lab/s3.sh, lab/registry.sh and lab/bastion.sh
-# (sourced, not run). They use the caller's log/die/set_dir and its PACKAGES, POLICY_RC,
+# (sourced, not run). They use the caller's set_dir and its DIE_RC, PACKAGES, POLICY_RC,
 # POLICY_CREATED, LEAD_DIR, DIR and CMD.
+
+# One voice for each lab script: log and die print "PREFIX: ..." on stderr, die exits
+# DIE_RC, and an unexpected failure under set -e (the ERR trap) is one line naming
+# SCRIPT:LINE and the command. Call once, right after sourcing this file.
+lab_messages() { # prefix script-name
+  LAB_VOICE=$1 LAB_SCRIPT_NAME=$2
+  trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
+}
+log() { printf '%s: %s\n' "$LAB_VOICE" "$*" >&2; }
+die() {
+  printf '%s: error: %s\n' "$LAB_VOICE" "$*" >&2
+  exit "$DIE_RC"
+}
+on_err() {
+  local rc=$1 line=$2 cmd=$3
+  ((rc == DIE_RC)) || printf '%s: error: unexpected failure (exit %s) at %s:%s: %s\n' "$LAB_VOICE" "$rc" "$LAB_SCRIPT_NAME" "$line" "$cmd" >&2
+  exit "$DIE_RC"
+}
 
 read_pid() {
   local p=""

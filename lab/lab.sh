@@ -27,17 +27,7 @@ DEFAULT_K8S=v1.26.15-rancher1-1
 # shellcheck source=lab/common.sh
 source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
 
-log() { printf 'lab: %s\n' "$*" >&2; }
-die() {
-  printf 'lab: error: %s\n' "$*" >&2
-  exit "$DIE_RC"
-}
-on_err() { # an unexpected failing command under set -e: one line, then exit
-  local rc=$1 line=$2 cmd=$3
-  ((rc == DIE_RC)) || printf 'lab: error: unexpected failure (exit %s) at lab.sh:%s: %s\n' "$rc" "$line" "$cmd" >&2
-  exit "$DIE_RC"
-}
-trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
+lab_messages lab lab.sh
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

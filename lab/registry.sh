@@ -23,17 +23,7 @@ readonly REG_USER=rke-lab
 # shellcheck source=lab/common.sh
 source "$(dirname "$REGISTRY_SCRIPT")/common.sh"
 
-log() { printf 'registry-lab: %s\n' "$*" >&2; }
-die() {
-  printf 'registry-lab: error: %s\n' "$*" >&2
-  exit "$DIE_RC"
-}
-on_err() {
-  local rc=$1 line=$2 cmd=$3
-  ((rc == DIE_RC)) || printf 'registry-lab: error: unexpected failure (exit %s) at registry.sh:%s: %s\n' "$rc" "$line" "$cmd" >&2
-  exit "$DIE_RC"
-}
-trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
+lab_messages registry-lab registry.sh
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

@@ -31,17 +31,7 @@ readonly ROLE_NAME=rke-etcd-backup REGION=us-east-1
 # shellcheck source=lab/common.sh
 source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
 
-log() { printf 's3-lab: %s\n' "$*" >&2; }
-die() {
-  printf 's3-lab: error: %s\n' "$*" >&2
-  exit "$DIE_RC"
-}
-on_err() {
-  local rc=$1 line=$2 cmd=$3
-  ((rc == DIE_RC)) || printf 's3-lab: error: unexpected failure (exit %s) at s3.sh:%s: %s\n' "$rc" "$line" "$cmd" >&2
-  exit "$DIE_RC"
-}
-trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
+lab_messages s3-lab s3.sh
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
