@@ -51,9 +51,12 @@ async function snapshotAll(context: RunContext, request: SaveRequest): Promise<N
   const results = await mapConcurrently(nodes, request.concurrency, async (node: NodeConfig) => {
     request.log.info(`[${node.address}] taking snapshot ${request.name}`);
     const result = await snapshotNode(node, context);
-    if (result.ok) request.log.info(`[${node.address}] saved ${result.file} (${result.size} bytes)`);
-    if (result.pkiBundle) request.log.info(`[${node.address}] saved ${result.pkiBundle.file} (${result.pkiBundle.size} bytes)`);
-    else request.log.warn(`[${node.address}] failed: ${result.error}`);
+    if (result.ok) {
+      request.log.info(`[${node.address}] saved ${result.file} (${result.size} bytes)`);
+      if (result.pkiBundle) request.log.info(`[${node.address}] saved ${result.pkiBundle.file} (${result.pkiBundle.size} bytes)`);
+    } else {
+      request.log.warn(`[${node.address}] failed: ${result.error}`);
+    }
     for (const warning of result.warnings) request.log.warn(`[${node.address}] ${warning}`);
     return result;
   });

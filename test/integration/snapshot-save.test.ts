@@ -52,6 +52,7 @@ describe('snapshot-save on the 3-node lab', () => {
 
     const outcome = await save(['--config', lab.clusterYml, '--name', 'it-full']);
     assert.equal(outcome.code, 0, outcome.stderr);
+    assert.doesNotMatch(outcome.stderr, /^(WARN|ERROR) /m, 'a clean run logs no warning');
 
     for (const [index, address] of lab.addresses.entries()) {
       const node = index + 1;
