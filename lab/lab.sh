@@ -979,6 +979,36 @@ cmd_ssh() {
 cmd_dockerd_stop() { # the node's engine goes away, and with it the etcd container
   parse_node_command "$@"
   stop_dockerd "$NODE_N"
+  stop_engine_children "$NODE_N"
+}
+
+engine_children() { # node N's containerd and shims, which can outlive its dockerd for a moment
+  local nd p argv0 CMDLINE
+  nd=$(node_dir "$1")
+  for p in /proc/[0-9]*; do
+    cmdline_of "${p#/proc/}" || continue
+    argv0=${CMDLINE%% *}
+    argv0=${argv0##*/}
+    [[ ($argv0 == containerd || $argv0 == containerd-shim*) && $CMDLINE == *"$nd/"* ]] && printf '%s\n' "${p#/proc/}"
+  done
+  return 0
+}
+
+stop_engine_children() { # wait for them to go (a new dockerd fails while the old containerd holds its socket), else TERM, KILL
+  local n=$1 round i pid
+  local -a pids=()
+  for round in WAIT TERM KILL; do
+    for ((i = 0; i < 100; i++)); do
+      mapfile -t pids < <(engine_children "$n")
+      ((${#pids[@]})) || return 0
+      sleep 0.1
+    done
+    [[ $round == WAIT ]] && continue
+    log "node $n: ${round} to containerd processes still alive after dockerd stopped: ${pids[*]}"
+    for pid in "${pids[@]}"; do kill "-$round" "$pid" 2>/dev/null || true; done
+  done
+  mapfile -t pids < <(engine_children "$n")
+  ((${#pids[@]} == 0)) || die "node $n: containerd processes still alive: ${pids[*]}"
 }
 
 cmd_dockerd_start() { # the engine back, and the etcd container started again
