@@ -102,7 +102,7 @@ wait_listening() { # pidfile netns-or-empty address:port what
   local pid i
   pid=$(read_pid "$1")
   for ((i = 0; i < 100; i++)); do
-    pid_is "$pid" || die "$4 exited: $(tail -n 3 "$BD/logs/"*.log 2>/dev/null | tr '\n' ' ')"
+    pid_is "$pid" || die "$4 exited: $(log_tail "$BD/logs/"*.log)"
     if [[ -n $2 ]]; then
       ip netns exec "$2" ss -Htln "src $3" 2>/dev/null | grep -q . && return 0
     else

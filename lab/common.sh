@@ -28,11 +28,27 @@ read_pid() {
   printf '%s' "$p"
 }
 
+# Alive and not a zombie. Read from /proc/PID/stat, not cmdline: during an execve the new
+# image's cmdline reads empty for a moment, which looked like an exit (seen once in CI).
+pid_alive() { # pid
+  local stat=""
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != [ZX] ]]
+}
+
 pid_is() { # pid needle... : alive and its command line contains every needle
   local pid=$1 n CMDLINE=""
   shift
+  (($#)) || { pid_alive "$pid"; return; }
   cmdline_of "$pid" || return 1
   for n; do [[ $CMDLINE == *"$n"* ]] || return 1; done
+}
+
+# The last lines of log files on one line, for an error message; never fails (a missing log
+# must not trip the ERR trap inside the message being built).
+log_tail() { # file...
+  { tail -qn 3 "$@" 2>/dev/null || true; } | tr '\n' ' '
 }
 
 missing_packages() {

@@ -427,7 +427,7 @@ wait_node() { # sshd listening and the bind mounts really in place
   for ((i = 0; i < 150; i++)); do
     abandoned && exit 1
     if ! pid_is "$pid"; then
-      die "node $n ($ip): node process exited: $(tail -n 3 "$nd/logs/node.log" "$nd/logs/sshd.log" 2>/dev/null | tr '\n' ' ')"
+      die "node $n ($ip): node process exited: $(log_tail "$nd/logs/node.log" "$nd/logs/sshd.log")"
     fi
     if pid_is "$pid" "$nd/sshd/sshd_config" && ss -Htln "src $ip:22" 2>/dev/null | grep -q .; then
       [[ /proc/$pid/root/opt/rke -ef $nd/opt-rke && /proc/$pid/root/etc/kubernetes -ef $nd/etc-kubernetes &&
@@ -464,7 +464,7 @@ wait_dockerd() {
   pid=$(read_pid "$nd/dockerd.launch.pid")
   for ((i = 0; i < 600; i++)); do
     abandoned && exit 1
-    pid_is "$pid" || die "node $n: dockerd exited: $(tail -n 3 "$nd/logs/dockerd.log" | tr '\n' ' ')"
+    pid_is "$pid" || die "node $n: dockerd exited: $(log_tail "$nd/logs/dockerd.log")"
     if [[ -S $(node_socket "$n") ]] && timeout 5 docker -H "unix://$(node_socket "$n")" version >/dev/null 2>&1; then return 0; fi
     sleep 0.1
   done

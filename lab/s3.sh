@@ -117,11 +117,9 @@ daemon_pid() { # name -> pid if alive and ours
 # The pid we started is still alive, whatever it runs: during start-up it may not have exec'd yet,
 # and while it execs /proc/PID/cmdline can read empty, so look at the state in /proc/PID/stat.
 daemon_alive() { # name
-  local pid stat=""
+  local pid
   pid=$(read_pid "$DIR/run/$1.pid") || return 1
-  read -r stat 2>/dev/null <"/proc/$pid/stat" || return 1
-  stat=${stat##*) }
-  [[ ${stat:0:1} != [ZX] ]]
+  pid_alive "$pid"
 }
 
 stop_daemon() { # name signal seconds: signal, wait, then KILL; only if it still matches
@@ -354,7 +352,7 @@ start_mon() {
 wait_port() { # name ip port seconds
   local name=$1 ip=$2 port=$3 secs=$4 i
   for ((i = 0; i < secs * 20; i++)); do
-    daemon_alive "$name" || die "$name exited during start: $(tail -n 3 "$DIR/log/$name.out" 2>/dev/null | tr '\n' ' ')(see $DIR/log)"
+    daemon_alive "$name" || die "$name exited during start: $(log_tail "$DIR/log/$name.out") (see $DIR/log)"
     ss -Htln "src $ip:$port" 2>/dev/null | grep -q . && return 0
     sleep 0.05
   done
@@ -374,7 +372,7 @@ start_osd() {
 wait_osd_up() {
   local i
   for ((i = 0; i < 150; i++)); do
-    daemon_alive osd || die "ceph-osd exited during start: $(tail -n 3 "$DIR/log/osd.out" 2>/dev/null | tr '\n' ' ')(see $DIR/log)"
+    daemon_alive osd || die "ceph-osd exited during start: $(log_tail "$DIR/log/osd.out") (see $DIR/log)"
     ceph_cli osd dump 2>/dev/null | grep -q '^osd\.0 up' && return 0
     sleep 0.2
   done
@@ -389,7 +387,7 @@ start_rgw() {
 wait_https() { # radosgw answers S3 over TLS with the lab CA
   local i
   for ((i = 0; i < 600; i++)); do
-    daemon_alive rgw || die "radosgw exited during start: $(tail -n 3 "$DIR/log/rgw.out" 2>/dev/null | tr '\n' ' ')(see $DIR/log)"
+    daemon_alive rgw || die "radosgw exited during start: $(log_tail "$DIR/log/rgw.out") (see $DIR/log)"
     if ss -Htln "src $S3_IP:$S3_PORT" 2>/dev/null | grep -q . &&
       curl -sf -o /dev/null --max-time 5 --cacert "$DIR/ca.pem" "https://$S3_IP:$S3_PORT/"; then
       return 0
