@@ -13,12 +13,16 @@ export PATH="$PATH:$SYS_PATH"
 readonly PACKAGES=(ceph-mon ceph-osd radosgw ceph-common awscli openssl)
 readonly DIE_RC=3
 
-readonly S3_IP=127.0.3.1 S3_PORT=7480 IMDS_IP=127.0.3.2 IMDS_PORT=80
+# The lab's two addresses are SUBNET.1 (S3) and SUBNET.2 (IMDS). SUBNET comes from $S3_LAB_SUBNET
+# at `up` (default 127.0.3) and is kept in DIR/subnet for the other commands (set_dir).
+S3_IP="" IMDS_IP=""
+readonly S3_PORT=7480 IMDS_PORT=80
 readonly MON_PORTS=(3300 6789) OSD_PORT_MIN=6800 OSD_PORT_MAX=6807
 # Objects live in the OSD's RAM (memstore), up to MEMSTORE_BYTES. Each bucket has a quota of
 # BUCKET_QUOTA_BYTES so that S3 clients get 403 QuotaExceeded long before the OSD is full: a full
 # Ceph cluster does not fail writes, it blocks them (clients see timeouts).
-readonly MEMSTORE_BYTES=$((2560 * 1024 * 1024)) BUCKET_QUOTA_BYTES=$((1024 * 1024 * 1024))
+# Both can be raised at `up` with S3_LAB_MEMSTORE_MIB / S3_LAB_QUOTA_MIB (the benchmark does).
+readonly MEMSTORE_BYTES=$((${S3_LAB_MEMSTORE_MIB:-2560} * 1024 * 1024)) BUCKET_QUOTA_BYTES=$((${S3_LAB_QUOTA_MIB:-1024} * 1024 * 1024))
 readonly RGW_NAME=client.rgw.lab MON_ID=a
 readonly BUCKET=snapshots VERSIONED_BUCKET=snapshots-versioned
 readonly ADMIN_USER=admin-user RESTRICTED_USER=restricted-user ROLE_USER=role-user
@@ -53,6 +57,8 @@ usage: s3.sh COMMAND [--dir DIR] [ARGS]
   rgw-kill | rgw-start
                      faults for tests: radosgw dies at once (SIGKILL) / comes back
 DIR defaults to $S3_LAB_DIR, else /tmp/rke-s3-lab.
+At up: S3_LAB_SUBNET=127.X.Y puts S3 on 127.X.Y.1 and IMDS on 127.X.Y.2 (default 127.0.3);
+S3_LAB_MEMSTORE_MIB (default 2560) and S3_LAB_QUOTA_MIB (per bucket, default 1024) size it.
 EOF
 }
 
@@ -72,6 +78,10 @@ set_dir() {
   # admin sockets live in DIR/run; unix socket paths are limited to 107 bytes
   ((${#DIR} <= 60)) || die "--dir $DIR: too long for Ceph's admin sockets (keep it at most 60 characters)"
   CONF=$DIR/ceph.conf
+  local subnet=${S3_LAB_SUBNET:-127.0.3}
+  [[ -r $DIR/subnet ]] && read -r subnet <"$DIR/subnet"
+  [[ $subnet =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "S3 lab subnet $subnet: use 127.X.Y"
+  S3_IP=$subnet.1 IMDS_IP=$subnet.2
 }
 
 load_state() {
@@ -600,7 +610,7 @@ teardown() {
   rm -rf --one-file-system "$DIR/mon" "$DIR/osd" "$DIR/run" "$DIR/log" "$DIR/pki" "$DIR/rgw" "$DIR/crash" \
     "$DIR/ceph.conf" "$DIR/keyring" "$DIR/monmap" "$DIR/keys.env" "$DIR/keys.env.tmp" "$DIR/imds.json" \
     "$DIR/imds.json.tmp" "$DIR/ca.pem" "$DIR/other-ca.pem"
-  rm -f "$DIR/s3.env" "$DIR/s3.env.tmp"
+  rm -f "$DIR/s3.env" "$DIR/s3.env.tmp" "$DIR/subnet"
 }
 
 UP_DONE=0
@@ -644,7 +654,10 @@ cmd_up() {
     teardown
   fi
   rm -rf "$DIR/last-failure"
+  rm -f "$DIR/subnet"
+  set_dir "$DIR" # this run's subnet: $S3_LAB_SUBNET, not an earlier lab's
   mkdir -p "$DIR/run" "$DIR/log" "$DIR/mon" "$DIR/osd" "$DIR/crash"
+  printf '%s\n' "${S3_IP%.1}" >"$DIR/subnet"
   write_state starting
   trap 'up_exit' EXIT
   check_addresses_free
