@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { perTestDirectory } from '../../test/support/case-dirs.js';
 import { inspectWithPython } from '../../test/support/zip-tools.js';
 import { writeSnapshotArchive, type ArchiveRequest } from './archive.js';
+import { COMPRESSION_LEVELS, COMPRESSION_MODES, type CompressionMode } from './compression.js';
 
 const cases = await perTestDirectory('archive-test-');
 
@@ -20,6 +21,7 @@ function archiveRequest(openSnapshot: () => Readable, overrides: Partial<Archive
     snapshotName: 'snap',
     endpoint,
     openSnapshot,
+    level: 1,
     modified: new Date('2024-05-06T07:08:10Z'),
     ...overrides,
   };
@@ -40,6 +42,21 @@ test('the archive holds etcd\'s stream whole, trailer included, and the state fi
     ],
   );
   assert.equal(python.entries[0]?.sha256, createHash('sha256').update(stream).digest('hex'));
+});
+
+test('every compression mode writes a deflate entry that Python reads back whole; none is the largest', async () => {
+  const sizes = new Map<CompressionMode, number>();
+  for (const mode of COMPRESSION_MODES) {
+    const fileName = `snap-${mode}.zip`;
+    const written = await writeSnapshotArchive(
+      archiveRequest(chunked(stream), { level: COMPRESSION_LEVELS[mode], target: { dir: cases.path, fileName, mode: 0o600, overwrite: false, displayPath: fileName } }),
+    );
+    const python = await inspectWithPython(join(cases.path, fileName));
+    assert.equal(python.entries[0]?.sha256, createHash('sha256').update(stream).digest('hex'), mode);
+    sizes.set(mode, written.archive.size);
+  }
+  assert.ok(sizes.get('none')! > stream.length, `stored blocks: ${sizes.get('none')} bytes for ${stream.length}`);
+  assert.ok(sizes.get('fast')! < stream.length / 10 && sizes.get('standard')! <= sizes.get('fast')!, JSON.stringify([...sizes]));
 });
 
 test('a corrupt snapshot fails the SHA-256 check and leaves no file at all', async () => {

@@ -22,6 +22,8 @@ export interface ArchiveRequest {
   /** Opens etcd's snapshot stream; called only once the temporary file exists. */
   openSnapshot: () => Readable;
   stateFile?: Buffer;
+  /** zlib level of the snapshot entry (COMPRESSION_LEVELS). */
+  level: number;
   modified: Date;
   signal?: AbortSignal;
 }
@@ -43,6 +45,7 @@ export async function writeSnapshotArchive(request: ArchiveRequest): Promise<Wri
     const verifier = new SnapshotTrailerVerifier(request.endpoint);
     await zip.addEntry({ name: names.snapshot, mode: 0o600, modified: request.modified }, request.openSnapshot(), {
       through: [verifier],
+      level: request.level,
       signal: request.signal,
     });
     if (request.stateFile !== undefined) {

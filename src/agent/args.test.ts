@@ -101,3 +101,13 @@ test('--pki-bundle: save and upload carry it; absent means no bundle', () => {
   assert.deepEqual(parseAgentArgs(agentUploadArgs(uploading)), { command: 'upload', request: uploading });
   assert.throws(() => parseAgentArgs([...agentSaveArgs(request), '--pki-bundle=yes']), /unknown argument "--pki-bundle=yes"/);
 });
+
+test('--compression: save carries the mode; absent means the default; an unknown mode is refused', () => {
+  for (const compression of ['fast', 'standard', 'none'] as const) {
+    const compressing = { ...request, compression };
+    assert.deepEqual(agentSaveArgs(compressing).slice(-2), ['--compression', compression]);
+    assert.deepEqual(parseAgentArgs(agentSaveArgs(compressing)), { command: 'save', request: compressing });
+  }
+  assert.ok(!agentSaveArgs(request).includes('--compression'));
+  assert.throws(() => parseAgentArgs([...agentSaveArgs(request), '--compression', 'max']), /--compression must be one of fast, standard, none/);
+});

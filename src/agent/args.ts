@@ -1,6 +1,7 @@
 import { OperatorError } from '../errors.js';
 import { normalizeEndpoint, normalizeFolder } from '../s3/settings.js';
 import { validateSnapshotName } from '../snapshot/naming.js';
+import { COMPRESSION_MODES, isCompressionMode, type CompressionMode } from './compression.js';
 import type { AgentRemoveRequest, AgentSaveRequest, AgentUploadRequest } from './protocol.js';
 import { validateRemovableName } from './snapshot-files.js';
 
@@ -14,12 +15,12 @@ export type AgentCommand =
 
 export const AGENT_USAGE =
   'usage: agent save --name NAME --endpoint https://HOST:2379 --cacert FILE --cert FILE --key FILE ' +
-  '[--health-timeout SECONDS] [--overwrite] [--pki-bundle] | ' +
+  '[--health-timeout SECONDS] [--compression fast|standard|none] [--overwrite] [--pki-bundle] | ' +
   'agent upload --name NAME --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--overwrite] [--pki-bundle] | ' +
   'agent list | agent remove --name NAME [--name NAME ...] | agent verify --name NAME | agent version';
 
 const DEFAULT_HEALTH_TIMEOUT_SECONDS = 30;
-const SAVE_OPTIONS = ['name', 'endpoint', 'cacert', 'cert', 'key', 'health-timeout'] as const;
+const SAVE_OPTIONS = ['name', 'endpoint', 'cacert', 'cert', 'key', 'health-timeout', 'compression'] as const;
 const UPLOAD_OPTIONS = ['name', 'endpoint', 'bucket', 'folder', 'region'] as const;
 
 /** Parses the agent's arguments, as protocol.ts's agentSaveArgs/agentUploadArgs write them (`--flag=value` also accepted). */
@@ -50,10 +51,17 @@ function parseSave(args: readonly string[]): AgentSaveRequest {
     overwrite,
     healthTimeoutSeconds: parseSeconds(values.get('health-timeout')),
     ...(pkiBundle ? { pkiBundle } : {}),
+    ...parseCompression(values.get('compression')),
   };
   // The CLI validated it; checked again because it becomes a path here.
   validateSnapshotName(request.name);
   return request;
+}
+
+function parseCompression(value: string | undefined): { compression?: CompressionMode } {
+  if (value === undefined) return {};
+  if (!isCompressionMode(value)) throw new OperatorError(`agent save: --compression must be one of ${COMPRESSION_MODES.join(', ')}`);
+  return { compression: value };
 }
 
 /** The CLI sends normalized values; anything else is refused rather than normalized again. */

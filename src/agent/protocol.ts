@@ -11,6 +11,8 @@
  *   or 1 on failure.
  */
 
+import type { CompressionMode } from './compression.js';
+
 /** Where the container sees the node's directories (binds made by the CLI). */
 export const CONTAINER_BACKUP_DIR = '/backup';
 export const CONTAINER_KUBERNETES_DIR = '/etc/kubernetes';
@@ -41,6 +43,8 @@ export interface AgentSaveRequest {
   healthTimeoutSeconds: number;
   /** Also write /opt/rke/etcd-snapshots/pki.bundle.tar.gz (the node's /etc/kubernetes/ssl). Absent: false. */
   pkiBundle?: boolean;
+  /** How the snapshot is compressed in the zip. Absent: DEFAULT_COMPRESSION. */
+  compression?: CompressionMode;
 }
 
 /** The standard input document. Binary payloads are base64. */
@@ -123,6 +127,7 @@ export function agentSaveArgs(request: AgentSaveRequest): string[] {
   ];
   if (request.overwrite) args.push('--overwrite');
   if (request.pkiBundle) args.push('--pki-bundle');
+  if (request.compression !== undefined) args.push('--compression', request.compression);
   return args;
 }
 

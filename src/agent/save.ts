@@ -6,6 +6,7 @@ import { snapshotStream } from '../etcd/snapshot-stream.js';
 import { OperatorError, messageOf } from '../errors.js';
 import { checkTargetFree, ensureDirectory, type AtomicTarget } from './atomic-file.js';
 import { writeSnapshotArchive } from './archive.js';
+import { COMPRESSION_LEVELS, DEFAULT_COMPRESSION } from './compression.js';
 import { checkPkiBundleTarget, pkiBundleTarget, scanPkiDirectory, writePkiBundle, type PkiScan } from './pki-bundle.js';
 import {
   CONTAINER_BACKUP_DIR,
@@ -71,6 +72,7 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
       endpoint: request.endpoint,
       openSnapshot: () => snapshotStream(client.snapshotCall(), { endpoint: request.endpoint, idleTimeoutMs }),
       stateFile,
+      level: COMPRESSION_LEVELS[request.compression ?? DEFAULT_COMPRESSION],
       modified: (options.now ?? (() => new Date()))(),
       signal: options.signal,
     });

@@ -19,6 +19,7 @@ async function written(name: string, withState = true): Promise<{ dir: string; o
     snapshotName: name,
     endpoint: 'https://10.0.0.1:2379',
     openSnapshot: () => Readable.from([stream]),
+    level: 6,
     modified: new Date('2024-05-06T07:08:10Z'),
     ...(withState ? { stateFile: Buffer.from('{}') } : {}),
   });

@@ -4,16 +4,16 @@ import { OperatorError, messageOf } from '../errors.js';
 import { snapshotLsCommand, snapshotPruneCommand, snapshotRmCommand, snapshotVerifyCommand } from './snapshot-manage.js';
 import { snapshotSaveCommand } from './snapshot-save.js';
 
+/** Commander's own errors (unknown option, bad choice) read like ours: one ERROR line. */
+const OUTPUT = { outputError: (text: string, write: (text: string) => void) => write(text.replace(/^error: /, 'ERROR ')) };
+
 /**
  * `rke` — the same command line as RKE's for etcd snapshots. Only this layer prints
  * errors: an OperatorError as one line, anything else as a bug (stack under --debug).
  */
 async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
-  const program = new Command('rke')
-    .description('etcd snapshots for RKE clusters')
-    .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'ERROR ')) });
+  const program = new Command('rke').description('etcd snapshots for RKE clusters').exitOverride().configureOutput(OUTPUT);
   const etcd = new Command('etcd').description('etcd snapshot operations').exitOverride();
   etcd.addCommand(snapshotSaveCommand((code) => (exitCode = code)).exitOverride());
   etcd.addCommand(snapshotLsCommand((code) => (exitCode = code)).exitOverride());
@@ -21,6 +21,8 @@ async function main(argv: string[]): Promise<number> {
   etcd.addCommand(snapshotPruneCommand((code) => (exitCode = code)).exitOverride());
   etcd.addCommand(snapshotVerifyCommand((code) => (exitCode = code)).exitOverride());
   program.addCommand(etcd);
+  // addCommand does not pass settings down: each command gets the same error format.
+  for (const command of [etcd, ...etcd.commands]) command.configureOutput(OUTPUT);
   try {
     await program.parseAsync(argv);
     return exitCode;

@@ -1,3 +1,4 @@
+import { COMPRESSION_MODES, DEFAULT_COMPRESSION, type CompressionMode } from '../agent/compression.js';
 import { Command, Option } from 'commander';
 import { locateBundledAgentImage } from '../agent/bundled-image.js';
 import { loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
@@ -25,6 +26,7 @@ export interface SnapshotSaveFlags extends S3Flags, NodeAccessFlags {
   overwrite: boolean;
   backupImage?: string;
   pkiBundle: boolean;
+  compression: CompressionMode;
   backupImageContract: ImageContractChoice;
   dryRun: boolean;
   output: OutputFormat;
@@ -53,6 +55,11 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
         .default('auto'),
     )
     .option('--pki-bundle', 'also save each node\'s /etc/kubernetes/ssl as /opt/rke/etcd-snapshots/pki.bundle.tar.gz (pre-v0.2.0 clusters); with --s3 also uploaded', false)
+    .addOption(
+      new Option('--compression <mode>', 'how the snapshot is compressed in the zip: fast (deflate level 1), standard (level 6, as RKE), none (stored, no compression)')
+        .choices(COMPRESSION_MODES)
+        .default(DEFAULT_COMPRESSION),
+    )
     .option('--dry-run', 'print what would be done (nodes, image, paths, bucket and keys) and contact nothing', false);
   addNodeAccessOptions(command);
   addOutputOption(command);
@@ -69,6 +76,9 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
   validateSnapshotName(name);
   if (flags.pkiBundle && flags.backupImageContract === 'rke-tools') {
     throw new OperatorError("--pki-bundle needs the bundled agent's protocol: rke-tools' command line has no PKI bundle (drop --backup-image-contract rke-tools)");
+  }
+  if (flags.compression !== DEFAULT_COMPRESSION && flags.backupImageContract === 'rke-tools') {
+    log.warn(`--compression ${flags.compression} is not passed on: rke-tools' command line has no such setting, the image compresses as it does`);
   }
   const cluster = await loadClusterConfig(flags.config);
   const s3 = flags.s3
@@ -87,6 +97,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       concurrency: flags.concurrency,
       overwrite: flags.overwrite,
       pkiBundle: flags.pkiBundle,
+      compression: flags.compression,
       ...(s3 ? { s3 } : {}),
     });
     process.stdout.write((flags.output === 'json' ? JSON.stringify(plan, null, 2) : formatPlan(plan)) + '\n');
@@ -105,6 +116,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       imageContract: flags.backupImageContract,
       hostKeys,
       ...(flags.pkiBundle ? { pkiBundle: true } : {}),
+      compression: flags.compression,
       concurrency: flags.concurrency,
       ...(s3 ? { s3 } : {}),
       timeouts: {

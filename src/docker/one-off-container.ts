@@ -45,6 +45,8 @@ export interface OneOffOutcome {
   stderr: string;
   /** Set when the container could not be removed afterwards: the operator must act. */
   removalError?: string;
+  /** Where the time went: stale check, create, attach and start; the run; the removal. */
+  timings: { startMs: number; runMs: number; removeMs: number };
 }
 
 /** Keep at most this much of each output stream; the agent's result line comes last. */
@@ -67,6 +69,7 @@ export async function runOneOffContainer(
   hooks: OneOffContainerHooks = {},
 ): Promise<OneOffOutcome> {
   const api = apiCall(host, limits);
+  const began = Date.now();
   await api(removeStaleContainer(docker, host, spec.name), `checking for a stale ${spec.name} container`);
   // Not abandoned on interruption: a create still in flight would leave a container we hold no handle to.
   const container = await deadline(createContainer(docker, spec), limits.apiTimeoutMs, `creating ${spec.name} on host ${host}`).catch(
@@ -77,7 +80,7 @@ export async function runOneOffContainer(
       throw new OperatorError(`cannot create container ${spec.name} on host ${host}: ${describeDockerError(error)}`);
     },
   );
-  let outcome: OneOffOutcome;
+  let outcome: Omit<OneOffOutcome, 'timings'> & { startedAt: number };
   try {
     if (limits.signal?.aborted) throw new InterruptedError(`the snapshot on host ${host}`);
     if (hooks.beforeStart) await hooks.beforeStart(container);
@@ -88,8 +91,11 @@ export async function runOneOffContainer(
     if (removalError) throw new OperatorError(`${messageOf(error)}; also ${removalError}`);
     throw error;
   }
+  const exited = Date.now();
   const removalError = await removeContainer(container, limits.apiTimeoutMs, host, spec.name);
-  return removalError ? { ...outcome, removalError } : outcome;
+  const { startedAt, ...result } = outcome;
+  const timings = { startMs: startedAt - began, runMs: exited - startedAt, removeMs: Date.now() - exited };
+  return { ...result, timings, ...(removalError ? { removalError } : {}) };
 }
 
 async function runAttached(
@@ -98,7 +104,7 @@ async function runAttached(
   host: string,
   spec: OneOffContainerSpec,
   limits: OneOffContainerLimits,
-): Promise<OneOffOutcome> {
+): Promise<Omit<OneOffOutcome, 'timings'> & { startedAt: number }> {
   const api = apiCall(host, limits);
   const withStdin = spec.stdin !== undefined;
   const stream = (await api(
@@ -112,6 +118,7 @@ async function runAttached(
   await api(container.start(), `starting ${spec.name}`).catch((error) => {
     throw new OperatorError(`cannot start container ${spec.name} on host ${host}: ${describeDockerError(error)}`);
   });
+  const startedAt = Date.now();
   if (spec.stdin !== undefined) stream.end(spec.stdin);
 
   const exit = await deadline(waitForExit(container), limits.runTimeoutMs, `the snapshot on host ${host}`, limits.signal).catch((error: unknown) => {
@@ -125,7 +132,7 @@ async function runAttached(
   });
   // The output may still be in flight when the engine reports the exit.
   await deadline(outputDone, 5_000, 'reading the container output').catch(() => undefined);
-  return { exitCode: exit.StatusCode, stdout: stdout.text(), stderr: stderr.text() };
+  return { exitCode: exit.StatusCode, stdout: stdout.text(), stderr: stderr.text(), startedAt };
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { CompressionMode } from '../agent/compression.js';
 import type Docker from 'dockerode';
 import {
   CONTAINER_BACKUP_DIR,
@@ -22,7 +23,7 @@ import { chooseCredentialSource, loadCredentials } from '../ssh/credentials.js';
 import type { HostKeyVerifier } from '../ssh/host-key-verifier.js';
 import type { Logger } from '../log.js';
 import { nodeKubernetesDir, withNodePaths } from './node-paths.js';
-import type { NodeResult } from './result.js';
+import type { NodeResult, NodeTimings } from './result.js';
 import { resolveImageContract, rkeToolsSnapshot, type ImageContractChoice } from './rke-tools-node.js';
 
 export const SNAPSHOT_CONTAINER_NAME = 'etcd-snapshot-once';
@@ -45,6 +46,8 @@ export interface RunContext {
   stateFile?: Buffer;
   /** --pki-bundle: also write (and with --s3 upload) each node's pki.bundle.tar.gz. Absent: false. */
   pkiBundle?: boolean;
+  /** --compression; absent: the agent's default. */
+  compression?: CompressionMode;
   timeouts: Timeouts;
   signal: AbortSignal;
   log: Logger;
@@ -62,19 +65,28 @@ export interface Timeouts {
 export async function snapshotNode(node: NodeConfig, context: RunContext): Promise<NodeResult> {
   const started = Date.now();
   const base = { address: node.address, hostnameOverride: node.hostnameOverride, warnings: [] as string[] };
+  const timings: NodeTimings = {};
+  let lapStart = started;
+  const lap = (phase: 'sshConnectMs' | 'dockerChecksMs' | 'imageMs') => {
+    const now = Date.now();
+    timings[phase] = now - lapStart;
+    lapStart = now;
+  };
   try {
     const result = await withNodeEngine(node, context, async (docker, nodeContext) => {
+      lap('sshConnectMs');
       await checkEngine(docker, node, nodeContext);
       await checkEtcdRunning(docker, node, nodeContext);
+      lap('dockerChecksMs');
       const image = await ensureAgentImage(docker, node, nodeContext);
-      if ((await resolveImageContract(docker, image, node, nodeContext)) === 'rke-tools') {
-        return rkeToolsSnapshot(docker, image, node, nodeContext, base.warnings);
-      }
-      return runSnapshotAgent(docker, image, node, nodeContext, base.warnings);
+      const contract = await resolveImageContract(docker, image, node, nodeContext);
+      lap('imageMs');
+      if (contract === 'rke-tools') return rkeToolsSnapshot(docker, image, node, nodeContext, base.warnings);
+      return runSnapshotAgent(docker, image, node, nodeContext, base.warnings, timings);
     });
-    return { ...base, ...result, ok: true, durationMs: Date.now() - started };
+    return { ...base, ...result, ok: true, durationMs: Date.now() - started, timings };
   } catch (error) {
-    return { ...base, ok: false, error: failureMessage(error, node, context), durationMs: Date.now() - started };
+    return { ...base, ok: false, error: failureMessage(error, node, context), durationMs: Date.now() - started, timings };
   }
 }
 
@@ -187,6 +199,7 @@ async function runSnapshotAgent(
   node: NodeConfig,
   context: RunContext,
   warnings: string[],
+  timings: NodeTimings,
 ): Promise<Omit<NodeResult, 'address' | 'hostnameOverride' | 'ok' | 'durationMs' | 'warnings'>> {
   const input: AgentInput = context.stateFile ? { stateFileBase64: context.stateFile.toString('base64') } : {};
   const outcome = await runAgentContainer(docker, image, node, context, warnings, {
@@ -200,6 +213,7 @@ async function runSnapshotAgent(
       overwrite: context.overwrite,
       healthTimeoutSeconds: 30,
       ...(context.pkiBundle ? { pkiBundle: true } : {}),
+      ...(context.compression ? { compression: context.compression } : {}),
     }),
     binds: [
       `${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}`,
@@ -207,6 +221,9 @@ async function runSnapshotAgent(
     ],
     input,
   });
+  timings.containerStartMs = outcome.timings.startMs;
+  timings.agentMs = outcome.timings.runMs;
+  timings.containerRemoveMs = outcome.timings.removeMs;
   let result;
   try {
     result = agentSuccess(outcome, parseResultLine, node, 'snapshot', context.log);
@@ -227,6 +244,7 @@ async function runSnapshotAgent(
     snapshotSha256: result.snapshotSha256,
     stateFileIncluded: result.stateFileIncluded,
     ...(result.pkiBundle ? { pkiBundle: result.pkiBundle } : {}),
+    ...(result.peakRssBytes !== undefined ? { agentPeakRssBytes: result.peakRssBytes } : {}),
   };
 }
 

@@ -27,6 +27,7 @@ test('the plan names nodes, paths, endpoints and credential sources, never a sec
     concurrency: 10,
     overwrite: false,
     pkiBundle: true,
+    compression: 'fast',
     s3: { endpoint: 's3.example.com', bucketName: 'b', folder: 'daily', credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'TOPSECRET' } },
   });
   assert.equal(plan.nodes.length, 2, 'only etcd nodes');
@@ -45,6 +46,7 @@ test('the plan names nodes, paths, endpoints and credential sources, never a sec
   assert.equal(plan.s3?.key, 'daily/before-upgrade.zip');
   assert.equal(plan.s3?.pkiBundleKey, 'daily/before-upgrade.pki.bundle.tar.gz');
   assert.equal(plan.image.contract, 'native');
+  assert.deepEqual(plan.compression, { mode: 'fast', zlibLevel: 1 });
   const text = formatPlan(plan) + JSON.stringify(plan);
   for (const secret of ['TOPSECRET', 'AKIAEXAMPLE', 'SECRETKEYBODY']) assert.ok(!text.includes(secret), `${secret} shown`);
   assert.match(formatPlan(plan), /^Dry run: nothing was contacted and nothing was written\./);

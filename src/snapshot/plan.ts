@@ -3,6 +3,7 @@
  * flags alone. Nothing here touches a node, a registry or S3, and no secret is shown:
  * credentials are named by where they come from.
  */
+import { COMPRESSION_LEVELS, type CompressionMode } from '../agent/compression.js';
 import path from 'node:path';
 import { NODE_SNAPSHOT_DIR, PKI_BUNDLE_FILE_NAME } from '../agent/protocol.js';
 import type { ClusterConfig } from '../config/cluster.js';
@@ -22,6 +23,7 @@ export interface SavePlanRequest {
   concurrency: number;
   overwrite: boolean;
   pkiBundle: boolean;
+  compression: CompressionMode;
   s3?: S3Settings;
 }
 
@@ -36,6 +38,8 @@ export interface SavePlan {
   concurrency: number;
   snapshotTimeoutSeconds: number;
   overwrite: boolean;
+  /** --compression: deflate level of the snapshot entry. */
+  compression: { mode: CompressionMode; zlibLevel: number };
   bastion?: { address: string; port: number; user: string; credentials: string };
   nodes: PlannedNode[];
   s3?: PlannedUpload;
@@ -80,6 +84,7 @@ export function planSave(request: SavePlanRequest): SavePlan {
     concurrency: request.concurrency,
     snapshotTimeoutSeconds: cluster.etcd.backupTimeoutSeconds,
     overwrite: request.overwrite,
+    compression: { mode: request.compression, zlibLevel: COMPRESSION_LEVELS[request.compression] },
     ...(bastion
       ? { bastion: { address: bastion.address, port: bastion.port, user: bastion.user, credentials: credentialsOf({ ...bastion, fieldPrefix: 'bastion_host' }) } }
       : {}),
@@ -139,6 +144,7 @@ export function formatPlan(plan: SavePlan): string {
     `snapshot ${plan.name} from ${plan.clusterFile} (state file ${plan.stateFile})`,
     `image ${plan.image.reference} (${plan.image.source}, ${plan.image.contract} contract${plan.image.login ? `, login from ${plan.image.login}` : ''})`,
     `${plan.nodes.length} etcd node(s), ${plan.concurrency} at a time, each within ${plan.snapshotTimeoutSeconds} s${plan.overwrite ? '; an existing file is replaced' : ''}`,
+    `compression ${plan.compression.mode} (deflate level ${plan.compression.zlibLevel})`,
   ];
   if (plan.bastion) lines.push(`through bastion ${plan.bastion.user}@${plan.bastion.address}:${plan.bastion.port} with ${plan.bastion.credentials}`);
   for (const node of plan.nodes) {

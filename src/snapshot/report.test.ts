@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatResultTable } from './report.js';
+import { formatResultTable, formatTimings } from './report.js';
 import type { NodeResult } from './result.js';
 
 const sha = (digit: string) => digit.repeat(64);
@@ -49,4 +49,9 @@ test('--pki-bundle --s3: the bundle object has its own line after the S3 line', 
   assert.equal(lines[s3], `S3: s3://b/f/snap.zip uploaded from 10.0.0.1: 11.1 KiB, sha256 ${sha('a')}, verified by ETag`);
   assert.equal(lines[s3 + 1], `S3 PKI bundle: s3://b/f/snap.pki.bundle.tar.gz uploaded from 10.0.0.1: 3.1 KiB, sha256 ${sha('b')}, verified by ETag, version v1`);
   assert.equal(lines.filter((line) => line.startsWith('S3: ')).length, 1);
+});
+
+test('timings read in phase order and skip the phases that did not run', () => {
+  assert.equal(formatTimings({ imageMs: 5, sshConnectMs: 120, agentMs: 900 }), 'ssh 120 ms, image 5 ms, agent 900 ms');
+  assert.equal(formatTimings({}), '');
 });

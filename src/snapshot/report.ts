@@ -1,4 +1,20 @@
-import type { NodeResult } from './result.js';
+import type { NodeResult, NodeTimings } from './result.js';
+
+const TIMING_LABELS: Array<[keyof NodeTimings, string]> = [
+  ['sshConnectMs', 'ssh'],
+  ['dockerChecksMs', 'docker checks'],
+  ['imageMs', 'image'],
+  ['containerStartMs', 'container start'],
+  ['agentMs', 'agent'],
+  ['containerRemoveMs', 'container removal'],
+];
+
+/** "ssh 120 ms, docker checks 31 ms, ..." for the phases that ran. */
+export function formatTimings(timings: NodeTimings): string {
+  return TIMING_LABELS.filter(([key]) => timings[key] !== undefined)
+    .map(([key, label]) => `${label} ${timings[key]} ms`)
+    .join(', ');
+}
 
 const HEADERS = ['NODE', 'STATUS', 'FILE', 'SIZE', 'SHA256', 'TIME', 'S3'];
 

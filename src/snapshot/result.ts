@@ -19,6 +19,10 @@ export interface NodeResult {
   /** With --pki-bundle: the node's pki.bundle.tar.gz. */
   pkiBundle?: AgentPkiBundle;
   durationMs: number;
+  /** Where durationMs went, phase by phase (in --output json and under --debug). */
+  timings?: NodeTimings;
+  /** The snapshot agent's own peak resident memory. */
+  agentPeakRssBytes?: number;
   /** On failure: one line naming the node and the cause. */
   error?: string;
   /** With --s3, on the one node whose copy went to S3. */
@@ -27,6 +31,22 @@ export interface NodeResult {
   uploadError?: string;
   /** Things the operator should know even when the node succeeded. */
   warnings: string[];
+}
+
+/** Milliseconds per phase of one node's snapshot, in the order they happen. */
+export interface NodeTimings {
+  /** SSH connection and authentication (through the bastion when there is one). */
+  sshConnectMs?: number;
+  /** Docker info and version check, the etcd container inspected. */
+  dockerChecksMs?: number;
+  /** The agent image found on the node, or loaded / pulled. */
+  imageMs?: number;
+  /** Stale-container check, create, attach, start. */
+  containerStartMs?: number;
+  /** The agent's run: health check, snapshot, zip, read-back. */
+  agentMs?: number;
+  /** The container's removal. */
+  containerRemoveMs?: number;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { S3Settings } from '../s3/settings.js';
 import { Bastion } from '../ssh/bastion.js';
 import { snapshotNode, type RunContext } from './node-snapshot.js';
 import { uploadOneCopy } from './node-upload.js';
+import { formatTimings } from './report.js';
 import type { NodeResult } from './result.js';
 
 export type SaveRequest = Omit<RunContext, 'stateFile'> & {
@@ -58,6 +59,7 @@ async function snapshotAll(context: RunContext, request: SaveRequest): Promise<N
       request.log.warn(`[${node.address}] failed: ${result.error}`);
     }
     for (const warning of result.warnings) request.log.warn(`[${node.address}] ${warning}`);
+    if (result.timings) request.log.debug(`[${node.address}] took ${result.durationMs} ms: ${formatTimings(result.timings)}`);
     return result;
   });
   if (request.s3) await uploadOneCopy(results, nodes, request.s3, context);

@@ -312,6 +312,7 @@ describe('bad input is refused before any node is touched', () => {
     ['--name with a newline', () => ['--config', lab.clusterYml, '--name', 'a\nb'], /--name "a\\nb":/],
     ['--name that is empty', () => ['--config', lab.clusterYml, '--name', ''], /--name "":/],
     ['--s3 without a bucket', () => ['--config', lab.clusterYml, '--name', 'x', '--s3'], /--s3 needs a bucket/],
+    ['--compression that is not a mode', () => ['--config', lab.clusterYml, '--name', 'x', '--compression', 'max'], /--compression <mode>' argument 'max' is invalid. Allowed choices are fast, standard, none/],
   ];
   for (const [title, args, expected] of cases) {
     test(title, async () => {
@@ -371,7 +372,34 @@ describe('--dry-run and --output json', () => {
       assert.equal(node.ok, true);
       const onNode = (await nodeExec(index + 1, 'sha256sum', node.file)).split(' ')[0];
       assert.equal(node.sha256, onNode);
+      // Where the time went: every phase measured, and they add up to no more than the whole.
+      const phases = ['sshConnectMs', 'dockerChecksMs', 'imageMs', 'containerStartMs', 'agentMs', 'containerRemoveMs'];
+      assert.deepEqual(Object.keys(node.timings).sort(), [...phases].sort());
+      const sum = phases.reduce((total, phase) => total + node.timings[phase], 0);
+      assert.ok(sum <= node.durationMs, `phases ${sum} ms > total ${node.durationMs} ms`);
+      assert.ok(node.agentPeakRssBytes > 0);
     }
+  });
+
+  test('--compression standard and none write zips that unzip and etcd accept; none is the largest', async () => {
+    const sizes: Record<string, number> = {};
+    for (const mode of ['standard', 'none', 'fast']) {
+      const name = `it-compress-${mode}`;
+      const outcome = await save(['--config', lab.clusterYml, '--name', name, '--compression', mode, '--output', 'json']);
+      assert.equal(outcome.code, 0, outcome.stderr);
+      const node = JSON.parse(outcome.stdout).nodes[0];
+      sizes[mode] = node.size;
+      const local = path.join(work, `${name}.zip`);
+      await copyFromNode(1, node.file, local);
+      assert.match(await unzipTest(local), /No errors detected/);
+      const snapshot = path.join(work, `${name}.db`);
+      await extractEntry(local, `/backup/${name}`, snapshot);
+      assert.ok((await etcdctlSnapshotStatus(snapshot)).revision > 0);
+      assert.equal(statSync(snapshot).size, node.snapshotSize + 32, 'the entry is the snapshot and its SHA-256 trailer');
+    }
+    assert.ok(sizes.none! > sizes.fast! && sizes.fast! >= sizes.standard!, JSON.stringify(sizes));
+    await removeNodeSnapshots(lab, 'it-compress-*');
+    await assertNoSnapshotContainers();
   });
 });
 

@@ -19,6 +19,8 @@ export interface ByteSink {
 export interface EntryOptions {
   /** Streams the entry's data passes through before it is compressed (e.g. a verifier). */
   through?: Duplex[];
+  /** zlib level, 0 (stored blocks) to 9; default zlib's own (6). */
+  level?: number;
   signal?: AbortSignal;
 }
 
@@ -57,7 +59,7 @@ export class ZipWriter {
       const dataStart = this.#offset;
       const checksum = new Crc32Counter();
       const input = source instanceof Readable ? source : Readable.from(source);
-      await pipeline([input, ...(options.through ?? []), checksum, createDeflateRaw(), this.#sinkStream()], {
+      await pipeline([input, ...(options.through ?? []), checksum, createDeflateRaw(options.level === undefined ? {} : { level: options.level }), this.#sinkStream()], {
         signal: options.signal,
       });
       const record: EntryRecord = {
