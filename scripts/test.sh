@@ -30,4 +30,4 @@ if ! { bash lab/lab.sh up --nodes 3 --dir "$LAB_DIR" && bash lab/s3.sh up --dir 
 fi
 
 node --test --test-concurrency=1 --test-timeout=900000 --test-reporter=spec \
-  dist/src/**/*.test.js dist/test/**/*.test.js
+  dist/src/**/*.test.js dist/bench/**/*.test.js dist/test/**/*.test.js

@@ -25,13 +25,11 @@ import {
   CONTAINER_BACKUP_DIR,
   NODE_SNAPSHOT_DIR,
 } from './protocol.js';
-import { saveSnapshot } from './save.js';
-import { listSnapshotFiles, removeSnapshotFiles } from './snapshot-files.js';
-import { verifySnapshotCopy } from './verify-copy.js';
-import { uploadSnapshot } from './upload.js';
 import { AGENT_VERSION } from './version.js';
 import { RKE_TOOLS_BINARY } from './rke-tools/contract.js';
-import { runRkeTools } from './rke-tools/run.js';
+
+// Each command's code is imported when that command runs: the AWS SDK alone takes about
+// half a second of CPU to load, which a snapshot (most runs) does not need.
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -53,6 +51,7 @@ function quietIpServerNameWarning(): void {
 async function runSave(request: AgentSaveRequest, signal: AbortSignal): Promise<AgentResult> {
   try {
     const input = parseAgentInput(await readAllInput(process.stdin));
+    const { saveSnapshot } = await import('./save.js');
     return await saveSnapshot(request, input, { log, signal });
   } catch (error) {
     if (signal.aborted) return { ok: false, error: `interrupted (${String(signal.reason)}); no snapshot was written` };
@@ -64,6 +63,7 @@ async function runSave(request: AgentSaveRequest, signal: AbortSignal): Promise<
 async function runUpload(request: AgentUploadRequest, signal: AbortSignal): Promise<AgentUploadResult> {
   try {
     const input = parseAgentInput(await readAllInput(process.stdin));
+    const { uploadSnapshot } = await import('./upload.js');
     return await uploadSnapshot(request, input, { log, signal });
   } catch (error) {
     if (error instanceof OperatorError) return { ok: false, error: error.message };
@@ -90,7 +90,10 @@ async function main(argv: readonly string[]): Promise<number> {
   quietIpServerNameWarning();
   // rke-tools' command line (RKE runs it as the container's command, after our entrypoint,
   // or /opt/rke-tools/rke-etcd-backup runs us with it): see rke-tools/contract.ts.
-  if (argv[0] === RKE_TOOLS_BINARY) return runRkeTools(argv.slice(1), { env: process.env, write: log, signal: abortOnSignals() });
+  if (argv[0] === RKE_TOOLS_BINARY) {
+    const { runRkeTools } = await import('./rke-tools/run.js');
+    return runRkeTools(argv.slice(1), { env: process.env, write: log, signal: abortOnSignals() });
+  }
   let command: AgentCommand;
   try {
     command = parseAgentArgs(argv);
@@ -105,7 +108,8 @@ async function main(argv: readonly string[]): Promise<number> {
   if (command.command === 'list' || command.command === 'remove' || command.command === 'verify') {
     const options = { backupDir: CONTAINER_BACKUP_DIR, displayDir: NODE_SNAPSHOT_DIR, log };
     try {
-      if (command.command === 'verify') return report(await verifySnapshotCopy(command.name, options));
+      if (command.command === 'verify') return report(await (await import('./verify-copy.js')).verifySnapshotCopy(command.name, options));
+      const { listSnapshotFiles, removeSnapshotFiles } = await import('./snapshot-files.js');
       return report(command.command === 'list' ? await listSnapshotFiles(options) : await removeSnapshotFiles(command.request.names, options));
     } catch (error) {
       if (!(error instanceof OperatorError)) log(error instanceof Error && error.stack !== undefined ? error.stack : String(error));

@@ -30,6 +30,13 @@ interface MaintenanceStub extends grpc.Client {
   Snapshot: StreamMethod<Record<string, never>, SnapshotResponse>;
 }
 
+/**
+ * HTTP/2's default 64 KiB flow-control window lets etcd send two of its 32 KiB snapshot
+ * chunks before it must wait for our WINDOW_UPDATE; a larger window keeps the stream
+ * going while the agent deflates (the bytes in flight stay bounded by the window).
+ */
+const CHANNEL_OPTIONS = { 'grpc-node.flow_control_window': 4 * 1024 * 1024 };
+
 /** One TLS connection to one etcd member. Every call takes a deadline; close() when done. */
 export class EtcdClient {
   readonly endpoint: EtcdEndpoint;
@@ -39,7 +46,7 @@ export class EtcdClient {
   constructor(endpoint: EtcdEndpoint, credentials: grpc.ChannelCredentials) {
     this.endpoint = endpoint;
     const { KV, Maintenance } = etcdServices();
-    this.#kv = new KV(endpoint.target, credentials) as unknown as KVStub;
+    this.#kv = new KV(endpoint.target, credentials, CHANNEL_OPTIONS) as unknown as KVStub;
     // Share the KV client's channel rather than opening a second connection.
     this.#maintenance = new Maintenance(endpoint.target, credentials, {
       channelOverride: this.#kv.getChannel(),

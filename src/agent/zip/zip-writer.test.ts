@@ -3,13 +3,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { after, before, test } from 'node:test';
 import { checkWithUnzip, inspectWithPython } from '../../../test/support/zip-tools.js';
 import { FileSink } from '../file-sink.js';
 import { locateCentralDirectory, parseCentralDirectory } from './directory-reader.js';
 import { crc32 } from './crc32.js';
-import { ZipWriter, type ByteSink } from './zip-writer.js';
+import { Coalescer, ZipWriter, type ByteSink } from './zip-writer.js';
 
 let dir: string;
 before(async () => {
@@ -139,4 +140,25 @@ test('a failing source or sink fails the entry and the writer', async () => {
 
   const full: ByteSink = { write: async () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })) };
   await assert.rejects(new ZipWriter(full).addEntry({ name: 'a', mode: 0o600, modified }, [Buffer.from('x')]), { code: 'ENOSPC' });
+});
+
+test('the coalescer passes every byte on, in pieces of its size but the last', async () => {
+  const pieces: number[] = [];
+  const received: Buffer[] = [];
+  const source = Readable.from(Array.from({ length: 100 }, (_, i) => Buffer.alloc(3000 + i, i)));
+  await pipeline(
+    source,
+    new Coalescer(64 * 1024),
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        pieces.push(chunk.length);
+        received.push(chunk);
+        callback();
+      },
+    }),
+  );
+  const total = Array.from({ length: 100 }, (_, i) => 3000 + i).reduce((a, b) => a + b, 0);
+  assert.equal(Buffer.concat(received).length, total);
+  assert.ok(pieces.slice(0, -1).every((size) => size >= 64 * 1024 && size < 64 * 1024 + 3100), JSON.stringify(pieces));
+  assert.deepEqual(Buffer.concat(received).subarray(0, 3000), Buffer.alloc(3000, 0));
 });

@@ -1,0 +1,24 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { markdownTable, ratio, rate, replaceGenerated } from './table.js';
+
+test('ratios and rates read as the table shows them', () => {
+  assert.equal(ratio(95, 100), '0.95');
+  assert.equal(ratio(1, 0), '');
+  assert.equal(rate(100 * 1024 * 1024, 2000), '50.0 MiB/s');
+});
+
+test('the table has a header, a rule and one line per row, columns aligned', () => {
+  const table = markdownTable([{ item: 1, what: 'throughput', size: '1 GiB', ours: '90 MiB/s', reference: '100 MiB/s', ratio: '0.90', target: '≥ 0.95' }]);
+  const lines = table.split('\n');
+  assert.equal(lines.length, 3);
+  assert.match(lines[0]!, /^\| # \| measurement \| DB size \| ours/);
+  assert.equal(new Set(lines.map((line) => line.length)).size, 1);
+});
+
+test('the generated block is replaced in place, or appended once', () => {
+  const first = replaceGenerated('# Performance\n\nprose\n', 'table one');
+  assert.match(first, /prose\n\n<!-- bench:begin .*-->\ntable one\n<!-- bench:end -->\n$/);
+  const second = replaceGenerated(first + '\nafter\n', 'table two');
+  assert.ok(second.includes('table two') && !second.includes('table one') && second.endsWith('\nafter\n'));
+});
