@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { OperatorError } from '../errors.js';
 import { systemErrorCode } from './file-errors.js';
+import { sha256Of } from './verify-archive.js';
 import { NODE_SNAPSHOT_DIR } from './protocol.js';
 
 /** Reads of the local zip: big enough for few syscalls, small against the upload's part buffers. */
@@ -44,7 +44,7 @@ export async function openLocalFile(backupDir: string, fileName: string, missing
   try {
     const stats = await handle.stat();
     if (!stats.isFile()) throw new OperatorError(`${displayPath} is not a regular file; refusing to upload it`);
-    const sha256 = await hashFile(handle, signal).catch((error: unknown) => {
+    const sha256 = await sha256Of(handle, stats.size, signal).catch((error: unknown) => {
       throw fileReadError(error, displayPath, missing);
     });
     return { handle, size: stats.size, sha256, displayPath };
@@ -71,20 +71,6 @@ async function* readChunks(handle: FileHandle): AsyncGenerator<Buffer> {
     position += bytesRead;
     yield buffer.subarray(0, bytesRead);
   }
-}
-
-async function hashFile(handle: FileHandle, signal: AbortSignal | undefined): Promise<string> {
-  const hash = createHash('sha256');
-  const stream = readWholeFile(handle);
-  try {
-    for await (const chunk of stream) {
-      signal?.throwIfAborted();
-      hash.update(chunk as Buffer);
-    }
-  } finally {
-    stream.destroy();
-  }
-  return hash.digest('hex');
 }
 
 function symlinkError(displayPath: string): OperatorError {

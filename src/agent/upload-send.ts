@@ -9,16 +9,17 @@ import { readWholeFile, type LocalSnapshot } from './upload-file.js';
 import { interruptedError, objectUrl, whereOf, type UploadTarget } from './upload-target.js';
 
 /**
- * 8 MiB parts, 4 in flight: lib-storage holds each in-flight part about three times
- * over (the chunks read, their concatenation, the request body), so memory is bounded
- * by roughly 3 × queueSize × partSize whatever the snapshot's size — measured 279 MiB
- * peak with 16 MiB parts on a 300 MiB snapshot, hence 8 MiB. 10,000 parts of 8 MiB
- * allow objects up to ~78 GiB, far above etcd's largest database (8 GiB quota); 4
- * parallel parts keep a link busy without hurting etcd next door. The ETag check
- * depends on cutting parts exactly like this.
+ * 5 MiB parts (S3's minimum), 3 in flight. lib-storage holds each in-flight part about
+ * three times over (the chunks read, their concatenation, the TLS socket's queue), on
+ * top of ~73 MiB for Node, the SDK and TLS, and V8 frees those Buffers only after 64 MiB
+ * more have been allocated: 8 MiB × 4 peaked at 172 MiB on a 300 MiB file, 5 MiB × 3
+ * at ~146 MiB for the same throughput on the lab (docs/performance.md; forcing a
+ * collection per part reached 123 MiB but cost half as much CPU again). 10,000 parts of
+ * 5 MiB allow objects up to ~48 GiB, far above etcd's largest database (8 GiB quota).
+ * The ETag check depends on cutting parts exactly like this.
  */
-export const PART_SIZE = 8 * 1024 * 1024;
-export const QUEUE_SIZE = 4;
+export const PART_SIZE = 5 * 1024 * 1024;
+export const QUEUE_SIZE = 3;
 /** How long the clean-up of an incomplete multipart upload may take after a failure. */
 const ABORT_TIMEOUT_MS = 10_000;
 

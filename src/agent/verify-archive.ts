@@ -76,10 +76,12 @@ async function readUint32(file: FileHandle, position: number): Promise<number> {
   return (await readAt(file, position, 4)).readUInt32LE(0);
 }
 
-export async function sha256Of(file: FileHandle, size: number): Promise<string> {
+/** SHA-256 of the file's first `size` bytes, read through one reused buffer. */
+export async function sha256Of(file: FileHandle, size: number, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
   const buffer = Buffer.alloc(READ_CHUNK);
   for (let position = 0; position < size; ) {
+    signal?.throwIfAborted();
     const { bytesRead } = await file.read(buffer, 0, Math.min(READ_CHUNK, size - position), position);
     if (bytesRead === 0) throw new Error(`the file ends at ${position} while reading it back`);
     hash.update(buffer.subarray(0, bytesRead));
