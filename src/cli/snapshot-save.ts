@@ -11,7 +11,7 @@ import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '.
 import { formatPlan, planSave } from '../snapshot/plan.js';
 import { formatResultTable } from '../snapshot/report.js';
 import { saveResultDocument } from '../snapshot/result-json.js';
-import { verdictFor } from '../snapshot/result.js';
+import { RUNTIME_NAMES, verdictFor, type RuntimeName } from '../snapshot/result.js';
 import { saveSnapshots } from '../snapshot/save.js';
 import { IMAGE_CONTRACT_CHOICES, type ImageContractChoice } from '../snapshot/rke-tools-node.js';
 import { addDebugOption, addNodeAccessOptions, addOutputOption, prepareNodeAccess, type NodeAccessFlags, type OutputFormat } from './common-flags.js';
@@ -28,6 +28,7 @@ export interface SnapshotSaveFlags extends S3Flags, NodeAccessFlags {
   backupImageContract: ImageContractChoice;
   dryRun: boolean;
   output: OutputFormat;
+  runtime: RuntimeName;
 }
 
 export function snapshotSaveCommand(onExit: (code: number) => void): Command {
@@ -53,7 +54,12 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
         .default('auto'),
     )
     .option('--pki-bundle', 'also save each node\'s /etc/kubernetes/ssl as /opt/rke/etcd-snapshots/pki.bundle.tar.gz (pre-v0.2.0 clusters); with --s3 also uploaded', false)
-    .option('--dry-run', 'print what would be done (nodes, image, paths, bucket and keys) and contact nothing', false);
+    .option('--dry-run', 'print what would be done (nodes, image, paths, bucket and keys) and contact nothing', false)
+    .addOption(
+      new Option('--runtime <runtime>', 'docker: the backup agent in a one-off container on each node (as RKE); ssh: no Docker needed, etcd through an SSH tunnel, the zip written over SFTP, --s3 uploads from this machine')
+        .choices(RUNTIME_NAMES)
+        .default('docker'),
+    );
   addNodeAccessOptions(command);
   addOutputOption(command);
   addDebugOption(command);
@@ -70,23 +76,25 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
   if (flags.pkiBundle && flags.backupImageContract === 'rke-tools') {
     throw new OperatorError("--pki-bundle needs the bundled agent's protocol: rke-tools' command line has no PKI bundle (drop --backup-image-contract rke-tools)");
   }
+  checkRuntimeFlags(flags);
   const cluster = await loadClusterConfig(flags.config);
   const s3 = flags.s3
     ? await resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile: flags.config, warn: log.warn })
     : undefined;
-  const image = await chooseImage(flags, cluster, log);
+  const image = flags.runtime === 'ssh' ? undefined : await chooseImage(flags, cluster, log);
   const hostKeys = await prepareNodeAccess(flags, cluster, log);
   if (flags.dryRun) {
     const plan = planSave({
       cluster,
       clusterFile: flags.config,
       name,
-      image,
+      ...(image ? { image } : {}),
       imageContract: flags.backupImageContract,
       sshAgentAuth: flags.sshAgentAuth,
       concurrency: flags.concurrency,
       overwrite: flags.overwrite,
       pkiBundle: flags.pkiBundle,
+      runtime: flags.runtime,
       ...(s3 ? { s3 } : {}),
     });
     process.stdout.write((flags.output === 'json' ? JSON.stringify(plan, null, 2) : formatPlan(plan)) + '\n');
@@ -101,8 +109,9 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       overwrite: flags.overwrite,
       ignoreDockerVersion: flags.ignoreDockerVersion || cluster.ignoreDockerVersion,
       sshAgentAuth: flags.sshAgentAuth,
-      image,
+      image: image ?? NO_IMAGE,
       imageContract: flags.backupImageContract,
+      runtime: flags.runtime,
       hostKeys,
       ...(flags.pkiBundle ? { pkiBundle: true } : {}),
       concurrency: flags.concurrency,
@@ -139,6 +148,22 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
     interruption.dispose();
   }
 }
+
+/** --runtime ssh runs no container: the flags that choose or shape one are refused rather than ignored. */
+function checkRuntimeFlags(flags: SnapshotSaveFlags): void {
+  if (flags.runtime !== 'ssh') return;
+  const containerOnly = [
+    ...(flags.backupImage !== undefined ? ['--backup-image'] : []),
+    ...(flags.backupImageContract !== 'auto' ? ['--backup-image-contract'] : []),
+    ...(flags.pkiBundle ? ['--pki-bundle'] : []),
+  ];
+  if (containerOnly.length > 0) {
+    throw new OperatorError(`${containerOnly.join(', ')} cannot be used with --runtime ssh (it runs no container; --pki-bundle is not built for it yet): drop it or use --runtime docker`);
+  }
+}
+
+/** --runtime ssh loads and runs no image; the run context's field is never read then. */
+const NO_IMAGE: ImageSource = { kind: 'bundled', image: { tag: '(none: --runtime ssh)', tarPath: '' } };
 
 /**
  * The bundled agent, which the CLI loads itself, or the --backup-image, which the nodes'

@@ -22,10 +22,11 @@ import { chooseCredentialSource, loadCredentials } from '../ssh/credentials.js';
 import type { HostKeyVerifier } from '../ssh/host-key-verifier.js';
 import type { Logger } from '../log.js';
 import { nodeKubernetesDir, withNodePaths } from './node-paths.js';
-import type { NodeResult } from './result.js';
+import type { NodeResult, RuntimeName } from './result.js';
 import { resolveImageContract, rkeToolsSnapshot, type ImageContractChoice } from './rke-tools-node.js';
 
 export const SNAPSHOT_CONTAINER_NAME = 'etcd-snapshot-once';
+
 
 /** Everything a node's snapshot needs that is the same for every node of the run. */
 export interface RunContext {
@@ -45,6 +46,8 @@ export interface RunContext {
   stateFile?: Buffer;
   /** --pki-bundle: also write (and with --s3 upload) each node's pki.bundle.tar.gz. Absent: false. */
   pkiBundle?: boolean;
+  /** --runtime: how a node's snapshot is taken (a container on its Docker engine, or agentless over SSH). Absent: docker. */
+  runtime?: RuntimeName;
   timeouts: Timeouts;
   signal: AbortSignal;
   log: Logger;
@@ -88,15 +91,31 @@ export async function withNodeEngine<T>(
   context: RunContext,
   work: (docker: Docker, nodeContext: RunContext) => Promise<T>,
 ): Promise<T> {
+  return withNodeSsh(node, context, lostConnectionAdvice, (ssh, nodeContext) =>
+    work(dockerOverSsh(ssh, node.dockerSocket, context.timeouts.dockerApiMs), nodeContext),
+  );
+}
+
+/**
+ * Connect to the node over SSH, hand the connection to `work`, always disconnect. The
+ * context given to `work` aborts when the connection drops; then the node's error is
+ * that the connection was lost, followed by `advice`.
+ */
+export async function withNodeSsh<T>(
+  node: NodeConfig,
+  context: RunContext,
+  advice: string,
+  work: (ssh: SshConnection, nodeContext: RunContext) => Promise<T>,
+): Promise<T> {
   const ssh = await connect(node, context);
   const nodeContext = { ...context, signal: AbortSignal.any([context.signal, ssh.lostSignal]) };
   try {
-    return await work(dockerOverSsh(ssh, node.dockerSocket, context.timeouts.dockerApiMs), nodeContext);
+    return await work(ssh, nodeContext);
   } catch (error) {
     if (ssh.lostSignal.aborted && !context.signal.aborted) {
       // The lost connection is the cause; what it broke (a wait, a removal) is detail.
       context.log.debug(`host ${node.address}: after the SSH connection was lost: ${messageOf(error)}`);
-      throw new OperatorError(`the SSH connection to host ${node.address} was lost; ${lostConnectionAdvice}`);
+      throw new OperatorError(`the SSH connection to host ${node.address} was lost; ${advice}`);
     }
     throw error;
   } finally {
