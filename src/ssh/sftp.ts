@@ -261,7 +261,7 @@ export class SftpFile {
  * exactly what it sends, for the read-back comparison.
  */
 export class SftpSink {
-  readonly #file: SftpFile;
+  readonly #file: Pick<SftpFile, 'write'>;
   readonly #hash = createHash('sha256');
   readonly #inFlight = new Set<Promise<void>>();
   #gathered: Buffer[] = [];
@@ -269,7 +269,7 @@ export class SftpSink {
   #position = 0;
   #failure: unknown;
 
-  constructor(file: SftpFile) {
+  constructor(file: Pick<SftpFile, 'write'>) {
     this.#file = file;
   }
 
