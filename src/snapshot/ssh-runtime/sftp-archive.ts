@@ -6,7 +6,7 @@ import { verifyArchive } from '../../agent/verify-archive.js';
 import { OperatorError } from '../../errors.js';
 import { SftpError, SftpSink, type NodeSftp, type SftpFile } from '../../ssh/sftp.js';
 
-/** The OpenSSH SFTP extensions the atomic write needs (OpenSSH 5.7 and later have all three). */
+/** The OpenSSH SFTP extensions the atomic write needs (OpenSSH 6.5 and later have all three). */
 export const REQUIRED_EXTENSIONS = ['fsync@openssh.com', 'posix-rename@openssh.com', 'hardlink@openssh.com'] as const;
 
 export function checkSftpExtensions(sftp: NodeSftp): void {
