@@ -10,7 +10,7 @@ import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { assertNoAgentContainers, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
+import { assertNoAgentContainers, clusterFile, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
 import {
   copyFromNode,
   followerNode,
@@ -20,6 +20,7 @@ import {
   nodeDocker,
   nodeExec,
   privateKeyMaterial,
+  runCli,
   startCli,
   tempDir,
   waitForHealthyCluster,
@@ -253,6 +254,43 @@ describe('snapshot-save --runtime ssh', () => {
     assert.equal(sha256File(remote), sha256File(local));
     assert.ok(!(outcome.stdout + outcome.stderr).includes(s3.secretKey), 'the secret key was printed');
     await assertNoAgentContainers(lab);
+  });
+
+  test('--s3 without credentials on this machine: the snapshots are kept, the run fails saying where the credentials must be', async () => {
+    const s3: S3LabFacts = await s3LabFacts();
+    const home = tempDir('rke-ssh-nohome-');
+    const outcome = await runCli(
+      ['etcd', 'snapshot-save', '--config', lab.clusterYml, '--runtime', 'ssh', '--name', 'it-ssh-nocreds', '--s3', '--s3-endpoint', s3.endpoint, '--s3-endpoint-ca', s3.ca, '--bucket-name', s3.bucket],
+      // No keys anywhere, and the SDK must not look for an instance role (no traffic outside the lab).
+      { env: { HOME: home, AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: path.join(home, 'none'), AWS_SHARED_CREDENTIALS_FILE: path.join(home, 'none') } },
+    );
+    assert.equal(outcome.code, 1, outcome.stderr);
+    assert.match(outcome.stdout, /: upload: no S3 credentials on this machine \(--runtime ssh uploads from here, not from the nodes\): pass --access-key and --secret-key-file/);
+    assert.match(outcome.stderr, /^ERROR the snapshot was saved on 3 node\(s\) but not uploaded to S3/m);
+    for (let node = 1; node <= lab.addresses.length; node++) assert.ok((await snapshotFiles(node)).includes('it-ssh-nocreds.zip'));
+  });
+
+  test('backup_config.timeout ends a snapshot that hangs (etcd frozen): the node fails saying so, nothing left', async () => {
+    const frozenNode = await followerNode(lab.addresses);
+    const frozen = lab.addresses[frozenNode - 1]!;
+    const file = clusterFile(lab, 'ssh-timeout', (config) => {
+      config.services.etcd.backup_config.timeout = 5;
+    });
+    await nodeDocker(frozenNode, 'pause', 'etcd');
+    try {
+      const outcome = await save(['--config', file, '--runtime', 'ssh', '--name', 'it-ssh-timeout']);
+      assert.equal(outcome.code, 0, outcome.stderr);
+      assert.ok(
+        outcome.stdout.includes(
+          `  ${frozen}: the snapshot over SSH on host ${frozen} did not finish within 5 s (services.etcd.backup_config.timeout); it was stopped and its temporary file removed`,
+        ),
+        outcome.stdout,
+      );
+      assert.equal((await snapshotFiles(frozenNode)).some((f) => f.includes('it-ssh-timeout')), false);
+    } finally {
+      await nodeDocker(frozenNode, 'unpause', 'etcd');
+      await waitForHealthyCluster();
+    }
   });
 
   test('bad flag combinations are refused before any node is touched', async () => {
