@@ -41,15 +41,17 @@ export class NodeSftp {
     private readonly timeoutMs: number,
   ) {}
 
-  static async open(ssh: SshConnection, timeoutMs: number): Promise<NodeSftp> {
+  /** `openTimeoutMs` for the session to start; `requestTimeoutMs` for each request after that. */
+  static async open(ssh: SshConnection, timeouts: { openTimeoutMs: number; requestTimeoutMs: number }): Promise<NodeSftp> {
     const host = ssh.target.host;
+    const timeoutMs = timeouts.openTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new OperatorError(`opening SFTP on host ${host} did not finish within ${formatSeconds(timeoutMs)}`)), timeoutMs);
     });
     const opening = ssh.openSftp();
     try {
-      return new NodeSftp(await Promise.race([opening, timeout]), host, timeoutMs);
+      return new NodeSftp(await Promise.race([opening, timeout]), host, timeouts.requestTimeoutMs);
     } catch (error) {
       opening.then((late) => late.end(), () => undefined);
       if (error instanceof OperatorError) throw error;

@@ -41,7 +41,7 @@ export async function snapshotNodeOverSsh(node: NodeConfig, context: RunContext)
   const base = { address: node.address, hostnameOverride: node.hostnameOverride, warnings: [] as string[], runtime: 'ssh' as const };
   try {
     const result = await withNodeSsh(node, context, lostConnectionAdvice.replace('NAME', context.name), async (ssh, nodeContext) => {
-      const sftp = await NodeSftp.open(ssh, context.timeouts.sshConnectMs);
+      const sftp = await NodeSftp.open(ssh, { openTimeoutMs: context.timeouts.sshConnectMs, requestTimeoutMs: SFTP_REQUEST_TIMEOUT_MS });
       try {
         return await withSnapshotTimeout(node, nodeContext, (signal) => saveOverSsh(ssh, sftp, node, { ...nodeContext, signal }));
       } finally {

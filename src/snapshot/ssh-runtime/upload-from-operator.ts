@@ -5,6 +5,7 @@ import { OperatorError } from '../../errors.js';
 import type { S3Settings } from '../../s3/settings.js';
 import { NodeSftp } from '../../ssh/sftp.js';
 import { withNodeSsh, type RunContext } from '../node-snapshot.js';
+import { SFTP_REQUEST_TIMEOUT_MS } from './node-snapshot-ssh.js';
 import type { NodeResult } from '../result.js';
 
 const lostConnectionAdvice = 'the upload was stopped (an incomplete multipart upload is aborted); check that sshd is up and run again';
@@ -20,7 +21,7 @@ export async function uploadFromOperator(node: NodeConfig, settings: S3Settings,
   const sha256 = result.sha256;
   if (path === undefined || sha256 === undefined) throw new Error(`host ${node.address}: no snapshot file to upload`);
   return withNodeSsh(node, context, lostConnectionAdvice, async (ssh, nodeContext) => {
-    const sftp = await NodeSftp.open(ssh, context.timeouts.sshConnectMs);
+    const sftp = await NodeSftp.open(ssh, { openTimeoutMs: context.timeouts.sshConnectMs, requestTimeoutMs: SFTP_REQUEST_TIMEOUT_MS });
     try {
       const before = await sftp.lstat(path);
       if (before === undefined) throw new OperatorError(`${path} does not exist on host ${node.address} any more; run the snapshot again`);
