@@ -101,7 +101,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
     return 0;
   }
 
-  const interruption = listenForInterruption(log, 'snapshot containers');
+  const interruption = listenForInterruption(log, flags.runtime === 'ssh' ? 'snapshot transfers and their temporary files' : 'snapshot containers');
   try {
     const results = await saveSnapshots({
       cluster,
@@ -137,7 +137,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
     }
     log.debug(`peak RSS of this CLI: ${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MiB`);
     if (interruption.exitCode !== undefined) {
-      log.warn('interrupted: containers removed; no partial snapshot was left under a final name');
+      log.warn(`interrupted: ${flags.runtime === 'ssh' ? 'temporary files removed' : 'containers removed'}; no partial snapshot was left under a final name`);
       return interruption.exitCode;
     }
     if (verdict.exitCode !== 0) throw new OperatorError(verdict.summary ?? 'snapshot failed');
