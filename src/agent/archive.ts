@@ -5,7 +5,7 @@ import { FileSink } from './file-sink.js';
 import { CONTAINER_BACKUP_DIR, CONTAINER_KUBERNETES_DIR } from './protocol.js';
 import { stateFileName } from './state-file.js';
 import { verifyArchive, type ArchiveDigest } from './verify-archive.js';
-import { ZipWriter } from './zip/zip-writer.js';
+import { ZipWriter, type ByteSink, type FinishedZip } from './zip/zip-writer.js';
 
 /** Entry names exactly as rke-tools writes them (absolute paths in the container). */
 export function archiveEntryNames(snapshotName: string): { snapshot: string; stateFile: string } {
@@ -33,30 +33,43 @@ export interface WrittenArchive {
   snapshot: VerifiedSnapshot;
 }
 
+/** What goes into the archive, wherever it is written (a local file in the agent, a node's file over SFTP). */
+export type ArchiveContent = Omit<ArchiveRequest, 'target'>;
+
 /**
  * Streams etcd's snapshot through the trailer check into a deflated ZIP in the
  * rke-tools layout, reads it back, and only then gives it its final name.
  */
 export async function writeSnapshotArchive(request: ArchiveRequest): Promise<WrittenArchive> {
-  const names = archiveEntryNames(request.snapshotName);
   const { value } = await writeFileAtomically(request.target, async (file) => {
     const sink = new FileSink(file);
-    const zip = new ZipWriter(sink);
-    const verifier = new SnapshotTrailerVerifier(request.endpoint);
-    await zip.addEntry({ name: names.snapshot, mode: 0o600, modified: request.modified }, request.openSnapshot(), {
-      through: [verifier],
-      level: request.level,
-      signal: request.signal,
-    });
-    if (request.stateFile !== undefined) {
-      await zip.addEntry({ name: names.stateFile, mode: 0o400, modified: request.modified }, [request.stateFile], {
-        signal: request.signal,
-      });
-    }
-    const finished = await zip.finish();
+    const { finished, snapshot } = await writeArchiveContent(sink, request);
     await sink.flush();
     const archive = await verifyArchive(file, finished, request.target.displayPath);
-    return { archive, snapshot: verifier.verified };
+    return { archive, snapshot };
   });
   return value;
+}
+
+/**
+ * The archive's bytes, in order, into `sink`: the snapshot entry `/backup/NAME` (etcd's
+ * stream through the SHA-256 trailer check, deflated), then the state file entry when
+ * there is one, then the central directory. The caller flushes the sink and reads back.
+ */
+export async function writeArchiveContent(sink: ByteSink, content: ArchiveContent): Promise<{ finished: FinishedZip; snapshot: VerifiedSnapshot }> {
+  const names = archiveEntryNames(content.snapshotName);
+  const zip = new ZipWriter(sink);
+  const verifier = new SnapshotTrailerVerifier(content.endpoint);
+  await zip.addEntry({ name: names.snapshot, mode: 0o600, modified: content.modified }, content.openSnapshot(), {
+    through: [verifier],
+    level: content.level,
+    ...(content.signal ? { signal: content.signal } : {}),
+  });
+  if (content.stateFile !== undefined) {
+    await zip.addEntry({ name: names.stateFile, mode: 0o400, modified: content.modified }, [content.stateFile], {
+      ...(content.signal ? { signal: content.signal } : {}),
+    });
+  }
+  const finished = await zip.finish();
+  return { finished, snapshot: verifier.verified };
 }

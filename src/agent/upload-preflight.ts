@@ -8,13 +8,18 @@ import { interruptedError, objectUrl, s3Call, whereOf, type UploadTarget } from 
  * Without static keys, resolve the SDK's default chain now (env, profile, the node's
  * IAM role through instance metadata), so that "no credentials" is said once, clearly.
  */
-export async function checkCredentials(target: UploadTarget, staticKeys: boolean, env: NodeJS.ProcessEnv): Promise<void> {
+export async function checkCredentials(
+  target: UploadTarget,
+  staticKeys: boolean,
+  env: NodeJS.ProcessEnv,
+  noCredentials: (env: NodeJS.ProcessEnv) => Promise<OperatorError> = noCredentialsError,
+): Promise<void> {
   if (staticKeys) return;
   try {
     await target.client.config.credentials();
   } catch {
     if (target.signal?.aborted) throw interruptedError(target);
-    throw await noCredentialsError(env);
+    throw await noCredentials(env);
   }
 }
 

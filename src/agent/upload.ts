@@ -28,6 +28,8 @@ export interface UploadOptions {
   partSize?: number;
   /** Read for the instance-metadata diagnosis when no credentials are found. */
   env?: NodeJS.ProcessEnv;
+  /** The error when the default credential chain finds nothing (default: about the node's IAM role). */
+  noCredentials?: (env: NodeJS.ProcessEnv) => Promise<OperatorError>;
 }
 
 /**
@@ -38,6 +40,30 @@ export interface UploadOptions {
 export async function uploadSnapshot(request: AgentUploadRequest, input: AgentInput, options: UploadOptions = {}): Promise<AgentUploadSuccess> {
   try {
     return await uploadWithFile(request, input.s3 ?? {}, options);
+  } catch (error) {
+    throw redactedError(error, [input.s3?.accessKeyId, input.s3?.secretAccessKey]);
+  }
+}
+
+/**
+ * The same upload for a snapshot opened elsewhere: with --runtime ssh the operator's
+ * machine reads the node's NAME.zip over SFTP. The caller closes `file`. No PKI bundle.
+ */
+export async function uploadOpenedSnapshot(
+  request: Omit<AgentUploadRequest, 'pkiBundle'>,
+  input: AgentInput,
+  file: LocalSnapshot,
+  options: UploadOptions = {},
+): Promise<AgentUploadSuccess> {
+  const started = Date.now();
+  try {
+    const config = clientOptions(request, input.s3 ?? {});
+    const client = (options.createClient ?? createS3Client)(config);
+    try {
+      return await uploadFile(request, file, { ...options, client, staticKeys: config.credentials !== undefined, started, bundle: undefined });
+    } finally {
+      client.destroy();
+    }
   } catch (error) {
     throw redactedError(error, [input.s3?.accessKeyId, input.s3?.secretAccessKey]);
   }
@@ -84,7 +110,7 @@ async function uploadFile(
     region: request.region ?? DEFAULT_S3_REGION,
     ...(options.signal ? { signal: options.signal } : {}),
   };
-  await checkCredentials(target, options.staticKeys, options.env ?? process.env);
+  await checkCredentials(target, options.staticKeys, options.env ?? process.env, options.noCredentials);
   await checkBucket(target);
   const bundleTarget = options.bundle === undefined ? undefined : { ...target, key: pkiBundleObjectKey(request.folder, request.name) };
   // Both keys are checked before either is written: an existing bundle key never leaves a snapshot uploaded alone.

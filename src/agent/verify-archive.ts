@@ -1,9 +1,17 @@
 import { createHash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
 import { OperatorError, messageOf } from '../errors.js';
 import { MAX_TAIL_LENGTH, locateCentralDirectory, parseCentralDirectory, type CentralEntry } from './zip/directory-reader.js';
 import { SIGNATURE } from './zip/records.js';
 import type { FinishedZip } from './zip/zip-writer.js';
+
+/**
+ * What the read-back needs of a file: its size and positional reads. A local
+ * FileHandle is one; so is a file on a node read over SFTP (ssh/sftp.ts).
+ */
+export interface RandomAccessFile {
+  stat(): Promise<{ size: number }>;
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
 
 export interface ArchiveDigest {
   size: number;
@@ -17,7 +25,7 @@ const READ_CHUNK = 1024 * 1024;
  * its central directory must list exactly the entries written (names, CRCs, sizes,
  * offsets, each offset holding a local header). Returns the file's size and SHA-256.
  */
-export async function verifyArchive(file: FileHandle, written: FinishedZip, displayPath: string): Promise<ArchiveDigest> {
+export async function verifyArchive(file: RandomAccessFile, written: FinishedZip, displayPath: string): Promise<ArchiveDigest> {
   const fail = (problem: string) => new OperatorError(`${displayPath} failed its read-back check: ${problem}`);
   const { size } = await file.stat();
   if (size !== written.size) throw fail(`the file has ${size} bytes, ${written.size} were written`);
@@ -41,7 +49,7 @@ export async function verifyArchive(file: FileHandle, written: FinishedZip, disp
   }
 }
 
-export async function readCentralDirectory(file: FileHandle, size: number): Promise<CentralEntry[]> {
+export async function readCentralDirectory(file: RandomAccessFile, size: number): Promise<CentralEntry[]> {
   const tailLength = Math.min(size, MAX_TAIL_LENGTH);
   const tail = await readAt(file, size - tailLength, tailLength);
   const location = locateCentralDirectory(tail, size - tailLength);
@@ -61,7 +69,7 @@ export function directoryMismatch(entries: readonly CentralEntry[], written: Fin
   return `the central directory lists ${found.join(', ') || 'nothing'}; expected ${expected.join(', ')}`;
 }
 
-export async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
+export async function readAt(file: RandomAccessFile, position: number, length: number): Promise<Buffer> {
   const buffer = Buffer.alloc(length);
   let done = 0;
   while (done < length) {
@@ -72,12 +80,12 @@ export async function readAt(file: FileHandle, position: number, length: number)
   return buffer;
 }
 
-async function readUint32(file: FileHandle, position: number): Promise<number> {
+async function readUint32(file: RandomAccessFile, position: number): Promise<number> {
   return (await readAt(file, position, 4)).readUInt32LE(0);
 }
 
 /** SHA-256 of the file's first `size` bytes, read through one reused buffer. */
-export async function sha256Of(file: FileHandle, size: number, signal?: AbortSignal): Promise<string> {
+export async function sha256Of(file: RandomAccessFile, size: number, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
   const buffer = Buffer.alloc(READ_CHUNK);
   for (let position = 0; position < size; ) {

@@ -12,7 +12,7 @@ import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '.
 import { formatPlan, planSave } from '../snapshot/plan.js';
 import { formatResultTable } from '../snapshot/report.js';
 import { saveResultDocument } from '../snapshot/result-json.js';
-import { verdictFor } from '../snapshot/result.js';
+import { RUNTIME_NAMES, verdictFor, type RuntimeName } from '../snapshot/result.js';
 import { saveSnapshots } from '../snapshot/save.js';
 import { IMAGE_CONTRACT_CHOICES, type ImageContractChoice } from '../snapshot/rke-tools-node.js';
 import { addDebugOption, addNodeAccessOptions, addOutputOption, prepareNodeAccess, type NodeAccessFlags, type OutputFormat } from './common-flags.js';
@@ -30,6 +30,7 @@ export interface SnapshotSaveFlags extends S3Flags, NodeAccessFlags {
   backupImageContract: ImageContractChoice;
   dryRun: boolean;
   output: OutputFormat;
+  runtime: RuntimeName;
 }
 
 export function snapshotSaveCommand(onExit: (code: number) => void): Command {
@@ -60,7 +61,12 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
         .choices(COMPRESSION_MODES)
         .default(DEFAULT_COMPRESSION),
     )
-    .option('--dry-run', 'print what would be done (nodes, image, paths, bucket and keys) and contact nothing', false);
+    .option('--dry-run', 'print what would be done (nodes, image, paths, bucket and keys) and contact nothing', false)
+    .addOption(
+      new Option('--runtime <runtime>', 'docker: the backup agent in a one-off container on each node (as RKE); ssh: no Docker needed, etcd through an SSH tunnel, the zip written over SFTP, --s3 uploads from this machine')
+        .choices(RUNTIME_NAMES)
+        .default('docker'),
+    );
   addNodeAccessOptions(command);
   addOutputOption(command);
   addDebugOption(command);
@@ -80,31 +86,33 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
   if (flags.compression !== DEFAULT_COMPRESSION && flags.backupImageContract === 'rke-tools') {
     log.warn(`--compression ${flags.compression} is not passed on: rke-tools' command line has no such setting, the image compresses as it does`);
   }
+  checkRuntimeFlags(flags);
   const cluster = await loadClusterConfig(flags.config);
   const s3 = flags.s3
     ? await resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile: flags.config, warn: log.warn })
     : undefined;
-  const image = await chooseImage(flags, cluster, log);
+  const image = flags.runtime === 'ssh' ? undefined : await chooseImage(flags, cluster, log);
   const hostKeys = await prepareNodeAccess(flags, cluster, log);
   if (flags.dryRun) {
     const plan = planSave({
       cluster,
       clusterFile: flags.config,
       name,
-      image,
+      ...(image ? { image } : {}),
       imageContract: flags.backupImageContract,
       sshAgentAuth: flags.sshAgentAuth,
       concurrency: flags.concurrency,
       overwrite: flags.overwrite,
       pkiBundle: flags.pkiBundle,
       compression: flags.compression,
+      runtime: flags.runtime,
       ...(s3 ? { s3 } : {}),
     });
     process.stdout.write((flags.output === 'json' ? JSON.stringify(plan, null, 2) : formatPlan(plan)) + '\n');
     return 0;
   }
 
-  const interruption = listenForInterruption(log, 'snapshot containers');
+  const interruption = listenForInterruption(log, flags.runtime === 'ssh' ? 'snapshot transfers and their temporary files' : 'snapshot containers');
   try {
     const results = await saveSnapshots({
       cluster,
@@ -112,8 +120,9 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       overwrite: flags.overwrite,
       ignoreDockerVersion: flags.ignoreDockerVersion || cluster.ignoreDockerVersion,
       sshAgentAuth: flags.sshAgentAuth,
-      image,
+      image: image ?? NO_IMAGE,
       imageContract: flags.backupImageContract,
+      runtime: flags.runtime,
       hostKeys,
       ...(flags.pkiBundle ? { pkiBundle: true } : {}),
       compression: flags.compression,
@@ -140,7 +149,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
     }
     log.debug(`peak RSS of this CLI: ${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MiB`);
     if (interruption.exitCode !== undefined) {
-      log.warn('interrupted: containers removed; no partial snapshot was left under a final name');
+      log.warn(`interrupted: ${flags.runtime === 'ssh' ? 'temporary files removed' : 'containers removed'}; no partial snapshot was left under a final name`);
       return interruption.exitCode;
     }
     if (verdict.exitCode !== 0) throw new OperatorError(verdict.summary ?? 'snapshot failed');
@@ -151,6 +160,22 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
     interruption.dispose();
   }
 }
+
+/** --runtime ssh runs no container: the flags that choose or shape one are refused rather than ignored. */
+function checkRuntimeFlags(flags: SnapshotSaveFlags): void {
+  if (flags.runtime !== 'ssh') return;
+  const containerOnly = [
+    ...(flags.backupImage !== undefined ? ['--backup-image'] : []),
+    ...(flags.backupImageContract !== 'auto' ? ['--backup-image-contract'] : []),
+    ...(flags.pkiBundle ? ['--pki-bundle'] : []),
+  ];
+  if (containerOnly.length > 0) {
+    throw new OperatorError(`${containerOnly.join(', ')} cannot be used with --runtime ssh (it runs no container; --pki-bundle is not built for it yet): drop it or use --runtime docker`);
+  }
+}
+
+/** --runtime ssh loads and runs no image; the run context's field is never read then. */
+const NO_IMAGE: ImageSource = { kind: 'bundled', image: { tag: '(none: --runtime ssh)', tarPath: '' } };
 
 /**
  * The bundled agent, which the CLI loads itself, or the --backup-image, which the nodes'

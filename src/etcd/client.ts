@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { OperatorError, messageOf } from '../errors.js';
 import { parseEtcdEndpoint, type EtcdEndpoint } from './endpoint.js';
@@ -43,12 +44,13 @@ export class EtcdClient {
   readonly #kv: KVStub;
   readonly #maintenance: MaintenanceStub;
 
-  constructor(endpoint: EtcdEndpoint, credentials: grpc.ChannelCredentials) {
+  /** `target`: where the gRPC channel connects (default the endpoint's host:port; a tunnel's `unix:` socket). */
+  constructor(endpoint: EtcdEndpoint, credentials: grpc.ChannelCredentials, target = endpoint.target, options: grpc.ChannelOptions = {}) {
     this.endpoint = endpoint;
     const { KV, Maintenance } = etcdServices();
-    this.#kv = new KV(endpoint.target, credentials, CHANNEL_OPTIONS) as unknown as KVStub;
+    this.#kv = new KV(target, credentials, { ...CHANNEL_OPTIONS, ...options }) as unknown as KVStub;
     // Share the KV client's channel rather than opening a second connection.
-    this.#maintenance = new Maintenance(endpoint.target, credentials, {
+    this.#maintenance = new Maintenance(target, credentials, {
       channelOverride: this.#kv.getChannel(),
     }) as unknown as MaintenanceStub;
   }
@@ -98,13 +100,47 @@ export async function connectEtcd(url: string, files: EtcdTlsFiles): Promise<Etc
     readPem(files.cert, 'client certificate'),
     readPem(files.key, 'client key'),
   ]);
+  return createEtcdClient(endpoint, { ca, cert, key }, { filesForMessages: `${files.cacert}, ${files.cert}, ${files.key}` });
+}
+
+/** The PEM contents (never written anywhere: the key stays in this process's memory). */
+export interface EtcdTlsPems {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+export interface EtcdClientOptions {
+  /** How the PEMs are named in errors (paths; never their contents). */
+  filesForMessages: string;
+  /**
+   * A gRPC target that carries the bytes to the endpoint (a local tunnel, `unix:/path`).
+   * The server's certificate is still checked against the endpoint's host, as if
+   * connected to it directly.
+   */
+  via?: string;
+}
+
+export function createEtcdClient(endpoint: EtcdEndpoint, pems: EtcdTlsPems, options: EtcdClientOptions): EtcdClient {
+  const host = endpointHost(endpoint);
   let credentials: grpc.ChannelCredentials;
   try {
-    credentials = grpc.credentials.createSsl(ca, key, cert);
+    credentials = grpc.credentials.createSsl(
+      pems.ca,
+      pems.key,
+      pems.cert,
+      options.via === undefined ? {} : { checkServerIdentity: (_servername: string, peer: PeerCertificate) => checkServerIdentity(host, peer) },
+    );
   } catch (error) {
-    throw new OperatorError(`cannot use the etcd TLS files ${files.cacert}, ${files.cert}, ${files.key}: ${messageOf(error)}`);
+    throw new OperatorError(`cannot use the etcd TLS files ${options.filesForMessages}: ${messageOf(error)}`);
   }
-  return new EtcdClient(endpoint, credentials);
+  if (options.via === undefined) return new EtcdClient(endpoint, credentials);
+  return new EtcdClient(endpoint, credentials, options.via, { 'grpc.default_authority': endpoint.target });
+}
+
+/** The endpoint's host as its certificate names it (an IPv6 address without brackets). */
+export function endpointHost(endpoint: EtcdEndpoint): string {
+  return new URL(endpoint.url).hostname.replace(/^\[(.*)\]$/, '$1');
 }
 
 async function readPem(path: string, what: string): Promise<Buffer> {

@@ -23,7 +23,7 @@ import { chooseCredentialSource, loadCredentials } from '../ssh/credentials.js';
 import type { HostKeyVerifier } from '../ssh/host-key-verifier.js';
 import type { Logger } from '../log.js';
 import { nodeKubernetesDir, withNodePaths } from './node-paths.js';
-import type { NodeResult, NodeTimings } from './result.js';
+import type { NodeResult, NodeTimings, RuntimeName } from './result.js';
 import { resolveImageContract, rkeToolsSnapshot, type ImageContractChoice } from './rke-tools-node.js';
 
 export const SNAPSHOT_CONTAINER_NAME = 'etcd-snapshot-once';
@@ -48,6 +48,8 @@ export interface RunContext {
   pkiBundle?: boolean;
   /** --compression; absent: the agent's default. */
   compression?: CompressionMode;
+  /** --runtime: how a node's snapshot is taken (a container on its Docker engine, or agentless over SSH). Absent: docker. */
+  runtime?: RuntimeName;
   timeouts: Timeouts;
   signal: AbortSignal;
   log: Logger;
@@ -100,15 +102,31 @@ export async function withNodeEngine<T>(
   context: RunContext,
   work: (docker: Docker, nodeContext: RunContext) => Promise<T>,
 ): Promise<T> {
+  return withNodeSsh(node, context, lostConnectionAdvice, (ssh, nodeContext) =>
+    work(dockerOverSsh(ssh, node.dockerSocket, context.timeouts.dockerApiMs), nodeContext),
+  );
+}
+
+/**
+ * Connect to the node over SSH, hand the connection to `work`, always disconnect. The
+ * context given to `work` aborts when the connection drops; then the node's error is
+ * that the connection was lost, followed by `advice`.
+ */
+export async function withNodeSsh<T>(
+  node: NodeConfig,
+  context: RunContext,
+  advice: string,
+  work: (ssh: SshConnection, nodeContext: RunContext) => Promise<T>,
+): Promise<T> {
   const ssh = await connect(node, context);
   const nodeContext = { ...context, signal: AbortSignal.any([context.signal, ssh.lostSignal]) };
   try {
-    return await work(dockerOverSsh(ssh, node.dockerSocket, context.timeouts.dockerApiMs), nodeContext);
+    return await work(ssh, nodeContext);
   } catch (error) {
     if (ssh.lostSignal.aborted && !context.signal.aborted) {
       // The lost connection is the cause; what it broke (a wait, a removal) is detail.
       context.log.debug(`host ${node.address}: after the SSH connection was lost: ${messageOf(error)}`);
-      throw new OperatorError(`the SSH connection to host ${node.address} was lost; ${lostConnectionAdvice}`);
+      throw new OperatorError(`the SSH connection to host ${node.address} was lost; ${advice}`);
     }
     throw error;
   } finally {

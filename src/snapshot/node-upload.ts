@@ -27,21 +27,28 @@ export const UPLOAD_CONTAINER_NAME = 'etcd-snapshot-upload';
  * (RKE lets every node race for the key and silently skips when it exists.)
  * Fills in `upload` on the node that uploaded and `uploadError` on those that failed.
  */
-export async function uploadOneCopy(results: NodeResult[], nodes: NodeConfig[], settings: S3Settings, context: RunContext): Promise<void> {
+export async function uploadOneCopy(
+  results: NodeResult[],
+  nodes: NodeConfig[],
+  settings: S3Settings,
+  context: RunContext,
+  upload: (node: NodeConfig, settings: S3Settings, context: RunContext, result: NodeResult) => Promise<AgentUploadSuccess | ReportedUpload> = uploadFromNode,
+): Promise<void> {
   for (const result of results) {
     if (!result.ok || context.signal.aborted) continue;
     const node = nodes.find((candidate) => candidate.address === result.address)!;
-    context.log.info(`[${node.address}] uploading ${result.file} to s3://${settings.bucketName}/`);
+    const fromHere = context.runtime === 'ssh' ? ' from this machine (--runtime ssh)' : '';
+    context.log.info(`[${node.address}] uploading ${result.file} to s3://${settings.bucketName}/${fromHere}`);
     try {
-      const upload = await uploadFromNode(node, settings, context, result);
-      if (!('reportedBy' in upload)) checkUploadedBundle(upload, result, node, context);
-      result.upload = upload;
-      const how = 'reportedBy' in upload ? 'reported by the rke-tools container' : `verified by ${upload.verifiedBy}`;
-      context.log.info(`[${node.address}] uploaded s3://${upload.bucket}/${upload.key} (${upload.size ?? '?'} bytes, ${how})`);
-      if (!('reportedBy' in upload) && upload.pkiBundle) {
-        context.log.info(`[${node.address}] uploaded s3://${upload.bucket}/${upload.pkiBundle.key} (${upload.pkiBundle.size} bytes, verified by ${upload.pkiBundle.verifiedBy})`);
+      const uploaded = await upload(node, settings, context, result);
+      if (!('reportedBy' in uploaded)) checkUploadedBundle(uploaded, result, node, context);
+      result.upload = uploaded;
+      const how = 'reportedBy' in uploaded ? 'reported by the rke-tools container' : `verified by ${uploaded.verifiedBy}`;
+      context.log.info(`[${node.address}] uploaded s3://${uploaded.bucket}/${uploaded.key} (${uploaded.size ?? '?'} bytes, ${how})`);
+      if (!('reportedBy' in uploaded) && uploaded.pkiBundle) {
+        context.log.info(`[${node.address}] uploaded s3://${uploaded.bucket}/${uploaded.pkiBundle.key} (${uploaded.pkiBundle.size} bytes, verified by ${uploaded.pkiBundle.verifiedBy})`);
       }
-      for (const warning of upload.warnings) context.log.warn(`[${node.address}] ${warning}`);
+      for (const warning of uploaded.warnings) context.log.warn(`[${node.address}] ${warning}`);
       return;
     } catch (error) {
       result.uploadError = failureMessage(error, node, context);
@@ -68,7 +75,8 @@ function checkUploadedBundle(upload: AgentUploadSuccess, result: NodeResult, nod
   }
 }
 
-async function uploadFromNode(
+/** The docker runtime's upload: an `etcd-snapshot-upload` container on the node (its IAM role applies). */
+export async function uploadFromNode(
   node: NodeConfig,
   settings: S3Settings,
   context: RunContext,

@@ -45,7 +45,7 @@ test('the plan names nodes, paths, endpoints and credential sources, never a sec
   assert.equal(plan.nodes[1]!.credentials, 'the inline key in nodes[1].ssh_key');
   assert.equal(plan.s3?.key, 'daily/before-upgrade.zip');
   assert.equal(plan.s3?.pkiBundleKey, 'daily/before-upgrade.pki.bundle.tar.gz');
-  assert.equal(plan.image.contract, 'native');
+  assert.equal(plan.image?.contract, 'native');
   assert.deepEqual(plan.compression, { mode: 'fast', zlibLevel: 1 });
   const text = formatPlan(plan) + JSON.stringify(plan);
   for (const secret of ['TOPSECRET', 'AKIAEXAMPLE', 'SECRETKEYBODY']) assert.ok(!text.includes(secret), `${secret} shown`);

@@ -12,12 +12,14 @@ import { pkiBundleObjectKey, snapshotObjectKey } from '../s3/key.js';
 import type { S3Settings } from '../s3/settings.js';
 import { chooseCredentialSource, type CredentialSource } from '../ssh/credentials.js';
 import { nodeKubernetesDir } from './node-paths.js';
+import type { RuntimeName } from './result.js';
 
 export interface SavePlanRequest {
   cluster: ClusterConfig;
   clusterFile: string;
   name: string;
-  image: ImageSource;
+  /** Absent with --runtime ssh (no container). */
+  image?: ImageSource;
   imageContract: string;
   sshAgentAuth: boolean;
   concurrency: number;
@@ -25,6 +27,8 @@ export interface SavePlanRequest {
   pkiBundle: boolean;
   compression: CompressionMode;
   s3?: S3Settings;
+  /** --runtime; absent: docker. */
+  runtime?: RuntimeName;
 }
 
 export interface SavePlan {
@@ -34,12 +38,15 @@ export interface SavePlan {
   name: string;
   clusterFile: string;
   stateFile: string;
-  image: { reference: string; source: 'bundled' | 'registry'; contract: string; login?: string };
+  /** Absent with --runtime ssh. */
+  image?: { reference: string; source: 'bundled' | 'registry'; contract: string; login?: string };
   concurrency: number;
   snapshotTimeoutSeconds: number;
   overwrite: boolean;
   /** --compression: deflate level of the snapshot entry. */
   compression: { mode: CompressionMode; zlibLevel: number };
+  /** docker: the agent in a container on each node; ssh: agentless (etcd through an SSH tunnel, SFTP). */
+  runtime: RuntimeName;
   bastion?: { address: string; port: number; user: string; credentials: string };
   nodes: PlannedNode[];
   s3?: PlannedUpload;
@@ -80,11 +87,12 @@ export function planSave(request: SavePlanRequest): SavePlan {
     name: request.name,
     clusterFile: request.clusterFile,
     stateFile: cluster.stateFile,
-    image: describeImage(request.image, request.imageContract),
+    ...(request.image ? { image: describeImage(request.image, request.imageContract) } : {}),
     concurrency: request.concurrency,
     snapshotTimeoutSeconds: cluster.etcd.backupTimeoutSeconds,
     overwrite: request.overwrite,
     compression: { mode: request.compression, zlibLevel: COMPRESSION_LEVELS[request.compression] },
+    runtime: request.runtime ?? 'docker',
     ...(bastion
       ? { bastion: { address: bastion.address, port: bastion.port, user: bastion.user, credentials: credentialsOf({ ...bastion, fieldPrefix: 'bastion_host' }) } }
       : {}),
@@ -99,11 +107,11 @@ export function planSave(request: SavePlanRequest): SavePlan {
       file: path.posix.join(NODE_SNAPSHOT_DIR, `${request.name}.zip`),
       ...(request.pkiBundle ? { pkiBundle: path.posix.join(NODE_SNAPSHOT_DIR, PKI_BUNDLE_FILE_NAME) } : {}),
     })),
-    ...(request.s3 ? { s3: planUpload(request.s3, request.name, request.pkiBundle) } : {}),
+    ...(request.s3 ? { s3: planUpload(request.s3, request.name, request.pkiBundle, request.runtime ?? 'docker') } : {}),
   };
 }
 
-function planUpload(s3: S3Settings, name: string, pkiBundle: boolean): PlannedUpload {
+function planUpload(s3: S3Settings, name: string, pkiBundle: boolean, runtime: RuntimeName): PlannedUpload {
   return {
     endpoint: s3.endpoint,
     bucket: s3.bucketName,
@@ -112,7 +120,9 @@ function planUpload(s3: S3Settings, name: string, pkiBundle: boolean): PlannedUp
     ...(pkiBundle ? { pkiBundleKey: pkiBundleObjectKey(s3.folder, name) } : {}),
     credentials: s3.credentials
       ? 'static keys (from the flags or s3backupconfig)'
-      : "the uploading node's default AWS credential chain (instance metadata / IAM role)",
+      : runtime === 'ssh'
+        ? "this machine's default AWS credential chain (--runtime ssh uploads from here)"
+        : "the uploading node's default AWS credential chain (instance metadata / IAM role)",
     customCa: s3.customCa !== undefined,
   };
 }
@@ -142,14 +152,17 @@ export function formatPlan(plan: SavePlan): string {
   const lines = [
     `Dry run: nothing was contacted and nothing was written.`,
     `snapshot ${plan.name} from ${plan.clusterFile} (state file ${plan.stateFile})`,
-    `image ${plan.image.reference} (${plan.image.source}, ${plan.image.contract} contract${plan.image.login ? `, login from ${plan.image.login}` : ''})`,
+    plan.image === undefined
+      ? 'runtime ssh: no container; etcd through an SSH tunnel, the zip written over SFTP, any upload from this machine'
+      : `image ${plan.image.reference} (${plan.image.source}, ${plan.image.contract} contract${plan.image.login ? `, login from ${plan.image.login}` : ''})`,
     `${plan.nodes.length} etcd node(s), ${plan.concurrency} at a time, each within ${plan.snapshotTimeoutSeconds} s${plan.overwrite ? '; an existing file is replaced' : ''}`,
     `compression ${plan.compression.mode} (deflate level ${plan.compression.zlibLevel})`,
   ];
   if (plan.bastion) lines.push(`through bastion ${plan.bastion.user}@${plan.bastion.address}:${plan.bastion.port} with ${plan.bastion.credentials}`);
   for (const node of plan.nodes) {
     const name = node.hostnameOverride ? `${node.address} (${node.hostnameOverride})` : node.address;
-    lines.push(`  ${name}: ssh ${node.ssh} with ${node.credentials}; docker ${node.dockerSocket}; etcd ${node.etcdEndpoint}; certificates ${node.kubernetesDir}/ssl`);
+    const docker = plan.runtime === 'ssh' ? '' : `; docker ${node.dockerSocket}`;
+    lines.push(`  ${name}: ssh ${node.ssh} with ${node.credentials}${docker}; etcd ${node.etcdEndpoint}; certificates ${node.kubernetesDir}/ssl`);
     lines.push(`    writes ${node.file}${node.pkiBundle ? ` and ${node.pkiBundle}` : ''}`);
   }
   if (plan.s3) {

@@ -1,5 +1,9 @@
 import type { AgentPkiBundle, AgentUploadSuccess } from '../agent/protocol.js';
 
+/** `--runtime`: docker (the agent in a one-off container, RKE's way) or ssh (agentless: etcd through an SSH tunnel, the zip over SFTP). */
+export const RUNTIME_NAMES = ['docker', 'ssh'] as const;
+export type RuntimeName = (typeof RUNTIME_NAMES)[number];
+
 /**
  * What one etcd node's snapshot came to. Every phase of the run fills in the same
  * record, so reporting and the exit status read from one place.
@@ -31,6 +35,8 @@ export interface NodeResult {
   uploadError?: string;
   /** Things the operator should know even when the node succeeded. */
   warnings: string[];
+  /** Set with --runtime ssh (absent: the docker runtime, as before the flag existed). */
+  runtime?: RuntimeName;
 }
 
 /** Milliseconds per phase of one node's snapshot, in the order they happen. */

@@ -3,10 +3,11 @@ import { OperatorError, messageOf } from '../errors.js';
 import type { NodeConfig } from '../config/cluster.js';
 import type { S3Settings } from '../s3/settings.js';
 import { Bastion } from '../ssh/bastion.js';
-import { snapshotNode, type RunContext } from './node-snapshot.js';
+import type { RunContext } from './node-snapshot.js';
 import { uploadOneCopy } from './node-upload.js';
 import { formatTimings } from './report.js';
 import type { NodeResult } from './result.js';
+import { runtimeFor } from './runtime.js';
 
 export type SaveRequest = Omit<RunContext, 'stateFile'> & {
   /** How many nodes are worked on at once (RKE: one after another). */
@@ -46,12 +47,14 @@ export function openBastion(request: Pick<SaveRequest, 'cluster' | 'sshAgentAuth
 
 async function snapshotAll(context: RunContext, request: SaveRequest): Promise<NodeResult[]> {
   const nodes = request.cluster.etcdNodes;
+  const runtime = runtimeFor(request.runtime);
   request.log.info(
-    `Starting snapshot ${request.name} on ${nodes.length} etcd node(s): ${nodes.map((node) => node.address).join(', ')}`,
+    `Starting snapshot ${request.name} on ${nodes.length} etcd node(s): ${nodes.map((node) => node.address).join(', ')}` +
+      (runtime.name === 'ssh' ? ' (--runtime ssh: etcd through SSH tunnels, written over SFTP, no Docker)' : ''),
   );
   const results = await mapConcurrently(nodes, request.concurrency, async (node: NodeConfig) => {
     request.log.info(`[${node.address}] taking snapshot ${request.name}`);
-    const result = await snapshotNode(node, context);
+    const result = await runtime.snapshot(node, context);
     if (result.ok) {
       request.log.info(`[${node.address}] saved ${result.file} (${result.size} bytes)`);
       if (result.pkiBundle) request.log.info(`[${node.address}] saved ${result.pkiBundle.file} (${result.pkiBundle.size} bytes)`);
@@ -62,7 +65,7 @@ async function snapshotAll(context: RunContext, request: SaveRequest): Promise<N
     if (result.timings) request.log.debug(`[${node.address}] took ${result.durationMs} ms: ${formatTimings(result.timings)}`);
     return result;
   });
-  if (request.s3) await uploadOneCopy(results, nodes, request.s3, context);
+  if (request.s3) await uploadOneCopy(results, nodes, request.s3, context, runtime.upload);
   return results;
 }
 

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import ssh2, { type ConnectConfig } from 'ssh2';
+import ssh2, { type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { OperatorError, messageOf } from '../errors.js';
 import { certificateAuthHandler } from './certificate-auth.js';
 import { describeCertificate } from './certificate.js';
@@ -104,6 +104,45 @@ export class SshConnection {
       this.client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => {
         if (error) reject(error);
         else resolve(channel);
+      });
+    });
+  }
+
+  /**
+   * A byte stream to host:port as the node sees it (direct-tcpip), destroyed when the
+   * connection is lost: how --runtime ssh reaches the node's etcd.
+   */
+  openTcpChannel(host: string, port: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) {
+        reject(new OperatorError(`the SSH connection to ${nameOf(this.target)} is closed`));
+        return;
+      }
+      this.client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => {
+        if (error) reject(error);
+        else {
+          this.channels.add(channel);
+          channel.once('close', () => this.channels.delete(channel));
+          resolve(channel);
+        }
+      });
+    });
+  }
+
+  /** An SFTP session on the node (the `sftp` subsystem), ended when the connection is lost. */
+  openSftp(): Promise<SFTPWrapper> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) {
+        reject(new OperatorError(`the SSH connection to ${nameOf(this.target)} is closed`));
+        return;
+      }
+      this.client.sftp((error, sftp) => {
+        if (error) reject(error);
+        else {
+          this.channels.add(sftp as unknown as Duplex);
+          sftp.once('close', () => this.channels.delete(sftp as unknown as Duplex));
+          resolve(sftp);
+        }
       });
     });
   }

@@ -1,0 +1,174 @@
+import { COMPRESSION_LEVELS, DEFAULT_COMPRESSION } from '../../agent/compression.js';
+import { posix } from 'node:path';
+import type { AtomicTarget } from '../../agent/atomic-file.js';
+import { CONTAINER_SSL_DIR, NODE_SNAPSHOT_DIR } from '../../agent/protocol.js';
+import { DEFAULT_SNAPSHOT_IDLE_TIMEOUT_MS } from '../../agent/save.js';
+import type { NodeConfig } from '../../config/cluster.js';
+import { formatSeconds } from '../../deadline.js';
+import { createEtcdClient, type EtcdTlsPems } from '../../etcd/client.js';
+import { parseEtcdEndpoint } from '../../etcd/endpoint.js';
+import { checkEtcdHealth } from '../../etcd/health.js';
+import { snapshotStream } from '../../etcd/snapshot-stream.js';
+import { OperatorError } from '../../errors.js';
+import { NodeSftp, SftpError } from '../../ssh/sftp.js';
+import { SshTcpTunnel } from '../../ssh/tcp-tunnel.js';
+import { failureMessage, withNodeSsh, type RunContext } from '../node-snapshot.js';
+import { nodeKubernetesDir } from '../node-paths.js';
+import type { NodeResult } from '../result.js';
+import { checkRemoteTargetFree, checkSftpExtensions, ensureRemoteDirectory, writeArchiveOverSftp } from './sftp-archive.js';
+
+/** etcd's client port, as the container path dials it (https://<internal_address>:2379). */
+export const ETCD_CLIENT_PORT = 2379;
+/** The same client certificate the snapshot container uses, from the node's <prefix_path>/etc/kubernetes/ssl. */
+export const ETCD_CLIENT_FILES = { ca: 'kube-ca.pem', cert: 'kube-node.pem', key: 'kube-node-key.pem' } as const;
+/** A PEM file larger than this is not a certificate or key. */
+const MAX_PEM_BYTES = 1024 * 1024;
+/** The agent's health check deadline (node-snapshot.ts passes 30 s to the container). */
+const HEALTH_TIMEOUT_MS = 30_000;
+/** Each SFTP request (a write of 128 KiB, a stat) must be answered within this. */
+export const SFTP_REQUEST_TIMEOUT_MS = 60_000;
+
+const lostConnectionAdvice = 'a temporary .NAME.zip.tmp-* file may remain in /opt/rke/etcd-snapshots there (never under the final name); check that sshd is up and run again';
+
+/**
+ * --runtime ssh: one node's snapshot without Docker. Over the node's SSH connection:
+ * its etcd client certificate and key are read over SFTP into memory, etcd's client
+ * port is reached through a tunnel (direct-tcpip), the snapshot is streamed from etcd
+ * through the trailer check into the same zip the agent writes, over SFTP, atomically.
+ * Never throws: failures become the result's `error`.
+ */
+export async function snapshotNodeOverSsh(node: NodeConfig, context: RunContext): Promise<NodeResult> {
+  const started = Date.now();
+  const base = { address: node.address, hostnameOverride: node.hostnameOverride, warnings: [] as string[], runtime: 'ssh' as const };
+  try {
+    const result = await withNodeSsh(node, context, lostConnectionAdvice.replace('NAME', context.name), async (ssh, nodeContext) => {
+      const sftp = await NodeSftp.open(ssh, { openTimeoutMs: context.timeouts.sshConnectMs, requestTimeoutMs: SFTP_REQUEST_TIMEOUT_MS });
+      try {
+        return await withSnapshotTimeout(node, nodeContext, (signal) => saveOverSsh(ssh, sftp, node, { ...nodeContext, signal }));
+      } finally {
+        sftp.end();
+      }
+    });
+    return { ...base, ...result, ok: true, durationMs: Date.now() - started };
+  } catch (error) {
+    return { ...base, ok: false, error: failureMessage(error, node, context), durationMs: Date.now() - started };
+  }
+}
+
+type SavedFields = Pick<NodeResult, 'file' | 'size' | 'sha256' | 'snapshotSize' | 'snapshotSha256' | 'stateFileIncluded'>;
+
+async function saveOverSsh(
+  ssh: Parameters<Parameters<typeof withNodeSsh>[3]>[0],
+  sftp: NodeSftp,
+  node: NodeConfig,
+  context: RunContext,
+): Promise<SavedFields> {
+  checkSftpExtensions(sftp);
+  const target = zipTarget(context);
+  await ensureRemoteDirectory(sftp, target.dir);
+  await checkRemoteTargetFree(sftp, target);
+  const endpoint = parseEtcdEndpoint(`https://${hostForUrl(node.internalAddress)}:${ETCD_CLIENT_PORT}`);
+  const pems = await readEtcdPems(sftp, node, context);
+  const tunnel = await SshTcpTunnel.open(ssh, { host: node.internalAddress, port: ETCD_CLIENT_PORT }, {
+    timeoutMs: context.timeouts.sshConnectMs,
+    signal: context.signal,
+    debug: context.log.debug,
+  });
+  try {
+    const client = createEtcdClient(endpoint, pems, { via: tunnel.target, filesForMessages: pemDescription(context) });
+    pems.key.fill(0); // the TLS context holds what it needs; no other copy of the key stays around
+    try {
+      await checkEtcdHealth(client, HEALTH_TIMEOUT_MS, context.signal);
+      context.log.debug(`host ${node.address}: etcd at ${endpoint.url} is healthy (through SSH); streaming the snapshot over SFTP`);
+      const written = await writeArchiveOverSftp(
+        sftp,
+        target,
+        {
+          snapshotName: context.name,
+          endpoint: endpoint.url,
+          openSnapshot: () => snapshotStream(client.snapshotCall(), { endpoint: endpoint.url, idleTimeoutMs: DEFAULT_SNAPSHOT_IDLE_TIMEOUT_MS }),
+          ...(context.stateFile ? { stateFile: context.stateFile } : {}),
+          level: COMPRESSION_LEVELS[context.compression ?? DEFAULT_COMPRESSION],
+          modified: new Date(),
+          signal: context.signal,
+        },
+        context.log,
+      );
+      return {
+        file: target.displayPath,
+        size: written.archive.size,
+        sha256: written.archive.sha256,
+        snapshotSize: written.snapshot.snapshotSize,
+        snapshotSha256: written.snapshot.snapshotSha256,
+        stateFileIncluded: context.stateFile !== undefined,
+      };
+    } finally {
+      client.close();
+    }
+  } finally {
+    await tunnel.close();
+  }
+}
+
+function zipTarget(context: RunContext): AtomicTarget {
+  const fileName = `${context.name}.zip`;
+  return { dir: NODE_SNAPSHOT_DIR, fileName, mode: 0o600, overwrite: context.overwrite, displayPath: posix.join(NODE_SNAPSHOT_DIR, fileName) };
+}
+
+/** The node's <prefix_path>/etc/kubernetes/ssl: where the container path's /etc/kubernetes/ssl comes from. */
+export function nodeSslDir(prefixPath: string): string {
+  return posix.join(nodeKubernetesDir(prefixPath), posix.relative('/etc/kubernetes', CONTAINER_SSL_DIR));
+}
+
+function pemDescription(context: RunContext): string {
+  const dir = nodeSslDir(context.cluster.prefixPath);
+  return Object.values(ETCD_CLIENT_FILES).map((file) => posix.join(dir, file)).join(', ');
+}
+
+/** The three PEMs, over SFTP, into memory only. A missing or unreadable one names the node and its path. */
+async function readEtcdPems(sftp: NodeSftp, node: NodeConfig, context: RunContext): Promise<EtcdTlsPems> {
+  const dir = nodeSslDir(context.cluster.prefixPath);
+  const read = async (file: string, what: string): Promise<Buffer> => {
+    const path = posix.join(dir, file);
+    try {
+      return await sftp.readSmallFile(path, MAX_PEM_BYTES);
+    } catch (error) {
+      const cause = error instanceof SftpError ? error.message.replace(/^.* over SFTP failed: /, '') : error instanceof OperatorError ? error.message : String(error);
+      throw new OperatorError(
+        `host ${node.address}: cannot read the etcd ${what} ${path} over SFTP: ${cause}; --runtime ssh authenticates to etcd with the node's ${Object.values(ETCD_CLIENT_FILES).join(', ')} there (as the snapshot container does)`,
+      );
+    }
+  };
+  const ca = await read(ETCD_CLIENT_FILES.ca, 'CA certificate');
+  const cert = await read(ETCD_CLIENT_FILES.cert, 'client certificate');
+  const key = await read(ETCD_CLIENT_FILES.key, 'client key');
+  return { ca, cert, key };
+}
+
+/**
+ * services.etcd.backup_config.timeout bounds the snapshot as it bounds the container: when
+ * it expires the work is aborted (the temporary file is removed) and the node fails.
+ */
+async function withSnapshotTimeout<T>(node: NodeConfig, context: RunContext, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const timer = new AbortController();
+  const timeout = setTimeout(() => timer.abort(), context.timeouts.snapshotMs);
+  try {
+    return await work(AbortSignal.any([context.signal, timer.signal]));
+  } catch (error) {
+    if (context.signal.aborted) {
+      throw new OperatorError(`interrupted: the snapshot on host ${node.address} was stopped; its temporary file was removed`);
+    }
+    if (timer.signal.aborted) {
+      throw new OperatorError(
+        `the snapshot over SSH on host ${node.address} did not finish within ${formatSeconds(context.timeouts.snapshotMs)} (services.etcd.backup_config.timeout); it was stopped and its temporary file removed`,
+      );
+    }
+    throw error;
+  } finally {
+    clearTimeout(timeout);
+  }
+}
+
+function hostForUrl(address: string): string {
+  return address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
+}
