@@ -70,16 +70,23 @@ export async function runOneOffContainer(
 ): Promise<OneOffOutcome> {
   const api = apiCall(host, limits);
   const began = Date.now();
-  await api(removeStaleContainer(docker, host, spec.name), `checking for a stale ${spec.name} container`);
   // Not abandoned on interruption: a create still in flight would leave a container we hold no handle to.
-  const container = await deadline(createContainer(docker, spec), limits.apiTimeoutMs, `creating ${spec.name} on host ${host}`).catch(
-    (error) => {
-      // Another run created it between our check and our create.
-      if ((error as { statusCode?: number }).statusCode === 409) throw alreadyRunning(host, spec.name);
+  const create = () => deadline(createContainer(docker, spec), limits.apiTimeoutMs, `creating ${spec.name} on host ${host}`);
+  const container = await create()
+    .catch(async (error) => {
+      // The name is taken (409): by a container a killed run left behind (removed here, then
+      // created again), or by another run's (refused). Checked only then: one API call less per run.
+      if (!isNameConflict(error)) throw error;
+      await api(removeStaleContainer(docker, host, spec.name), `checking for a stale ${spec.name} container`);
+      return create().catch((again) => {
+        if (isNameConflict(again)) throw alreadyRunning(host, spec.name); // another run took the name in between
+        throw again;
+      });
+    })
+    .catch((error) => {
       if (error instanceof OperatorError) throw error;
       throw new OperatorError(`cannot create container ${spec.name} on host ${host}: ${describeDockerError(error)}`);
-    },
-  );
+    });
   let outcome: Omit<OneOffOutcome, 'timings'> & { startedAt: number };
   try {
     if (limits.signal?.aborted) throw new InterruptedError(`the snapshot on host ${host}`);
@@ -194,6 +201,10 @@ async function removeStaleContainer(docker: Docker, host: string, name: string):
   await existing.remove({ force: true }).catch((error: unknown) => {
     if (!isNotFound(error)) throw error;
   });
+}
+
+function isNameConflict(error: unknown): boolean {
+  return (error as { statusCode?: number }).statusCode === 409;
 }
 
 function alreadyRunning(host: string, name: string, startedAt?: string): OperatorError {

@@ -89,6 +89,17 @@ describe('snapshot-save on the 3-node lab', () => {
     await assertNoSnapshotContainers();
   });
 
+  test('a container left by a killed run (created, never started) is removed and the snapshot taken', async () => {
+    const image = (await nodeDocker(1, 'images', '--format', '{{.Repository}}:{{.Tag}}', 'rke-snapshot-agent')).split('\n')[0]!.trim();
+    assert.ok(image, 'the agent image is on node 1 after the first test');
+    await nodeDocker(1, 'create', '--name', 'etcd-snapshot-once', image, 'version');
+    const outcome = await save(['--config', lab.clusterYml, '--name', 'it-stale-container']);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.match(tableRow(outcome.stdout, lab.addresses[0]!), /\sok\s/);
+    await assertNoSnapshotContainers();
+    await removeNodeSnapshots(lab, 'it-stale-container.zip');
+  });
+
   test('refuses to replace an existing snapshot unless --overwrite', async () => {
     const first = await save(['--config', lab.clusterYml, '--name', 'it-twice']);
     assert.equal(first.code, 0, first.stderr);
