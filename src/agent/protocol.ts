@@ -327,6 +327,8 @@ export interface AgentVerifySuccess {
   /** The etcd snapshot inside (without its 32-byte trailer), when it could be read whole. */
   snapshotSize?: number;
   snapshotSha256?: string;
+  /** The etcd revision the snapshot holds (what `etcdctl snapshot status` prints), when `status` is ok. */
+  revision?: number;
   stateFileIncluded?: boolean;
   durationMs: number;
   peakRssBytes?: number;

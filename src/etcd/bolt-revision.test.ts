@@ -1,19 +1,15 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 import { BoltFormatError, BoltRevisionScanner } from './bolt-revision.js';
 import { BoltRevisionTap, readBoltRevision } from './bolt-revision-stream.js';
+import { BOLT_FIXTURE_REVISIONS, loadBoltFixture } from './bolt-fixtures.js';
 
-// Real etcd snapshots (bbolt + etcd's SHA-256 trailer) made by scripts/make-bolt-fixtures.sh,
-// with the revision `etcdctl snapshot status -w json` printed for each.
-const TESTDATA = fileURLToPath(new URL('../../../src/etcd/testdata/', import.meta.url));
-const expected = JSON.parse(readFileSync(`${TESTDATA}expected.json`, 'utf8')) as Record<string, number>;
-const fixtures = Object.keys(expected).filter((name) => name !== '_');
-const load = (name: string): Buffer => gunzipSync(readFileSync(`${TESTDATA}${name}.db.gz`));
+// Real etcd snapshots, with the revision `etcdctl snapshot status -w json` printed for each.
+const expected = BOLT_FIXTURE_REVISIONS as Record<string, number>;
+const fixtures = Object.keys(expected);
+const load = loadBoltFixture;
 
 function scan(db: Buffer, chunkSize = db.length) {
   const scanner = new BoltRevisionScanner();
