@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { perTestDirectory } from '../../test/support/case-dirs.js';
 import { inspectWithPython } from '../../test/support/zip-tools.js';
 import { writeSnapshotArchive, type ArchiveRequest } from './archive.js';
+import { BOLT_FIXTURE_REVISIONS, loadBoltFixture } from '../etcd/bolt-fixtures.js';
 
 const cases = await perTestDirectory('archive-test-');
 
@@ -40,6 +41,16 @@ test('the archive holds etcd\'s stream whole, trailer included, and the state fi
     ],
   );
   assert.equal(python.entries[0]?.sha256, createHash('sha256').update(stream).digest('hex'));
+});
+
+test('the etcd revision is read in the same pass; a database it cannot read still saves, without a revision', async () => {
+  const real = loadBoltFixture('multilevel');
+  const written = await writeSnapshotArchive(archiveRequest(chunked(real), { target: { dir: cases.path, fileName: 'real.zip', mode: 0o600, overwrite: false, displayPath: '/x/real.zip' } }));
+  assert.equal(written.revision, BOLT_FIXTURE_REVISIONS.multilevel);
+  assert.equal(written.revisionProblem, undefined);
+  const notBolt = await writeSnapshotArchive(archiveRequest(chunked(stream)));
+  assert.equal(notBolt.revision, undefined);
+  assert.match(notBolt.revisionProblem ?? '', /cannot read the snapshot's etcd revision: it is not a bbolt database/);
 });
 
 test('a corrupt snapshot fails the SHA-256 check and leaves no file at all', async () => {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { BoltRevisionTap } from '../etcd/bolt-revision-stream.js';
 import { SnapshotTrailerVerifier, type VerifiedSnapshot } from '../etcd/trailer-verifier.js';
 import { writeFileAtomically, type AtomicTarget } from './atomic-file.js';
 import { FileSink } from './file-sink.js';
@@ -29,6 +30,9 @@ export interface ArchiveRequest {
 export interface WrittenArchive {
   archive: ArchiveDigest;
   snapshot: VerifiedSnapshot;
+  /** The etcd revision the snapshot holds, read in the same pass; absent (with `revisionProblem`) if its database could not be read. */
+  revision?: number;
+  revisionProblem?: string;
 }
 
 /**
@@ -41,8 +45,10 @@ export async function writeSnapshotArchive(request: ArchiveRequest): Promise<Wri
     const sink = new FileSink(file);
     const zip = new ZipWriter(sink);
     const verifier = new SnapshotTrailerVerifier(request.endpoint);
+    // Lenient: etcd's trailer already vouches for the bytes; a database our reader cannot read costs the revision, not the snapshot.
+    const revision = new BoltRevisionTap({ lenient: true });
     await zip.addEntry({ name: names.snapshot, mode: 0o600, modified: request.modified }, request.openSnapshot(), {
-      through: [verifier],
+      through: [verifier, revision],
       signal: request.signal,
     });
     if (request.stateFile !== undefined) {
@@ -53,7 +59,12 @@ export async function writeSnapshotArchive(request: ArchiveRequest): Promise<Wri
     const finished = await zip.finish();
     await sink.flush();
     const archive = await verifyArchive(file, finished, request.target.displayPath);
-    return { archive, snapshot: verifier.verified };
+    const read = revision.resultIfRead;
+    return {
+      archive,
+      snapshot: verifier.verified,
+      ...(read === undefined ? { revisionProblem: revision.problem ?? 'not read' } : { revision: read.revision }),
+    };
   });
   return value;
 }

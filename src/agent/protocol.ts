@@ -83,6 +83,8 @@ export interface AgentSuccess {
   /** Size and SHA-256 of the etcd snapshot itself (the db, without etcd's 32-byte trailer). */
   snapshotSize: number;
   snapshotSha256: string;
+  /** The etcd revision the snapshot holds (what `etcdctl snapshot status` prints); absent when its database could not be read. */
+  revision?: number;
   /** Whether the state file went into the archive. */
   stateFileIncluded: boolean;
   /** Wall time of the agent's work, in milliseconds. */

@@ -74,7 +74,8 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
       modified: (options.now ?? (() => new Date()))(),
       signal: options.signal,
     });
-    log(`wrote ${target.displayPath}: ${written.archive.size} bytes, sha256 ${written.archive.sha256}`);
+    log(`wrote ${target.displayPath}: ${written.archive.size} bytes, sha256 ${written.archive.sha256}, etcd revision ${written.revision ?? 'unknown'}`);
+    if (written.revisionProblem !== undefined) log(`WARNING ${written.revisionProblem}`);
     const pkiBundle = pkiScan === undefined ? undefined : await savePkiBundle(pkiScan, directories.backupDir, target.displayPath, options.signal);
     if (pkiBundle !== undefined) log(`wrote ${pkiBundle.file}: ${pkiBundle.size} bytes, ${pkiBundle.entries} entries, sha256 ${pkiBundle.sha256}`);
     return {
@@ -84,6 +85,7 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
       sha256: written.archive.sha256,
       snapshotSize: written.snapshot.snapshotSize,
       snapshotSha256: written.snapshot.snapshotSha256,
+      ...(written.revision === undefined ? {} : { revision: written.revision }),
       stateFileIncluded: stateFile !== undefined,
       durationMs: Date.now() - started,
       ...(pkiBundle === undefined ? {} : { pkiBundle }),

@@ -9,7 +9,26 @@ import { BoltFormatError, BoltRevisionScanner, type BoltRevision } from './bolt-
  */
 export class BoltRevisionTap extends Transform {
   readonly #scanner = new BoltRevisionScanner();
+  readonly #lenient: boolean;
   #result: BoltRevision | undefined;
+  #failed = false;
+  /** lenient: a database it cannot read does not fail the stream (the bytes still pass); see `problem`. */
+  #problem: string | undefined;
+
+  constructor(options: { lenient?: boolean } = {}) {
+    super();
+    this.#lenient = options.lenient ?? false;
+  }
+
+  /** With `lenient`, why the revision could not be read (after the stream ended). */
+  get problem(): string | undefined {
+    return this.#problem;
+  }
+
+  /** The result, or undefined (lenient, when it could not be read). */
+  get resultIfRead(): BoltRevision | undefined {
+    return this.#result;
+  }
 
   /** Available once the stream has ended without error. */
   get result(): BoltRevision {
@@ -18,23 +37,39 @@ export class BoltRevisionTap extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      this.#scanner.push(chunk);
-    } catch (error) {
-      callback(describe(error));
-      return;
+    if (!this.#failed) {
+      try {
+        this.#scanner.push(chunk);
+      } catch (error) {
+        if (!this.#fail(error)) {
+          callback(describe(error));
+          return;
+        }
+      }
     }
     callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
-    try {
-      this.#result = this.#scanner.finish();
-    } catch (error) {
-      callback(describe(error));
-      return;
+    if (!this.#failed) {
+      try {
+        this.#result = this.#scanner.finish();
+      } catch (error) {
+        if (!this.#fail(error)) {
+          callback(describe(error));
+          return;
+        }
+      }
     }
     callback();
+  }
+
+  /** Lenient: remember the problem and let the bytes flow; returns false when the stream must fail. */
+  #fail(error: unknown): boolean {
+    if (!this.#lenient) return false;
+    this.#failed = true;
+    this.#problem = describe(error).message;
+    return true;
   }
 }
 

@@ -77,6 +77,20 @@ describe('BoltRevisionScanner on real etcd snapshots', () => {
   });
 });
 
+describe('BoltRevisionTap, lenient (snapshot-save: the revision is a bonus, never a reason to fail)', () => {
+  it('passes every byte and reports the problem instead of failing the stream', async () => {
+    const notBolt = Buffer.from('not a bbolt database '.repeat(1000));
+    const tap = new BoltRevisionTap({ lenient: true });
+    let passed = 0;
+    await pipeline(Readable.from([notBolt]), tap, new Writable({ write: (chunk: Buffer, _e, callback) => ((passed += chunk.length), callback()) }));
+    assert.equal(passed, notBolt.length);
+    assert.equal(tap.resultIfRead, undefined);
+    assert.match(tap.problem ?? '', /^cannot read the snapshot's etcd revision: it is not a bbolt database/);
+    const strict = new BoltRevisionTap();
+    await assert.rejects(pipeline(Readable.from([notBolt]), strict, new Writable({ write: (_c, _e, callback) => callback() })), /not a bbolt database/);
+  });
+});
+
 describe('BoltRevisionScanner on damaged databases', () => {
   const fails = (db: Buffer, pattern: RegExp) => assert.throws(() => scan(db, 4096), (error: unknown) => error instanceof BoltFormatError && pattern.test(error.message));
 

@@ -225,6 +225,7 @@ async function runSnapshotAgent(
     sha256: result.sha256,
     snapshotSize: result.snapshotSize,
     snapshotSha256: result.snapshotSha256,
+    ...(typeof result.revision === 'number' ? { revision: result.revision } : {}),
     stateFileIncluded: result.stateFileIncluded,
     ...(result.pkiBundle ? { pkiBundle: result.pkiBundle } : {}),
   };

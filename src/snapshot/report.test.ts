@@ -50,3 +50,10 @@ test('--pki-bundle --s3: the bundle object has its own line after the S3 line', 
   assert.equal(lines[s3 + 1], `S3 PKI bundle: s3://b/f/snap.pki.bundle.tar.gz uploaded from 10.0.0.1: 3.1 KiB, sha256 ${sha('b')}, verified by ETag, version v1`);
   assert.equal(lines.filter((line) => line.startsWith('S3: ')).length, 1);
 });
+
+test('the REVISION column: the etcd revision the agent read, "-" when it has none', () => {
+  const lines = formatResultTable([{ ...ok('10.0.0.1', false), revision: 1504 }, ok('10.0.0.2', false)]).split('\n');
+  assert.match(lines[0]!, /^NODE\s+STATUS\s+FILE\s+SIZE\s+REVISION\s+SHA256\s+TIME\s+S3$/);
+  assert.match(lines[1]!, new RegExp(`^10\\.0\\.0\\.1\\s+ok\\s+/opt/rke/etcd-snapshots/snap\\.zip\\s+11\\.1 KiB\\s+1504\\s+${sha('a')}\\s+4\\.8s\\s+-$`));
+  assert.match(lines[2]!, new RegExp(`^10\\.0\\.0\\.2\\s+ok\\s+\\S+\\s+11\\.1 KiB\\s+-\\s+${sha('a')}`));
+});
