@@ -3,6 +3,7 @@ import { BoltRevisionTap } from '../etcd/bolt-revision-stream.js';
 import { SnapshotTrailerVerifier, type VerifiedSnapshot } from '../etcd/trailer-verifier.js';
 import { writeFileAtomically, type AtomicTarget } from './atomic-file.js';
 import { FileSink } from './file-sink.js';
+import { progressCounter, type ProgressReport } from './progress.js';
 import { CONTAINER_BACKUP_DIR, CONTAINER_KUBERNETES_DIR } from './protocol.js';
 import { stateFileName } from './state-file.js';
 import { verifyArchive, type ArchiveDigest } from './verify-archive.js';
@@ -25,6 +26,8 @@ export interface ArchiveRequest {
   stateFile?: Buffer;
   modified: Date;
   signal?: AbortSignal;
+  /** Live progress: etcd's bytes as they arrive, then the read-back. */
+  onProgress?: ProgressReport;
 }
 
 export interface WrittenArchive {
@@ -48,7 +51,7 @@ export async function writeSnapshotArchive(request: ArchiveRequest): Promise<Wri
     // Lenient: etcd's trailer already vouches for the bytes; a database our reader cannot read costs the revision, not the snapshot.
     const revision = new BoltRevisionTap({ lenient: true });
     await zip.addEntry({ name: names.snapshot, mode: 0o600, modified: request.modified }, request.openSnapshot(), {
-      through: [verifier, revision],
+      through: [...(request.onProgress ? [progressCounter('snapshot', request.onProgress)] : []), verifier, revision],
       signal: request.signal,
     });
     if (request.stateFile !== undefined) {
@@ -58,6 +61,7 @@ export async function writeSnapshotArchive(request: ArchiveRequest): Promise<Wri
     }
     const finished = await zip.finish();
     await sink.flush();
+    request.onProgress?.({ phase: 'verify' });
     const archive = await verifyArchive(file, finished, request.target.displayPath);
     const read = revision.resultIfRead;
     return {

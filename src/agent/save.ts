@@ -18,6 +18,7 @@ import {
   type AgentSuccess,
 } from './protocol.js';
 import { deployStateFile, removeStateFile } from './state-file.js';
+import type { ProgressReport } from './progress.js';
 
 export interface AgentDirectories {
   /** Where the node's /opt/rke/etcd-snapshots is seen. */
@@ -40,6 +41,8 @@ export interface SaveOptions {
   log?: (line: string) => void;
   signal?: AbortSignal;
   now?: () => Date;
+  /** Live progress for the CLI (main.ts prints it as progress lines on stdout). */
+  onProgress?: ProgressReport;
 }
 
 /**
@@ -73,6 +76,7 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
       stateFile,
       modified: (options.now ?? (() => new Date()))(),
       signal: options.signal,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     log(`wrote ${target.displayPath}: ${written.archive.size} bytes, sha256 ${written.archive.sha256}, etcd revision ${written.revision ?? 'unknown'}`);
     if (written.revisionProblem !== undefined) log(`WARNING ${written.revisionProblem}`);

@@ -5,6 +5,7 @@ import type { ImageSource } from '../docker/image.js';
 import { resolveRegistryImage } from '../docker/registry.js';
 import { OperatorError } from '../errors.js';
 import { listenForInterruption } from './interruption.js';
+import { PROGRESS_MODES, createProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
 import { stderrLogger, type Logger } from '../log.js';
 import { resolveS3Settings, type S3Flags } from '../s3/settings.js';
 import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '../snapshot/naming.js';
@@ -28,6 +29,7 @@ export interface SnapshotSaveFlags extends S3Flags, NodeAccessFlags {
   backupImageContract: ImageContractChoice;
   dryRun: boolean;
   output: OutputFormat;
+  progress: ProgressMode;
 }
 
 export function snapshotSaveCommand(onExit: (code: number) => void): Command {
@@ -53,17 +55,27 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
         .default('auto'),
     )
     .option('--pki-bundle', 'also save each node\'s /etc/kubernetes/ssl as /opt/rke/etcd-snapshots/pki.bundle.tar.gz (pre-v0.2.0 clusters); with --s3 also uploaded', false)
-    .option('--dry-run', 'print what would be done (nodes, image, paths, bucket and keys) and contact nothing', false);
+    .option('--dry-run', 'print what would be done (nodes, image, paths, bucket and keys) and contact nothing', false)
+    .addOption(
+      new Option('--progress <mode>', 'live per-node progress on stderr: tty (redrawn in place), plain (log lines), none; auto: tty when stderr is a terminal, else plain')
+        .choices(PROGRESS_MODES)
+        .default('auto'),
+    );
   addNodeAccessOptions(command);
   addOutputOption(command);
   addDebugOption(command);
   return command.action(async (flags: SnapshotSaveFlags) => {
-    onExit(await runSnapshotSave(flags, stderrLogger({ debug: flags.debug })));
+    const display = createProgressDisplay(flags.dryRun ? 'none' : flags.progress, process.stderr);
+    try {
+      onExit(await runSnapshotSave(flags, stderrLogger({ debug: flags.debug, write: display.log }), display));
+    } finally {
+      display.stop();
+    }
   });
 }
 
 /** Returns the process exit status. Throws OperatorError for bad input, before any node is touched. */
-export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Promise<number> {
+export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger, display?: ProgressDisplay): Promise<number> {
   const name = flags.name ?? defaultSnapshotName(new Date());
   if (flags.name === undefined) log.warn(defaultNameWarning(name));
   validateSnapshotName(name);
@@ -94,6 +106,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
   }
 
   const interruption = listenForInterruption(log, 'snapshot containers');
+  display?.start(cluster.etcdNodes.map((node) => node.address));
   try {
     const results = await saveSnapshots({
       cluster,
@@ -115,7 +128,10 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       },
       signal: interruption.signal,
       log,
+      ...(display ? { progress: display.event } : {}),
     });
+    // The final progress block stays above the table; nothing is redrawn after this.
+    display?.stop();
     const verdict = verdictFor(results, flags.strict, s3 !== undefined);
     if (flags.output === 'json') {
       const document = saveResultDocument(name, results, verdict, {

@@ -5,6 +5,7 @@ import {
   CONTAINER_SSL_DIR,
   NODE_SNAPSHOT_DIR,
   agentSaveArgs,
+  parseProgressLine,
   parseResultLine,
   type AgentFailure,
   type AgentInput,
@@ -23,6 +24,7 @@ import type { HostKeyVerifier } from '../ssh/host-key-verifier.js';
 import type { Logger } from '../log.js';
 import { nodeKubernetesDir, withNodePaths } from './node-paths.js';
 import type { NodeResult } from './result.js';
+import type { ProgressEvent } from './progress.js';
 import { resolveImageContract, rkeToolsSnapshot, type ImageContractChoice } from './rke-tools-node.js';
 
 export const SNAPSHOT_CONTAINER_NAME = 'etcd-snapshot-once';
@@ -48,6 +50,8 @@ export interface RunContext {
   timeouts: Timeouts;
   signal: AbortSignal;
   log: Logger;
+  /** Live progress (snapshot-save's display); absent: none. */
+  progress?: (event: ProgressEvent) => void;
 }
 
 export interface Timeouts {
@@ -63,10 +67,13 @@ export async function snapshotNode(node: NodeConfig, context: RunContext): Promi
   const started = Date.now();
   const base = { address: node.address, hostnameOverride: node.hostnameOverride, warnings: [] as string[] };
   try {
+    context.progress?.({ node: node.address, phase: 'connecting' });
     const result = await withNodeEngine(node, context, async (docker, nodeContext) => {
       await checkEngine(docker, node, nodeContext);
       await checkEtcdRunning(docker, node, nodeContext);
+      context.progress?.({ node: node.address, phase: 'image' });
       const image = await ensureAgentImage(docker, node, nodeContext);
+      context.progress?.({ node: node.address, phase: 'snapshot' });
       if ((await resolveImageContract(docker, image, node, nodeContext)) === 'rke-tools') {
         return rkeToolsSnapshot(docker, image, node, nodeContext, base.warnings);
       }
@@ -206,6 +213,10 @@ async function runSnapshotAgent(
       `${nodeKubernetesDir(context.cluster.prefixPath)}:${CONTAINER_KUBERNETES_DIR}`,
     ],
     input,
+    onStdoutLine: (line) => {
+      const progress = parseProgressLine(line);
+      if (progress !== undefined) context.progress?.({ node: node.address, phase: progress.phase, ...(progress.bytes === undefined ? {} : { bytes: progress.bytes }) });
+    },
   });
   let result;
   try {
@@ -237,6 +248,8 @@ export interface AgentContainerJob {
   binds: string[];
   /** Sent on stdin: secrets never go into arguments, env or labels. */
   input: AgentInput;
+  /** Each stdout line as it streams (the agent's progress lines). */
+  onStdoutLine?: (line: string) => void;
 }
 
 /**
@@ -262,6 +275,7 @@ export async function runAgentContainer(
       binds: job.binds,
       labels: { 'io.rke-etcd-snapshot.name': context.name },
       stdin: Buffer.from(JSON.stringify(job.input)),
+      ...(job.onStdoutLine ? { onStdoutLine: job.onStdoutLine } : {}),
     },
     {
       runTimeoutMs: context.timeouts.snapshotMs,

@@ -32,8 +32,9 @@ export async function uploadOneCopy(results: NodeResult[], nodes: NodeConfig[], 
     if (!result.ok || context.signal.aborted) continue;
     const node = nodes.find((candidate) => candidate.address === result.address)!;
     context.log.info(`[${node.address}] uploading ${result.file} to s3://${settings.bucketName}/`);
+    context.progress?.({ node: node.address, phase: 'upload' });
     try {
-      const upload = await uploadFromNode(node, settings, context, result);
+      const upload = await uploadFromNode(node, settings, context, result).finally(() => context.progress?.({ node: node.address, phase: 'done' }));
       if (!('reportedBy' in upload)) checkUploadedBundle(upload, result, node, context);
       result.upload = upload;
       const how = 'reportedBy' in upload ? 'reported by the rke-tools container' : `verified by ${upload.verifiedBy}`;
