@@ -71,7 +71,7 @@ async function runSave(request: AgentSaveRequest, signal: AbortSignal): Promise<
 async function runUpload(request: AgentUploadRequest, signal: AbortSignal): Promise<AgentUploadResult> {
   try {
     const input = parseAgentInput(await readAllInput(process.stdin));
-    return await uploadSnapshot(request, input, { log, signal });
+    return await uploadSnapshot(request, input, { log, signal, onProgress: printProgress });
   } catch (error) {
     if (error instanceof OperatorError) return { ok: false, error: error.message };
     if (signal.aborted) return { ok: false, error: `interrupted (${String(signal.reason)}); the upload was stopped` };

@@ -2,6 +2,7 @@ import {
   CONTAINER_BACKUP_DIR,
   NODE_SNAPSHOT_DIR,
   agentUploadArgs,
+  parseProgressLine,
   parseUploadResultLine,
   type AgentUploadSuccess,
 } from '../agent/protocol.js';
@@ -92,6 +93,10 @@ async function uploadFromNode(
         ...(context.pkiBundle ? { pkiBundle: true } : {}),
       }),
       binds: [`${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}:ro`],
+      onStdoutLine: (line) => {
+        const progress = parseProgressLine(line);
+        if (progress?.bytes !== undefined) context.progress?.({ node: node.address, phase: 'upload', bytes: progress.bytes });
+      },
       input: {
         s3: {
           ...(settings.credentials ?? {}),
