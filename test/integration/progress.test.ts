@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { assertNoAgentContainers, escapeRegExp, removeNodeSnapshots, save } from '../support/cli-run.js';
 import { REPO_ROOT, TEST_KNOWN_HOSTS, labFacts, tempDir, type LabFacts } from '../support/lab.js';
+import { s3LabFacts } from '../support/s3-lab.js';
 
 const run = promisify(execFile);
 let lab: LabFacts;
@@ -90,6 +91,28 @@ describe('snapshot-save progress', () => {
     const bad = await save(['--config', lab.clusterYml, '--name', 'it-prog-plain', '--progress', 'fancy']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--progress.*fancy.*(tty|plain)/);
+    await assertNoAgentContainers(lab);
+  });
+
+  test('with --s3: the uploading node goes through the upload phase with the bytes it sent (plain lines)', async () => {
+    const s3 = await s3LabFacts();
+    const secretFile = path.join(tempDir('it-prog-s3-'), 'secret');
+    writeFileSync(secretFile, `${s3.secretKey}\n`, { mode: 0o600 });
+    const outcome = await save([
+      '--config', lab.clusterYml, '--name', 'it-prog-s3', '--s3', '--s3-endpoint', s3.endpoint, '--s3-endpoint-ca', s3.ca,
+      '--bucket-name', s3.bucket, '--folder', `it/prog-${Date.now()}`, '--access-key', s3.accessKey, '--secret-key-file', secretFile,
+    ]);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    const uploader = /^S3: s3:\/\/\S+ uploaded from (\S+):/m.exec(outcome.stdout)?.[1];
+    assert.ok(uploader, outcome.stdout);
+    const mine = outcome.stderr.split('\n').filter((line) => line.startsWith(`INFO [${uploader}] progress: `));
+    assert.deepEqual(
+      mine.map((line) => /progress: (\w+)/.exec(line)?.[1]).filter((phase, index, all) => phase !== all[index - 1]),
+      ['connecting', 'image', 'snapshot', 'verify', 'done', 'upload', 'done'],
+      mine.join('\n'),
+    );
+    assert.ok(mine.some((line) => /progress: upload \d+(\.\d)? (B|KiB|MiB)( at .+\/s)?$/.test(line)), mine.join('\n'));
+    assert.ok(mine.some((line) => /progress: done \(upload: \d+(\.\d)? (B|KiB|MiB)/.test(line)), mine.join('\n'));
     await assertNoAgentContainers(lab);
   });
 });
