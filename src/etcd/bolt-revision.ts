@@ -13,9 +13,10 @@
  * pages: the main revision of their last key, 8 bytes; a leaf holding a `key` bucket
  * entry: where that bucket is), and the walk runs once the stream has ended.
  *
- * Memory: 9 bytes per page plus 8 bytes per branch element, plus the element array of
- * the page being read (at most 16 bytes per element). A 300 MiB database with 4 KiB
- * pages (76 800 pages, about 1 % of them branches) needs about 0.7 MiB plus ~0.1 MiB.
+ * Memory: 9 bytes per page (arrays grown in powers of two) plus about 8 bytes per branch
+ * element, plus the element array of the page being read (16 bytes per element). A 300 MiB
+ * database with 4 KiB pages (76 800 pages; a branch per ~100 pages, ~100 elements each)
+ * needs about 1.2 MiB of arrays and under 1 MiB of branch elements: under 2.5 MiB.
  *
  * The on-disk format is bbolt's (go.etcd.io/bbolt page.go, db.go, bucket.go), as written
  * on little-endian machines (amd64, arm64: every platform RKE runs etcd on).
