@@ -8,6 +8,7 @@ import { perTestDirectory } from '../../test/support/case-dirs.js';
 import { inspectWithPython } from '../../test/support/zip-tools.js';
 import { writeSnapshotArchive, type ArchiveRequest } from './archive.js';
 import { COMPRESSION_LEVELS, COMPRESSION_MODES, type CompressionMode } from './compression.js';
+import { BOLT_FIXTURE_REVISIONS, loadBoltFixture } from '../etcd/bolt-fixtures.js';
 
 const cases = await perTestDirectory('archive-test-');
 
@@ -57,6 +58,16 @@ test('every compression mode writes a deflate entry that Python reads back whole
   }
   assert.ok(sizes.get('none')! > stream.length, `stored blocks: ${sizes.get('none')} bytes for ${stream.length}`);
   assert.ok(sizes.get('fast')! < stream.length / 10 && sizes.get('standard')! <= sizes.get('fast')!, JSON.stringify([...sizes]));
+});
+
+test('the etcd revision is read in the same pass; a database it cannot read still saves, without a revision', async () => {
+  const real = loadBoltFixture('multilevel');
+  const written = await writeSnapshotArchive(archiveRequest(chunked(real), { target: { dir: cases.path, fileName: 'real.zip', mode: 0o600, overwrite: false, displayPath: '/x/real.zip' } }));
+  assert.equal(written.revision, BOLT_FIXTURE_REVISIONS.multilevel);
+  assert.equal(written.revisionProblem, undefined);
+  const notBolt = await writeSnapshotArchive(archiveRequest(chunked(stream)));
+  assert.equal(notBolt.revision, undefined);
+  assert.match(notBolt.revisionProblem ?? '', /cannot read the snapshot's etcd revision: it is not a bbolt database/);
 });
 
 test('a corrupt snapshot fails the SHA-256 check and leaves no file at all', async () => {

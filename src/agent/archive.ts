@@ -1,7 +1,9 @@
 import type { Readable } from 'node:stream';
+import { BoltRevisionTap } from '../etcd/bolt-revision-stream.js';
 import { SnapshotTrailerVerifier, type VerifiedSnapshot } from '../etcd/trailer-verifier.js';
 import { writeFileAtomically, type AtomicTarget } from './atomic-file.js';
 import { FileSink } from './file-sink.js';
+import { progressCounter, type ProgressReport } from './progress.js';
 import { CONTAINER_BACKUP_DIR, CONTAINER_KUBERNETES_DIR } from './protocol.js';
 import { stateFileName } from './state-file.js';
 import { verifyArchive, type ArchiveDigest } from './verify-archive.js';
@@ -26,11 +28,16 @@ export interface ArchiveRequest {
   level: number;
   modified: Date;
   signal?: AbortSignal;
+  /** Live progress: etcd's bytes as they arrive, then the read-back. */
+  onProgress?: ProgressReport;
 }
 
 export interface WrittenArchive {
   archive: ArchiveDigest;
   snapshot: VerifiedSnapshot;
+  /** The etcd revision the snapshot holds, read in the same pass; absent (with `revisionProblem`) if its database could not be read. */
+  revision?: number;
+  revisionProblem?: string;
 }
 
 /** What goes into the archive, wherever it is written (a local file in the agent, a node's file over SFTP). */
@@ -43,10 +50,11 @@ export type ArchiveContent = Omit<ArchiveRequest, 'target'>;
 export async function writeSnapshotArchive(request: ArchiveRequest): Promise<WrittenArchive> {
   const { value } = await writeFileAtomically(request.target, async (file) => {
     const sink = new FileSink(file);
-    const { finished, snapshot } = await writeArchiveContent(sink, request);
+    const { finished, snapshot, revision } = await writeArchiveContent(sink, request);
     await sink.flush();
+    request.onProgress?.({ phase: 'verify' });
     const archive = await verifyArchive(file, finished, request.target.displayPath);
-    return { archive, snapshot };
+    return { archive, snapshot, ...revision };
   });
   return value;
 }
@@ -56,12 +64,17 @@ export async function writeSnapshotArchive(request: ArchiveRequest): Promise<Wri
  * stream through the SHA-256 trailer check, deflated), then the state file entry when
  * there is one, then the central directory. The caller flushes the sink and reads back.
  */
-export async function writeArchiveContent(sink: ByteSink, content: ArchiveContent): Promise<{ finished: FinishedZip; snapshot: VerifiedSnapshot }> {
+export async function writeArchiveContent(
+  sink: ByteSink,
+  content: ArchiveContent,
+): Promise<{ finished: FinishedZip; snapshot: VerifiedSnapshot; revision: Pick<WrittenArchive, 'revision' | 'revisionProblem'> }> {
   const names = archiveEntryNames(content.snapshotName);
   const zip = new ZipWriter(sink);
   const verifier = new SnapshotTrailerVerifier(content.endpoint);
+  // Lenient: etcd's trailer already vouches for the bytes; a database our reader cannot read costs the revision, not the snapshot.
+  const revision = new BoltRevisionTap({ lenient: true });
   await zip.addEntry({ name: names.snapshot, mode: 0o600, modified: content.modified }, content.openSnapshot(), {
-    through: [verifier],
+    through: [...(content.onProgress ? [progressCounter('snapshot', content.onProgress)] : []), verifier, revision],
     level: content.level,
     ...(content.signal ? { signal: content.signal } : {}),
   });
@@ -71,5 +84,10 @@ export async function writeArchiveContent(sink: ByteSink, content: ArchiveConten
     });
   }
   const finished = await zip.finish();
-  return { finished, snapshot: verifier.verified };
+  const read = revision.resultIfRead;
+  return {
+    finished,
+    snapshot: verifier.verified,
+    revision: read === undefined ? { revisionProblem: revision.problem ?? 'not read' } : { revision: read.revision },
+  };
 }

@@ -14,7 +14,9 @@ import { OperatorError, messageOf } from '../errors.js';
 import { parseAgentArgs, type AgentCommand } from './args.js';
 import { parseAgentInput, readAllInput } from './input.js';
 import {
+  formatProgressLine,
   formatResultLine,
+  type AgentProgress,
   type AgentResult,
   type AgentSaveRequest,
   type AgentUploadRequest,
@@ -48,11 +50,16 @@ function quietIpServerNameWarning(): void {
   });
 }
 
+/** Progress lines go to stdout, before the result line (protocol.ts PROGRESS_PREFIX). */
+function printProgress(progress: AgentProgress): void {
+  process.stdout.write(`${formatProgressLine(progress)}\n`);
+}
+
 async function runSave(request: AgentSaveRequest, signal: AbortSignal): Promise<AgentResult> {
   try {
     const input = parseAgentInput(await readAllInput(process.stdin));
     const { saveSnapshot } = await import('./save.js');
-    return await saveSnapshot(request, input, { log, signal });
+    return await saveSnapshot(request, input, { log, signal, onProgress: printProgress });
   } catch (error) {
     if (signal.aborted) return { ok: false, error: `interrupted (${String(signal.reason)}); no snapshot was written` };
     if (!(error instanceof OperatorError)) log(error instanceof Error && error.stack !== undefined ? error.stack : String(error));
@@ -64,7 +71,7 @@ async function runUpload(request: AgentUploadRequest, signal: AbortSignal): Prom
   try {
     const input = parseAgentInput(await readAllInput(process.stdin));
     const { uploadSnapshot } = await import('./upload.js');
-    return await uploadSnapshot(request, input, { log, signal });
+    return await uploadSnapshot(request, input, { log, signal, onProgress: printProgress });
   } catch (error) {
     if (error instanceof OperatorError) return { ok: false, error: error.message };
     if (signal.aborted) return { ok: false, error: `interrupted (${String(signal.reason)}); the upload was stopped` };

@@ -39,3 +39,13 @@ test('arguments carry no secrets, only the settings', () => {
     '--health-timeout', '30', '--overwrite',
   ]);
 });
+
+test('progress lines: formatted and parsed back; anything else is not progress', async () => {
+  const { formatProgressLine, parseProgressLine } = await import('./protocol.js');
+  assert.deepEqual(parseProgressLine(formatProgressLine({ phase: 'snapshot', bytes: 1234 })), { phase: 'snapshot', bytes: 1234 });
+  assert.deepEqual(parseProgressLine(formatProgressLine({ phase: 'verify' })), { phase: 'verify' });
+  assert.equal(parseProgressLine('RKE-SNAPSHOT-RESULT {"ok":true}'), undefined);
+  assert.equal(parseProgressLine('RKE-SNAPSHOT-PROGRESS {"phase":"etcd"}'), undefined);
+  assert.equal(parseProgressLine('RKE-SNAPSHOT-PROGRESS {"phase":"snapshot","bytes":-1}'), undefined);
+  assert.equal(parseProgressLine('RKE-SNAPSHOT-PROGRESS {broken'), undefined);
+});

@@ -29,6 +29,39 @@ export const AGENT_IMAGE_ENTRYPOINT = ['/usr/local/bin/node', '/opt/rke-snapshot
 
 export const RESULT_PREFIX = 'RKE-SNAPSHOT-RESULT ';
 
+/**
+ * Progress lines, on stdout before the result line, while the agent works (at most one a
+ * second per phase, plus one when a phase's bytes are complete): RESULT_PREFIX's sibling.
+ * The CLI reads them as the container's output streams (live progress); a CLI that does not
+ * know them ignores them (it looks only for the result line), and an agent that prints none
+ * simply shows no bytes.
+ */
+export const PROGRESS_PREFIX = 'RKE-SNAPSHOT-PROGRESS ';
+
+export interface AgentProgress {
+  /** snapshot: etcd's stream into the zip (bytes received from etcd); verify: the read-back; upload: bytes sent to S3. */
+  phase: 'snapshot' | 'verify' | 'upload';
+  /** Bytes done so far in this phase, when the phase counts bytes. */
+  bytes?: number;
+}
+
+export function formatProgressLine(progress: AgentProgress): string {
+  return PROGRESS_PREFIX + JSON.stringify(progress);
+}
+
+/** One stdout line → the progress it reports, or undefined (another line, or malformed). */
+export function parseProgressLine(line: string): AgentProgress | undefined {
+  if (!line.startsWith(PROGRESS_PREFIX)) return undefined;
+  try {
+    const value = JSON.parse(line.slice(PROGRESS_PREFIX.length)) as Record<string, unknown>;
+    if (value.phase !== 'snapshot' && value.phase !== 'verify' && value.phase !== 'upload') return undefined;
+    if (value.bytes !== undefined && (typeof value.bytes !== 'number' || !Number.isFinite(value.bytes) || value.bytes < 0)) return undefined;
+    return value.bytes === undefined ? { phase: value.phase } : { phase: value.phase, bytes: value.bytes };
+  } catch {
+    return undefined;
+  }
+}
+
 export interface AgentSaveRequest {
   /** Snapshot name, already validated by the CLI (validateSnapshotName). */
   name: string;
@@ -87,6 +120,8 @@ export interface AgentSuccess {
   /** Size and SHA-256 of the etcd snapshot itself (the db, without etcd's 32-byte trailer). */
   snapshotSize: number;
   snapshotSha256: string;
+  /** The etcd revision the snapshot holds (what `etcdctl snapshot status` prints); absent when its database could not be read. */
+  revision?: number;
   /** Whether the state file went into the archive. */
   stateFileIncluded: boolean;
   /** Wall time of the agent's work, in milliseconds. */
@@ -332,6 +367,8 @@ export interface AgentVerifySuccess {
   /** The etcd snapshot inside (without its 32-byte trailer), when it could be read whole. */
   snapshotSize?: number;
   snapshotSha256?: string;
+  /** The etcd revision the snapshot holds (what `etcdctl snapshot status` prints), when `status` is ok. */
+  revision?: number;
   stateFileIncluded?: boolean;
   durationMs: number;
   peakRssBytes?: number;

@@ -19,6 +19,7 @@ import {
   type AgentSuccess,
 } from './protocol.js';
 import { deployStateFile, removeStateFile } from './state-file.js';
+import type { ProgressReport } from './progress.js';
 
 export interface AgentDirectories {
   /** Where the node's /opt/rke/etcd-snapshots is seen. */
@@ -41,6 +42,8 @@ export interface SaveOptions {
   log?: (line: string) => void;
   signal?: AbortSignal;
   now?: () => Date;
+  /** Live progress for the CLI (main.ts prints it as progress lines on stdout). */
+  onProgress?: ProgressReport;
 }
 
 /**
@@ -75,8 +78,10 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
       level: COMPRESSION_LEVELS[request.compression ?? DEFAULT_COMPRESSION],
       modified: (options.now ?? (() => new Date()))(),
       signal: options.signal,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
-    log(`wrote ${target.displayPath}: ${written.archive.size} bytes, sha256 ${written.archive.sha256}`);
+    log(`wrote ${target.displayPath}: ${written.archive.size} bytes, sha256 ${written.archive.sha256}, etcd revision ${written.revision ?? 'unknown'}`);
+    if (written.revisionProblem !== undefined) log(`WARNING ${written.revisionProblem}`);
     const pkiBundle = pkiScan === undefined ? undefined : await savePkiBundle(pkiScan, directories.backupDir, target.displayPath, options.signal);
     if (pkiBundle !== undefined) log(`wrote ${pkiBundle.file}: ${pkiBundle.size} bytes, ${pkiBundle.entries} entries, sha256 ${pkiBundle.sha256}`);
     return {
@@ -86,6 +91,7 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
       sha256: written.archive.sha256,
       snapshotSize: written.snapshot.snapshotSize,
       snapshotSha256: written.snapshot.snapshotSha256,
+      ...(written.revision === undefined ? {} : { revision: written.revision }),
       stateFileIncluded: stateFile !== undefined,
       durationMs: Date.now() - started,
       ...(pkiBundle === undefined ? {} : { pkiBundle }),

@@ -3,6 +3,7 @@ import { AbortMultipartUploadCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { OperatorError, messageOf } from '../errors.js';
 import { DigestStream } from '../s3/digest-stream.js';
+import { progressCounter, type ProgressReport } from './progress.js';
 import type { UploadDigest } from '../s3/etag.js';
 import { describeS3Error, isAccessDenied } from '../s3/errors.js';
 import { readWholeFile, type LocalSnapshot } from './upload-file.js';
@@ -34,6 +35,8 @@ export interface SendOptions {
   /** Default application/zip (the snapshot). */
   contentType?: string;
   log: (line: string) => void;
+  /** Live progress: the bytes read from the file into the upload (at most PART_SIZE × QUEUE_SIZE ahead of what S3 acknowledged). */
+  onProgress?: ProgressReport;
 }
 
 /**
@@ -47,7 +50,9 @@ export async function sendSnapshot(target: UploadTarget, file: LocalSnapshot, op
   if (target.signal?.aborted) throw interruptedError(target);
   const partSize = options.partSize ?? PART_SIZE;
   const body = new DigestStream(partSize);
-  pipeline(readWholeFile(file.handle), body, () => undefined); // a read error reaches the uploader through `body`
+  // A read error reaches the uploader through `body`.
+  if (options.onProgress) pipeline(readWholeFile(file.handle), progressCounter('upload', options.onProgress), body, () => undefined);
+  else pipeline(readWholeFile(file.handle), body, () => undefined);
   const upload = new Upload({
     client: target.client,
     params: {

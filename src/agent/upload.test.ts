@@ -211,6 +211,16 @@ test('a new key: one PUT, content type, sha256 metadata, verified by ETag', asyn
   assert.ok(!text.includes(ACCESS_KEY) && !text.includes(SECRET_KEY));
 });
 
+test('live progress: the upload\'s bytes, ending with the whole file (multipart)', async () => {
+  await snapshotFile(2 * PART + 10);
+  const reports: Array<{ phase: string; bytes?: number }> = [];
+  const { result } = await run(new FakeS3(), {}, { onProgress: (progress) => reports.push(progress) });
+  assert.equal(result.size, 2 * PART + 10);
+  assert.ok(reports.length >= 2, JSON.stringify(reports));
+  assert.ok(reports.every((report) => report.phase === 'upload'));
+  assert.deepEqual(reports.at(-1), { phase: 'upload', bytes: 2 * PART + 10 });
+});
+
 test('lib-storage part boundaries: the expected ETag matches for every size around a part', async () => {
   for (const size of [PART - 1, PART, PART + 1, 2 * PART, 2 * PART + 1]) {
     const bytes = await snapshotFile(size);

@@ -17,6 +17,7 @@ import { checkBucket, checkCredentials, planKey, type KeyPlan } from './upload-p
 import { sendSnapshot } from './upload-send.js';
 import { objectUrl, type UploadTarget } from './upload-target.js';
 import { verifyUploadedObject } from './upload-verify.js';
+import type { ProgressReport } from './progress.js';
 
 export interface UploadOptions {
   /** Where the node's /opt/rke/etcd-snapshots is seen (/backup in the container). */
@@ -30,6 +31,8 @@ export interface UploadOptions {
   env?: NodeJS.ProcessEnv;
   /** The error when the default credential chain finds nothing (default: about the node's IAM role). */
   noCredentials?: (env: NodeJS.ProcessEnv) => Promise<OperatorError>;
+  /** Live progress of the snapshot's upload (main.ts prints it as progress lines). */
+  onProgress?: ProgressReport;
 }
 
 /**
@@ -117,7 +120,7 @@ async function uploadFile(
   const plan = await planKey(target, request.overwrite, warn);
   const bundlePlan = bundleTarget === undefined ? undefined : await planKey(bundleTarget, request.overwrite, warn);
   log(planMessage(plan, target, file));
-  const uploaded = await sendAndVerify(target, file, 'application/zip', { log, warn, partSize: options.partSize });
+  const uploaded = await sendAndVerify(target, file, 'application/zip', { log, warn, partSize: options.partSize, onProgress: options.onProgress });
   let pkiBundle: AgentUploadedObject | undefined;
   if (bundleTarget !== undefined && options.bundle !== undefined && bundlePlan !== undefined) {
     log(planMessage(bundlePlan, bundleTarget, options.bundle));
@@ -137,9 +140,14 @@ async function sendAndVerify(
   target: UploadTarget,
   file: LocalSnapshot,
   contentType: string,
-  options: { log: (line: string) => void; warn: (message: string) => void; partSize: number | undefined },
+  options: { log: (line: string) => void; warn: (message: string) => void; partSize: number | undefined; onProgress?: ProgressReport | undefined },
 ): Promise<AgentUploadedObject> {
-  const sent = await sendSnapshot(target, file, { log: options.log, contentType, ...(options.partSize ? { partSize: options.partSize } : {}) });
+  const sent = await sendSnapshot(target, file, {
+    log: options.log,
+    contentType,
+    ...(options.partSize ? { partSize: options.partSize } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
   const verified = await verifyUploadedObject(target, sent);
   if (verified.warning !== undefined) options.warn(verified.warning);
   options.log(`uploaded ${objectUrl(target)}: ${sent.digest.size} bytes, sha256 ${sent.digest.sha256}, ETag ${verified.etag}` +

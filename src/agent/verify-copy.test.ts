@@ -8,17 +8,19 @@ import { test } from 'node:test';
 import { parseAgentArgs } from './args.js';
 import { writeSnapshotArchive } from './archive.js';
 import { verifySnapshotCopy } from './verify-copy.js';
+import { BOLT_FIXTURE_REVISIONS, loadBoltFixture } from '../etcd/bolt-fixtures.js';
 
-const db = Buffer.from('bbolt pages '.repeat(50_000));
-const stream = Buffer.concat([db, createHash('sha256').update(db).digest()]);
+// A real etcd snapshot: the stream etcd sends is the bbolt database plus its SHA-256.
+const stream = loadBoltFixture('multilevel');
+const db = stream.subarray(0, stream.length - 32);
 
-async function written(name: string, withState = true): Promise<{ dir: string; options: { backupDir: string; displayDir: string } }> {
+async function written(name: string, withState = true, snapshot = stream): Promise<{ dir: string; options: { backupDir: string; displayDir: string } }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'verify-copy-'));
   await writeSnapshotArchive({
     target: { dir, fileName: `${name}.zip`, mode: 0o600, overwrite: false, displayPath: `/opt/rke/etcd-snapshots/${name}.zip` },
     snapshotName: name,
     endpoint: 'https://10.0.0.1:2379',
-    openSnapshot: () => Readable.from([stream]),
+    openSnapshot: () => Readable.from([snapshot]),
     level: 6,
     modified: new Date('2024-05-06T07:08:10Z'),
     ...(withState ? { stateFile: Buffer.from('{}') } : {}),
@@ -33,6 +35,7 @@ test('an intact copy: ok, with the snapshot size and sha256 and the state file p
   assert.equal(result.file, '/opt/rke/etcd-snapshots/snap.zip');
   assert.equal(result.snapshotSize, db.length);
   assert.equal(result.snapshotSha256, createHash('sha256').update(db).digest('hex'));
+  assert.equal(result.revision, BOLT_FIXTURE_REVISIONS.multilevel);
   assert.equal(result.stateFileIncluded, true);
   assert.equal(result.sha256, createHash('sha256').update(readFileSync(path.join(dir, 'snap.zip'))).digest('hex'));
   const noState = await written('bare', false);
@@ -82,4 +85,20 @@ test('a damaged state file entry makes the copy bad too', async () => {
   const result = await verifySnapshotCopy('snap', options);
   assert.equal(result.status, 'bad');
   assert.match(result.problem ?? '', /\/etc\/kubernetes\/snap\.rkestate/);
+});
+
+test('a database that passes etcd\'s trailer check but has a damaged page is bad, naming the page', async () => {
+  const damaged = Buffer.from(db);
+  const rootLeaf = Number(damaged.readBigUInt64LE(32)) * 4096;
+  const keyAt = damaged.indexOf('key', rootLeaf);
+  const bucketRoot = Number(damaged.readBigUInt64LE(keyAt + 3));
+  damaged.writeUInt16LE(0x55, bucketRoot * 4096 + 8);
+  const { options } = await written('snap', true, Buffer.concat([damaged, createHash('sha256').update(damaged).digest()]));
+  const result = await verifySnapshotCopy('snap', options);
+  assert.equal(result.status, 'bad');
+  assert.equal(result.revision, undefined);
+  assert.equal(
+    result.problem,
+    `/backup/snap: cannot read the snapshot's etcd revision: the database is corrupt: page ${bucketRoot} (the "key" bucket) is not a branch or leaf page (its header is damaged)`,
+  );
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInflateRaw } from 'node:zlib';
+import { BoltRevisionTap } from '../etcd/bolt-revision-stream.js';
 import { SnapshotTrailerVerifier } from '../etcd/trailer-verifier.js';
 import { messageOf } from '../errors.js';
 import { archiveEntryNames } from './archive.js';
@@ -17,8 +18,8 @@ import { LOCAL_HEADER_FIXED_LENGTH, METHOD_DEFLATE, SIGNATURE } from './zip/reco
 /**
  * `verify --name NAME`: is /backup/NAME.zip intact? Central directory and local header
  * readable, the snapshot entry inflates to its recorded size and CRC-32, and the etcd
- * snapshot inside passes etcd's SHA-256 trailer check; the state file's presence is
- * reported. A bad copy is a result (`status: "bad"`, `problem`), not an agent failure.
+ * snapshot inside passes etcd's SHA-256 trailer check, and its bbolt database yields the
+ * etcd revision it holds (same pass); the state file's presence is reported. A bad copy is a result (`status: "bad"`, `problem`), not an agent failure.
  */
 export async function verifySnapshotCopy(name: string, options: { backupDir: string; displayDir: string }): Promise<AgentVerifySuccess> {
   validateRemovableName(name);
@@ -62,18 +63,20 @@ async function checkArchive(handle: FileHandle, size: number, name: string) {
   const entry = entries.find((candidate) => candidate.name === names.snapshot);
   if (entry === undefined) throw new Error(`the zip has no entry ${names.snapshot} (it has: ${entries.map((e) => e.name).join(', ') || 'none'})`);
   const verifier = new SnapshotTrailerVerifier(entry.name);
-  await checkEntry(handle, size, entry, verifier);
+  const revision = new BoltRevisionTap();
+  await checkEntry(handle, size, entry, [verifier, revision]);
   // Every other entry (the state file) must inflate to its recorded size and CRC too.
   for (const other of entries) if (other !== entry) await checkEntry(handle, size, other);
   return {
     snapshotSize: verifier.verified.snapshotSize,
     snapshotSha256: verifier.verified.snapshotSha256,
+    revision: revision.result.revision,
     stateFileIncluded: entries.some((candidate) => candidate.name === names.stateFile),
   };
 }
 
 /** Inflates one entry from the file, checking its size and CRC-32 against the central directory; `through` sees the inflated bytes. */
-async function checkEntry(handle: FileHandle, size: number, entry: CentralEntry, through?: Transform): Promise<void> {
+async function checkEntry(handle: FileHandle, size: number, entry: CentralEntry, through: Transform[] = []): Promise<void> {
   const header = await readAt(handle, entry.localHeaderOffset, LOCAL_HEADER_FIXED_LENGTH).catch(() => undefined);
   if (header === undefined || header.readUInt32LE(0) !== SIGNATURE.localFileHeader) {
     throw new Error(`no local header for ${entry.name} at offset ${entry.localHeaderOffset}`);
@@ -91,7 +94,7 @@ async function checkEntry(handle: FileHandle, size: number, entry: CentralEntry,
     },
   });
   const drain = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-  const stages: Array<NodeJS.ReadWriteStream> = [...(entry.method === METHOD_DEFLATE ? [createInflateRaw()] : []), count, ...(through ? [through] : [])];
+  const stages: Array<NodeJS.ReadWriteStream> = [...(entry.method === METHOD_DEFLATE ? [createInflateRaw()] : []), count, ...through];
   if (entry.compressedSize > 0) {
     const source = handle.createReadStream({ start: dataStart, end: dataStart + entry.compressedSize - 1, autoClose: false });
     try {

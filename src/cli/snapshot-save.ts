@@ -6,6 +6,7 @@ import type { ImageSource } from '../docker/image.js';
 import { resolveRegistryImage } from '../docker/registry.js';
 import { OperatorError } from '../errors.js';
 import { listenForInterruption } from './interruption.js';
+import { PROGRESS_MODES, createProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
 import { stderrLogger, type Logger } from '../log.js';
 import { resolveS3Settings, type S3Flags } from '../s3/settings.js';
 import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '../snapshot/naming.js';
@@ -31,6 +32,7 @@ export interface SnapshotSaveFlags extends S3Flags, NodeAccessFlags {
   dryRun: boolean;
   output: OutputFormat;
   runtime: RuntimeName;
+  progress: ProgressMode;
 }
 
 export function snapshotSaveCommand(onExit: (code: number) => void): Command {
@@ -66,17 +68,27 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
       new Option('--runtime <runtime>', 'docker: the backup agent in a one-off container on each node (as RKE); ssh: no Docker needed, etcd through an SSH tunnel, the zip written over SFTP, --s3 uploads from this machine')
         .choices(RUNTIME_NAMES)
         .default('docker'),
+    )
+    .addOption(
+      new Option('--progress <mode>', 'live per-node progress on stderr: tty (redrawn in place), plain (log lines), none; auto: tty when stderr is a terminal, else plain')
+        .choices(PROGRESS_MODES)
+        .default('auto'),
     );
   addNodeAccessOptions(command);
   addOutputOption(command);
   addDebugOption(command);
   return command.action(async (flags: SnapshotSaveFlags) => {
-    onExit(await runSnapshotSave(flags, stderrLogger({ debug: flags.debug })));
+    const display = createProgressDisplay(flags.dryRun ? 'none' : flags.progress, process.stderr);
+    try {
+      onExit(await runSnapshotSave(flags, stderrLogger({ debug: flags.debug, write: display.log }), display));
+    } finally {
+      display.stop();
+    }
   });
 }
 
 /** Returns the process exit status. Throws OperatorError for bad input, before any node is touched. */
-export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Promise<number> {
+export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger, display?: ProgressDisplay): Promise<number> {
   const name = flags.name ?? defaultSnapshotName(new Date());
   if (flags.name === undefined) log.warn(defaultNameWarning(name));
   validateSnapshotName(name);
@@ -113,6 +125,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
   }
 
   const interruption = listenForInterruption(log, flags.runtime === 'ssh' ? 'snapshot transfers and their temporary files' : 'snapshot containers');
+  display?.start(cluster.etcdNodes.map((node) => node.address));
   try {
     const results = await saveSnapshots({
       cluster,
@@ -136,7 +149,10 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger): Pr
       },
       signal: interruption.signal,
       log,
+      ...(display ? { progress: display.event } : {}),
     });
+    // The final progress block stays above the table; nothing is redrawn after this.
+    display?.stop();
     const verdict = verdictFor(results, flags.strict, s3 !== undefined);
     if (flags.output === 'json') {
       const document = saveResultDocument(name, results, verdict, {

@@ -21,6 +21,8 @@ export interface OneOffContainerSpec {
    * Absent: the container gets no stdin at all (as RKE runs rke-tools).
    */
   stdin?: Buffer;
+  /** Called with each complete line of the container's stdout as it streams (live progress), besides collecting it. */
+  onStdoutLine?: (line: string) => void;
 }
 
 /** Checks on the container's files while it exists but does not run (the archive API works on created and exited containers). */
@@ -120,7 +122,7 @@ async function runAttached(
   )) as Duplex;
   const stdout = new BoundedText(OUTPUT_LIMIT_BYTES);
   const stderr = new BoundedText(OUTPUT_LIMIT_BYTES);
-  const outputDone = collectOutput(docker, stream, stdout, stderr);
+  const outputDone = collectOutput(docker, stream, stdout, stderr, spec.onStdoutLine);
 
   await api(container.start(), `starting ${spec.name}`).catch((error) => {
     throw new OperatorError(`cannot start container ${spec.name} on host ${host}: ${describeDockerError(error)}`);
@@ -250,10 +252,14 @@ function isRemovalInProgress(error: unknown): boolean {
   return (error as { statusCode?: number }).statusCode === 409 && /already in progress/i.test(messageOf(error));
 }
 
-function collectOutput(docker: Docker, stream: Duplex, stdout: BoundedText, stderr: BoundedText): Promise<void> {
+function collectOutput(docker: Docker, stream: Duplex, stdout: BoundedText, stderr: BoundedText, onLine?: (line: string) => void): Promise<void> {
   const out = new PassThrough();
   const err = new PassThrough();
-  out.on('data', (chunk: Buffer) => stdout.append(chunk));
+  const lines = onLine === undefined ? undefined : new LineSplitter(onLine);
+  out.on('data', (chunk: Buffer) => {
+    stdout.append(chunk);
+    lines?.push(chunk);
+  });
   err.on('data', (chunk: Buffer) => stderr.append(chunk));
   docker.modem.demuxStream(stream, out, err);
   return new Promise((resolve) => {
@@ -261,6 +267,39 @@ function collectOutput(docker: Docker, stream: Duplex, stdout: BoundedText, stde
     stream.once('close', resolve);
     stream.once('error', () => resolve());
   });
+}
+
+/** Cuts a byte stream into lines (without their newline); a line longer than 64 KiB is dropped, not held. */
+export class LineSplitter {
+  #pending: Buffer[] = [];
+  #pendingLength = 0;
+  #overlong = false;
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  push(chunk: Buffer): void {
+    let start = 0;
+    for (let newline = chunk.indexOf(0x0a); newline !== -1; newline = chunk.indexOf(0x0a, start)) {
+      this.#take(chunk.subarray(start, newline));
+      const line = this.#overlong ? undefined : Buffer.concat(this.#pending).toString('utf8');
+      this.#pending = [];
+      this.#pendingLength = 0;
+      this.#overlong = false;
+      if (line !== undefined) this.onLine(line);
+      start = newline + 1;
+    }
+    this.#take(chunk.subarray(start));
+  }
+
+  #take(part: Buffer): void {
+    if (this.#overlong || part.length === 0) return;
+    this.#pendingLength += part.length;
+    if (this.#pendingLength > 64 * 1024) {
+      this.#overlong = true;
+      this.#pending = [];
+      return;
+    }
+    this.#pending.push(Buffer.from(part));
+  }
 }
 
 /** Accumulates text, keeping only the last `limit` bytes. */

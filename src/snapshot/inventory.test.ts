@@ -121,7 +121,7 @@ test('prune document and table: dry run says would-remove; a failed node fails t
 });
 
 test('verify: a bad copy or an unchecked node fails; missing copies are flagged, and fail only when no copy is good', () => {
-  const good: LocationVerification = { location: 'node', node: '10.0.0.1', ok: true, copy: { file: '/f.zip', status: 'ok', size: 10, snapshotSha256: 'a'.repeat(64), stateFileIncluded: true } };
+  const good: LocationVerification = { location: 'node', node: '10.0.0.1', ok: true, copy: { file: '/f.zip', status: 'ok', size: 10, revision: 1504, snapshotSha256: 'a'.repeat(64), stateFileIncluded: true } };
   const missing: LocationVerification = { location: 'node', node: '10.0.0.2', ok: true, copy: { file: '/f.zip', status: 'missing' } };
   const bad: LocationVerification = { location: 'node', node: '10.0.0.3', ok: true, copy: { file: '/f.zip', status: 'bad', problem: 'the zip is damaged or truncated' } };
   const down: LocationVerification = { location: 'node', node: '10.0.0.4', ok: false, error: 'down' };
@@ -133,7 +133,11 @@ test('verify: a bad copy or an unchecked node fails; missing copies are flagged,
   const doc = JSON.parse(JSON.stringify(verifyDocument('f', [good, bad, down])));
   assert.equal(doc.ok, false);
   assert.deepEqual(doc.locations.map((l: any) => l.status ?? l.error), ['ok', 'bad', 'down']);
+  assert.deepEqual(doc.locations.map((l: any) => l.revision), [1504, undefined, undefined]);
   const text = formatVerifyTable('f', [good, missing, bad]);
   assert.match(text, /^10\.0\.0\.3\s+BAD/m);
+  assert.match(text, /^LOCATION\s+STATUS\s+SIZE\s+MODIFIED\s+REVISION\s+SNAPSHOT SHA256/m);
+  assert.match(text, /^10\.0\.0\.1\s+ok\s+10 B\s+-\s+1504\s+a{64}\s+yes$/m);
+  assert.match(text, /^10\.0\.0\.2\s+MISSING\s+-\s+-\s+-\s+-\s+-$/m);
   assert.match(text, /Problems:\n  10\.0\.0\.2: \/f\.zip is missing\n  10\.0\.0\.3: \/f\.zip: the zip is damaged or truncated/);
 });

@@ -318,13 +318,14 @@ function withoutUndefined<T extends object>(value: T): T {
 
 export function formatVerifyTable(name: string, verifications: LocationVerification[]): string {
   const rows = verifications.map((v) => {
-    if (!v.ok) return [locationLabel(v), 'FAILED', '-', '-', '-', '-'];
+    if (!v.ok) return [locationLabel(v), 'FAILED', '-', '-', '-', '-', '-'];
     const copy = v.copy;
     return [
       locationLabel(v),
       copy.status === 'ok' ? 'ok' : copy.status.toUpperCase(),
       copy.size === undefined ? '-' : formatBytes(copy.size),
       copy.modified?.replace(/\.\d{3}Z$/, 'Z') ?? '-',
+      copy.revision === undefined ? '-' : String(copy.revision),
       copy.snapshotSha256 ?? '-',
       copy.stateFileIncluded === undefined ? '-' : copy.stateFileIncluded ? 'yes' : 'no',
     ];
@@ -337,7 +338,7 @@ export function formatVerifyTable(name: string, verifications: LocationVerificat
   });
   return [
     `Snapshot ${name}:`,
-    ...table(['LOCATION', 'STATUS', 'SIZE', 'MODIFIED', 'SNAPSHOT SHA256', 'STATE FILE'], rows),
+    ...table(['LOCATION', 'STATUS', 'SIZE', 'MODIFIED', 'REVISION', 'SNAPSHOT SHA256', 'STATE FILE'], rows),
     ...(problems.length ? ['', 'Problems:', ...problems] : []),
   ].join('\n');
 }

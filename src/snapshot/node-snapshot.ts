@@ -6,6 +6,7 @@ import {
   CONTAINER_SSL_DIR,
   NODE_SNAPSHOT_DIR,
   agentSaveArgs,
+  parseProgressLine,
   parseResultLine,
   type AgentFailure,
   type AgentInput,
@@ -24,6 +25,7 @@ import type { HostKeyVerifier } from '../ssh/host-key-verifier.js';
 import type { Logger } from '../log.js';
 import { nodeKubernetesDir, withNodePaths } from './node-paths.js';
 import type { NodeResult, NodeTimings, RuntimeName } from './result.js';
+import type { ProgressEvent } from './progress.js';
 import { resolveImageContract, rkeToolsSnapshot, type ImageContractChoice } from './rke-tools-node.js';
 
 export const SNAPSHOT_CONTAINER_NAME = 'etcd-snapshot-once';
@@ -53,6 +55,8 @@ export interface RunContext {
   timeouts: Timeouts;
   signal: AbortSignal;
   log: Logger;
+  /** Live progress (snapshot-save's display); absent: none. */
+  progress?: (event: ProgressEvent) => void;
 }
 
 export interface Timeouts {
@@ -75,14 +79,17 @@ export async function snapshotNode(node: NodeConfig, context: RunContext): Promi
     lapStart = now;
   };
   try {
+    context.progress?.({ node: node.address, phase: 'connecting' });
     const result = await withNodeEngine(node, context, async (docker, nodeContext) => {
       lap('sshConnectMs');
       await checkEngine(docker, node, nodeContext);
       await checkEtcdRunning(docker, node, nodeContext);
       lap('dockerChecksMs');
+      context.progress?.({ node: node.address, phase: 'image' });
       const image = await ensureAgentImage(docker, node, nodeContext);
       const contract = await resolveImageContract(docker, image, node, nodeContext);
       lap('imageMs');
+      context.progress?.({ node: node.address, phase: 'snapshot' });
       if (contract === 'rke-tools') return rkeToolsSnapshot(docker, image, node, nodeContext, base.warnings);
       return runSnapshotAgent(docker, image, node, nodeContext, base.warnings, timings);
     });
@@ -238,6 +245,10 @@ async function runSnapshotAgent(
       `${nodeKubernetesDir(context.cluster.prefixPath)}:${CONTAINER_KUBERNETES_DIR}`,
     ],
     input,
+    onStdoutLine: (line) => {
+      const progress = parseProgressLine(line);
+      if (progress !== undefined) context.progress?.({ node: node.address, phase: progress.phase, ...(progress.bytes === undefined ? {} : { bytes: progress.bytes }) });
+    },
   });
   timings.containerStartMs = outcome.timings.startMs;
   timings.agentMs = outcome.timings.runMs;
@@ -260,6 +271,7 @@ async function runSnapshotAgent(
     sha256: result.sha256,
     snapshotSize: result.snapshotSize,
     snapshotSha256: result.snapshotSha256,
+    ...(typeof result.revision === 'number' ? { revision: result.revision } : {}),
     stateFileIncluded: result.stateFileIncluded,
     ...(result.pkiBundle ? { pkiBundle: result.pkiBundle } : {}),
     ...(result.peakRssBytes !== undefined ? { agentPeakRssBytes: result.peakRssBytes } : {}),
@@ -272,6 +284,8 @@ export interface AgentContainerJob {
   binds: string[];
   /** Sent on stdin: secrets never go into arguments, env or labels. */
   input: AgentInput;
+  /** Each stdout line as it streams (the agent's progress lines). */
+  onStdoutLine?: (line: string) => void;
 }
 
 /**
@@ -297,6 +311,7 @@ export async function runAgentContainer(
       binds: job.binds,
       labels: { 'io.rke-etcd-snapshot.name': context.name },
       stdin: Buffer.from(JSON.stringify(job.input)),
+      ...(job.onStdoutLine ? { onStdoutLine: job.onStdoutLine } : {}),
     },
     {
       runTimeoutMs: context.timeouts.snapshotMs,

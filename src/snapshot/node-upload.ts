@@ -2,6 +2,7 @@ import {
   CONTAINER_BACKUP_DIR,
   NODE_SNAPSHOT_DIR,
   agentUploadArgs,
+  parseProgressLine,
   parseUploadResultLine,
   type AgentUploadSuccess,
 } from '../agent/protocol.js';
@@ -39,8 +40,9 @@ export async function uploadOneCopy(
     const node = nodes.find((candidate) => candidate.address === result.address)!;
     const fromHere = context.runtime === 'ssh' ? ' from this machine (--runtime ssh)' : '';
     context.log.info(`[${node.address}] uploading ${result.file} to s3://${settings.bucketName}/${fromHere}`);
+    context.progress?.({ node: node.address, phase: 'upload' });
     try {
-      const uploaded = await upload(node, settings, context, result);
+      const uploaded = await upload(node, settings, context, result).finally(() => context.progress?.({ node: node.address, phase: 'done' }));
       if (!('reportedBy' in uploaded)) checkUploadedBundle(uploaded, result, node, context);
       result.upload = uploaded;
       const how = 'reportedBy' in uploaded ? 'reported by the rke-tools container' : `verified by ${uploaded.verifiedBy}`;
@@ -99,6 +101,10 @@ export async function uploadFromNode(
         ...(context.pkiBundle ? { pkiBundle: true } : {}),
       }),
       binds: [`${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}:ro`],
+      onStdoutLine: (line) => {
+        const progress = parseProgressLine(line);
+        if (progress?.bytes !== undefined) context.progress?.({ node: node.address, phase: 'upload', bytes: progress.bytes });
+      },
       input: {
         s3: {
           ...(settings.credentials ?? {}),

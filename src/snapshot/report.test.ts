@@ -55,3 +55,10 @@ test('timings read in phase order and skip the phases that did not run', () => {
   assert.equal(formatTimings({ imageMs: 5, sshConnectMs: 120, agentMs: 900 }), 'ssh 120 ms, image 5 ms, agent 900 ms');
   assert.equal(formatTimings({}), '');
 });
+
+test('the REVISION column: the etcd revision the agent read, "-" when it has none', () => {
+  const lines = formatResultTable([{ ...ok('10.0.0.1', false), revision: 1504 }, ok('10.0.0.2', false)]).split('\n');
+  assert.match(lines[0]!, /^NODE\s+STATUS\s+FILE\s+SIZE\s+REVISION\s+SHA256\s+TIME\s+S3$/);
+  assert.match(lines[1]!, new RegExp(`^10\\.0\\.0\\.1\\s+ok\\s+/opt/rke/etcd-snapshots/snap\\.zip\\s+11\\.1 KiB\\s+1504\\s+${sha('a')}\\s+4\\.8s\\s+-$`));
+  assert.match(lines[2]!, new RegExp(`^10\\.0\\.0\\.2\\s+ok\\s+\\S+\\s+11\\.1 KiB\\s+-\\s+${sha('a')}`));
+});

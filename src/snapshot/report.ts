@@ -16,7 +16,7 @@ export function formatTimings(timings: NodeTimings): string {
     .join(', ');
 }
 
-const HEADERS = ['NODE', 'STATUS', 'FILE', 'SIZE', 'SHA256', 'TIME', 'S3'];
+const HEADERS = ['NODE', 'STATUS', 'FILE', 'SIZE', 'REVISION', 'SHA256', 'TIME', 'S3'];
 
 /** The per-node result table printed at the end of a run, errors in full below it. */
 export function formatResultTable(results: NodeResult[]): string {
@@ -25,6 +25,7 @@ export function formatResultTable(results: NodeResult[]): string {
     result.ok ? 'ok' : 'FAILED',
     result.file ?? '-',
     result.size === undefined ? '-' : formatBytes(result.size),
+    result.revision === undefined ? '-' : String(result.revision),
     result.sha256 ?? '-',
     `${(result.durationMs / 1000).toFixed(1)}s`,
     result.upload ? 'uploaded' : result.uploadError ? 'FAILED' : '-',

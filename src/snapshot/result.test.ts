@@ -44,9 +44,9 @@ test('all nodes fine: exit 0 and nothing to say', () => {
 test('the table lists every node, and the errors in full below it', () => {
   const table = formatResultTable([ok('10.0.0.1'), { ...failed('10.0.0.2'), hostnameOverride: 'etcd-b' }]);
   const lines = table.split('\n');
-  assert.match(lines[0]!, /^NODE\s+STATUS\s+FILE\s+SIZE\s+SHA256\s+TIME\s+S3$/);
-  assert.match(lines[1]!, /^10\.0\.0\.1\s+ok\s+\/opt\/rke\/etcd-snapshots\/s\.zip\s+2\.0 KiB\s+(ab){32}\s+1\.2s\s+-$/);
-  assert.match(lines[2]!, /^10\.0\.0\.2 \(etcd-b\)\s+FAILED\s+-\s+-\s+-\s+0\.3s\s+-$/);
+  assert.match(lines[0]!, /^NODE\s+STATUS\s+FILE\s+SIZE\s+REVISION\s+SHA256\s+TIME\s+S3$/);
+  assert.match(lines[1]!, /^10\.0\.0\.1\s+ok\s+\/opt\/rke\/etcd-snapshots\/s\.zip\s+2\.0 KiB\s+-\s+(ab){32}\s+1\.2s\s+-$/);
+  assert.match(lines[2]!, /^10\.0\.0\.2 \(etcd-b\)\s+FAILED\s+-\s+-\s+-\s+-\s+0\.3s\s+-$/);
   assert.ok(table.includes('10.0.0.2 (etcd-b): etcd is not running on host [10.0.0.2]'));
 });
 

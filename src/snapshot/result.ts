@@ -19,6 +19,8 @@ export interface NodeResult {
   sha256?: string;
   snapshotSize?: number;
   snapshotSha256?: string;
+  /** The etcd revision the snapshot holds, as the agent read it (absent for rke-tools images, or if unreadable). */
+  revision?: number;
   stateFileIncluded?: boolean;
   /** With --pki-bundle: the node's pki.bundle.tar.gz. */
   pkiBundle?: AgentPkiBundle;

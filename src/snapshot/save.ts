@@ -55,6 +55,7 @@ async function snapshotAll(context: RunContext, request: SaveRequest): Promise<N
   const results = await mapConcurrently(nodes, request.concurrency, async (node: NodeConfig) => {
     request.log.info(`[${node.address}] taking snapshot ${request.name}`);
     const result = await runtime.snapshot(node, context);
+    request.progress?.({ node: node.address, phase: result.ok ? 'done' : 'failed' });
     if (result.ok) {
       request.log.info(`[${node.address}] saved ${result.file} (${result.size} bytes)`);
       if (result.pkiBundle) request.log.info(`[${node.address}] saved ${result.pkiBundle.file} (${result.pkiBundle.size} bytes)`);

@@ -274,7 +274,8 @@ describe('snapshot-save --runtime ssh', () => {
     const frozenNode = await followerNode(lab.addresses);
     const frozen = lab.addresses[frozenNode - 1]!;
     const file = clusterFile(lab, 'ssh-timeout', (config) => {
-      config.services.etcd.backup_config.timeout = 5;
+      // Long enough for the healthy nodes on a busy 2-core CI machine; the frozen one waits it out.
+      config.services.etcd.backup_config.timeout = 20;
     });
     await nodeDocker(frozenNode, 'pause', 'etcd');
     try {
@@ -282,7 +283,7 @@ describe('snapshot-save --runtime ssh', () => {
       assert.equal(outcome.code, 0, outcome.stderr);
       assert.ok(
         outcome.stdout.includes(
-          `  ${frozen}: the snapshot over SSH on host ${frozen} did not finish within 5 s (services.etcd.backup_config.timeout); it was stopped and its temporary file removed`,
+          `  ${frozen}: the snapshot over SSH on host ${frozen} did not finish within 20 s (services.etcd.backup_config.timeout); it was stopped and its temporary file removed`,
         ),
         outcome.stdout,
       );

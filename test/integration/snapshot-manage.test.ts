@@ -5,9 +5,25 @@
  * (and prune only what is older than everything else, see the prune test).
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { assertNoAgentContainers, removeNodeSnapshots, save, snapshotFiles } from '../support/cli-run.js';
-import { labFault, labFacts, nodeExec, runCli, waitForHealthyCluster, type CliOutcome, type LabFacts } from '../support/lab.js';
+import { assertNoAgentContainers, escapeRegExp, removeNodeSnapshots, save, snapshotFiles } from '../support/cli-run.js';
+import { snapshotStatus } from '../support/etcd.js';
+import {
+  copyFromNode,
+  labEtcdctl,
+  labFault,
+  labFacts,
+  nodeExec,
+  runCli,
+  tempDir,
+  waitForHealthyCluster,
+  type CliOutcome,
+  type LabFacts,
+} from '../support/lab.js';
+import { extractWithPython, zipWithPython } from '../support/zip-tools.js';
 
 let lab: LabFacts;
 const DIR = '/opt/rke/etcd-snapshots';
@@ -212,7 +228,7 @@ describe('snapshot-verify', () => {
     }
     const table = await cli('snapshot-verify', '--name', 'it-ls-ver');
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, new RegExp(`^${lab.addresses[0]!.replace(/\./g, '\\.')}\\s+ok\\s+\\S+ KiB\\s+\\S+Z\\s+[0-9a-f]{64}\\s+yes$`, 'm'));
+    assert.match(table.stdout, new RegExp(`^${lab.addresses[0]!.replace(/\./g, '\\.')}\\s+ok\\s+\\S+ KiB\\s+\\S+Z\\s+\\d+\\s+[0-9a-f]{64}\\s+yes$`, 'm'));
 
     await nodeExec(2, 'truncate', '-s', '4000', `${DIR}/it-ls-ver.zip`);
     // One byte inside the deflated snapshot, far from the headers.
@@ -236,6 +252,57 @@ describe('snapshot-verify', () => {
     const none = await cli('snapshot-verify', '--name', 'it-ls-ver');
     assert.equal(none.code, 1);
     assert.match(none.stderr, /ERROR snapshot it-ls-ver: no copy found on any etcd node/);
+    await assertNoAgentContainers(lab);
+  });
+
+  test('reports the revision etcdctl snapshot status reads from each copy, which is the members\' revision at the save (as snapshot-save reported)', async () => {
+    // A value over a quarter page: the key bucket gets pages of its own (not inline in the root bucket).
+    await labEtcdctl('put', 'it-ls-rev', 'x'.repeat(2000));
+    const status = JSON.parse(await labEtcdctl('endpoint', 'status', '-w', 'json')) as Array<{ Status: { header: { revision: number } } }>;
+    const memberRevision = status[0]!.Status.header.revision;
+    const saved = await save(['--config', lab.clusterYml, '--name', 'it-ls-rev', '--output', 'json']);
+    assert.equal(saved.code, 0, saved.stderr);
+    // snapshot-save reads it too, in the same pass as etcd's trailer check.
+    assert.deepEqual((JSON.parse(saved.stdout) as { nodes: Array<{ revision: number }> }).nodes.map((n) => n.revision), lab.addresses.map(() => memberRevision));
+    const { outcome, doc } = await json('snapshot-verify', '--name', 'it-ls-rev');
+    assert.equal(outcome.code, 0, outcome.stderr);
+    const work = tempDir('it-ls-rev-');
+    for (const [index, location] of doc.locations.entries()) {
+      const zip = path.join(work, `node${index + 1}.zip`);
+      await copyFromNode(index + 1, `${DIR}/it-ls-rev.zip`, zip);
+      await extractWithPython(zip, '/backup/it-ls-rev', `${zip}.db`);
+      const etcdctl = await snapshotStatus(`${zip}.db`);
+      assert.equal(location.revision, etcdctl.revision, `node ${index + 1}`);
+      assert.equal(location.revision, memberRevision, `node ${index + 1}: no write happened between the status and the save`);
+    }
+    const table = await cli('snapshot-verify', '--name', 'it-ls-rev');
+    assert.match(table.stdout, /^LOCATION\s+STATUS\s+SIZE\s+MODIFIED\s+REVISION\s+SNAPSHOT SHA256\s+STATE FILE$/m);
+    assert.match(table.stdout, new RegExp(`^${escapeRegExp(lab.addresses[1]!)}\\s+ok\\s+\\S+ KiB\\s+\\S+Z\\s+${memberRevision}\\s+[0-9a-f]{64}\\s+yes$`, 'm'));
+
+    // A damaged page in a database whose etcd trailer and zip CRCs are right (as if etcd had sent it so):
+    // the revision cannot be read, the copy is bad, the message names the page; no crash.
+    const db = readFileSync(path.join(work, 'node1.zip.db'));
+    const damaged = Buffer.from(db.subarray(0, db.length - 32));
+    const pageSize = damaged.readUInt32LE(24);
+    const rootLeaf = Number(damaged.readBigUInt64LE(32)) * pageSize;
+    const keyEntry = damaged.indexOf('key', rootLeaf);
+    const keyRoot = Number(damaged.readBigUInt64LE(keyEntry + 3));
+    assert.ok(keyRoot > 1, `the key bucket has a page of its own (${keyRoot})`);
+    damaged.writeUInt16LE(0x55, keyRoot * pageSize + 8);
+    const badDb = path.join(work, 'bad.db');
+    writeFileSync(badDb, Buffer.concat([damaged, createHash('sha256').update(damaged).digest()]));
+    const badZip = path.join(work, 'it-ls-revbad.zip');
+    await zipWithPython(badZip, [['/backup/it-ls-revbad', badDb]]);
+    await nodeExec(1, 'install', '-m', '600', badZip, `${DIR}/it-ls-revbad.zip`);
+    const bad = await json('snapshot-verify', '--name', 'it-ls-revbad');
+    assert.equal(bad.outcome.code, 1);
+    assert.deepEqual(bad.doc.locations.map((l: any) => l.status), ['bad', 'missing', 'missing']);
+    assert.equal(
+      bad.doc.locations[0].problem,
+      `/backup/it-ls-revbad: cannot read the snapshot's etcd revision: the database is corrupt: page ${keyRoot} (the "key" bucket) is not a branch or leaf page (its header is damaged)`,
+    );
+    assert.equal(bad.doc.locations[0].revision, undefined);
+    assert.doesNotMatch(bad.outcome.stderr, /at .*\.js:\d+/, 'no stack trace');
     await assertNoAgentContainers(lab);
   });
 

@@ -73,6 +73,8 @@ describe('snapshot-save on the 3-node lab', () => {
       await extractEntry(local, '/backup/it-full', snapshot);
       const status = await etcdctlSnapshotStatus(snapshot);
       assert.ok(status.totalKey > 0 && status.revision > 0, `snapshot status: ${JSON.stringify(status)}`);
+      // The REVISION column is what etcdctl snapshot status reads from that node's file.
+      assert.match(row, new RegExp(`KiB\\s+${status.revision}\\s+${reportedSha}\\s`), row);
 
       const state = path.join(work, `node${node}.rkestate`);
       await extractEntry(local, '/etc/kubernetes/it-full.rkestate', state);

@@ -49,3 +49,18 @@ export async function checkWithUnzip(path: string): Promise<{ names: string[]; t
   const list = await run('unzip', ['-Z1', path]);
   return { names: list.stdout.split('\n').filter((line) => line !== ''), testOutput: test.stdout };
 }
+
+/** Writes a deflated zip with Python, entries named exactly as given (absolute names kept, as rke-tools writes them). */
+export async function zipWithPython(zipPath: string, entries: Array<[name: string, sourcePath: string]>): Promise<void> {
+  const script = `
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as archive:
+    for name, source in zip(sys.argv[2::2], sys.argv[3::2]):
+        info = zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with open(source, "rb") as data, archive.open(info, "w") as target:
+            while chunk := data.read(1024 * 1024):
+                target.write(chunk)
+`;
+  await run('python3', ['-c', script, zipPath, ...entries.flat()]);
+}

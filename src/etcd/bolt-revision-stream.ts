@@ -1,0 +1,90 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { BoltFormatError, BoltRevisionScanner, type BoltRevision } from './bolt-revision.js';
+
+/**
+ * A pass-through stream that reads the etcd revision of the bbolt database flowing
+ * through it (bolt-revision.ts): put it after the inflate / trailer check of a snapshot
+ * entry, or on an S3 object's body. Fails the stream at its end (or as soon as the meta
+ * pages are unreadable) with a BoltFormatError whose message starts "cannot read ...".
+ */
+export class BoltRevisionTap extends Transform {
+  readonly #scanner = new BoltRevisionScanner();
+  readonly #lenient: boolean;
+  #result: BoltRevision | undefined;
+  #failed = false;
+  /** lenient: a database it cannot read does not fail the stream (the bytes still pass); see `problem`. */
+  #problem: string | undefined;
+
+  constructor(options: { lenient?: boolean } = {}) {
+    super();
+    this.#lenient = options.lenient ?? false;
+  }
+
+  /** With `lenient`, why the revision could not be read (after the stream ended). */
+  get problem(): string | undefined {
+    return this.#problem;
+  }
+
+  /** The result, or undefined (lenient, when it could not be read). */
+  get resultIfRead(): BoltRevision | undefined {
+    return this.#result;
+  }
+
+  /** Available once the stream has ended without error. */
+  get result(): BoltRevision {
+    if (this.#result === undefined) throw new Error('the database stream has not been read to its end yet');
+    return this.#result;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (!this.#failed) {
+      try {
+        this.#scanner.push(chunk);
+      } catch (error) {
+        if (!this.#fail(error)) {
+          callback(describe(error));
+          return;
+        }
+      }
+    }
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (!this.#failed) {
+      try {
+        this.#result = this.#scanner.finish();
+      } catch (error) {
+        if (!this.#fail(error)) {
+          callback(describe(error));
+          return;
+        }
+      }
+    }
+    callback();
+  }
+
+  /** Lenient: remember the problem and let the bytes flow; returns false when the stream must fail. */
+  #fail(error: unknown): boolean {
+    if (!this.#lenient) return false;
+    this.#failed = true;
+    this.#problem = describe(error).message;
+    return true;
+  }
+}
+
+/** Reads a whole database stream (any async iterable of bytes) for its revision. */
+export async function readBoltRevision(source: AsyncIterable<Uint8Array>): Promise<BoltRevision> {
+  const scanner = new BoltRevisionScanner();
+  try {
+    for await (const chunk of source) scanner.push(chunk);
+    return scanner.finish();
+  } catch (error) {
+    throw describe(error);
+  }
+}
+
+function describe(error: unknown): Error {
+  if (error instanceof BoltFormatError) return new BoltFormatError(`cannot read the snapshot's etcd revision: ${error.message}`);
+  return error instanceof Error ? error : new Error(String(error));
+}
