@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { assertNoAgentContainers, removeNodeSnapshots, save } from '../support/cli-run.js';
+import { assertNoAgentContainers, clusterFile, removeNodeSnapshots, save } from '../support/cli-run.js';
 import { copyFromNode, labFacts, labFault, nodeExec, runCli, tempDir, type CliOutcome, type LabFacts } from '../support/lab.js';
-import { aws, listKeys, rgw, s3LabFacts, versionsOf, type S3LabFacts } from '../support/s3-lab.js';
+import { aws, imdsRequests, listKeys, rgw, s3LabFacts, versionsOf, type S3LabFacts } from '../support/s3-lab.js';
 import { sha256File } from '../support/snapshot-check.js';
 
 let lab: LabFacts;
@@ -110,6 +110,23 @@ describe('snapshot-ls --s3', () => {
     const table = await cli('snapshot-ls', ...s3Args(folder));
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, new RegExp(`^it-s3i-ls\\s+zip\\s+.*, s3://${s3.bucket}/${folder.replace(/[.]/g, '\\.')}\\s+-$`, 'm'));
+    await assertNoAgentContainers(lab);
+  });
+
+  test('no keys anywhere: the S3 work uses the node\'s IAM role (instance metadata), as the upload does', async () => {
+    const folder = uniqueFolder('ls-iam');
+    const file = clusterFile(lab, 's3i-iam', (config) => {
+      config.services.etcd.extra_env = [`AWS_EC2_METADATA_SERVICE_ENDPOINT=${s3.imdsEndpoint}`];
+    });
+    const endpoint = ['--s3', '--s3-endpoint', s3.endpoint, '--s3-endpoint-ca', s3.ca, '--bucket-name', s3.bucket, '--folder', folder];
+    const saved = await save(['--config', file, '--name', 'it-s3i-iam', ...endpoint]);
+    assert.equal(saved.code, 0, saved.stderr);
+    const before = imdsRequests(s3).length;
+    const outcome = await runCli(['etcd', 'snapshot-ls', '--config', file, '--output', 'json', ...endpoint]);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    const copies = JSON.parse(outcome.stdout).snapshots.find((s: any) => s.name === 'it-s3i-iam').copies;
+    assert.deepEqual(copies.map((c: any) => c.location), ['node', 'node', 'node', 's3']);
+    assert.match(imdsRequests(s3).slice(before), /security-credentials/, 'the metadata service was not asked');
     await assertNoAgentContainers(lab);
   });
 
