@@ -128,10 +128,12 @@ export async function runSnapshotVerify(flags: ManageFlags & { name: string }, l
     const verdict = verifyVerdict(verifications);
     if (verdict.missing.length) log.warn(`snapshot ${flags.name} is missing on ${verdict.missing.join(', ')}`);
     if (verdict.exitCode !== 0) {
+      const labels = (status: string) => verifications.filter((v) => v.ok && v.copy.status === status).map(locationLabel);
       const why = [
-        ...(verdict.bad.length ? [`bad or differing copy on ${verdict.bad.join(', ')}`] : []),
+        ...(labels('bad').length ? [`bad copy on ${labels('bad').join(', ')}`] : []),
+        ...(labels('differs').length ? [`differing copy on ${labels('differs').join(', ')}`] : []),
         ...(verdict.missingInS3.length ? [`missing in ${verdict.missingInS3.join(', ')}`] : []),
-        ...verifications.flatMap((v) => (v.ok ? [] : [`not checked on ${locationLabel(v)}: ${v.error}`])),
+        ...(verdict.failed.length ? [`not checked on ${failedSummary(verifications.filter((v): v is LocationVerification & { ok: false } => !v.ok))}`] : []),
         ...(verdict.good === 0 && !verdict.bad.length && !verdict.failed.length && !verdict.missingInS3.length ? ['no copy found on any etcd node'] : []),
       ];
       throw new OperatorError(`snapshot ${flags.name}: ${why.join('; ')}`);
@@ -170,7 +172,7 @@ export async function runSnapshotLs(flags: ManageFlags, log: Logger): Promise<nu
     }
     print(flags.output, lsDocument(listings), () => formatLsTable(listings));
     const failed = listings.filter((listing) => !listing.ok);
-    if (failed.length) throw new OperatorError(`${failed.length} of ${listings.length} location(s) could not be listed: ${failedSummary(failed)}`);
+    if (failed.length) throw new OperatorError(`${failed.length} of ${listings.length} ${s3 ? 'location(s)' : 'etcd node(s)'} could not be listed: ${failedSummary(failed)}`);
     return 0;
   });
 }
@@ -229,7 +231,7 @@ export async function runSnapshotPrune(flags: ManageFlags & { keep: number; dryR
     print(flags.output, pruneDocument(flags.keep, flags.dryRun, prunes), () => formatPruneTable(flags.keep, flags.dryRun, prunes));
     if (pruneExitCode(prunes) !== 0) {
       const failed = prunes.flatMap((p) => (!p.ok ? [p] : p.removal && !p.removal.ok ? [{ ...p, ok: false as const, error: p.removal.error }] : []));
-      throw new OperatorError(`the prune did not complete on every location${failed.length ? `: ${failedSummary(failed)}` : ' (see the notes above)'}`);
+      throw new OperatorError(`the prune did not complete on every ${s3 ? 'location' : 'etcd node'}${failed.length ? `: ${failedSummary(failed)}` : ' (see the notes above)'}`);
     }
     return 0;
   });
