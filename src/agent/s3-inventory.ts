@@ -254,14 +254,25 @@ export async function verifyS3Snapshot(target: AgentS3Target, name: string, inpu
       ...(head.VersionId ? { versionId: head.VersionId } : {}),
       ...(recorded ? { recordedSha256: recorded } : {}),
     };
+    // An S3 failure during the zip check is the location's error, never a finding about the copy.
+    let s3Failure: OperatorError | undefined;
     const get = async (range: string | undefined): Promise<Readable> => {
       const reply = await s3Call(where, 'GetObject', (send) =>
         base.client.send(new GetObjectCommand({ Bucket: base.bucket, Key: key, ...pin, ...(range ? { Range: range } : {}) }), send),
-      );
+      ).catch((error: unknown) => {
+        if (error instanceof OperatorError) s3Failure = error;
+        throw error;
+      });
       if (reply.Body === undefined) throw new OperatorError(`S3 GetObject of ${file} at ${base.endpoint} returned no body`);
-      return reply.Body as Readable;
+      const body = reply.Body as Readable;
+      body.once('error', (error) => {
+        s3Failure ??= new OperatorError(`reading ${file} from S3 endpoint ${base.endpoint} failed: ${messageOf(error)}`);
+      });
+      return body;
     };
-    const whole = await digestOf(await get(undefined));
+    const whole = await digestOf(await get(undefined)).catch((error: unknown) => {
+      throw s3Failure ?? error;
+    });
     const sha256 = whole.sha256;
     const base2 = { ...described, sha256 };
     const bad = (problem: string): AgentS3VerifySuccess => ({ ...base2, status: 'bad', problem, durationMs: Date.now() - started });
@@ -282,6 +293,7 @@ export async function verifyS3Snapshot(target: AgentS3Target, name: string, inpu
       const findings = await checkArchive(source, name);
       return { ...base2, status: 'ok', ...findings, durationMs: Date.now() - started };
     } catch (error) {
+      if (s3Failure !== undefined) throw s3Failure;
       if (error instanceof OperatorError) throw error;
       return bad(messageOf(error));
     }
