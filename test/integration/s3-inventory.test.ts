@@ -247,14 +247,21 @@ describe('snapshot-prune --s3', () => {
       most = Math.max(most, out.split('\n').filter(Boolean).length);
     }
     const keep = most + 1;
+    // The two oldest one by one, then the kept ones in one batch (the batch's objects may share a
+    // LastModified among themselves, never with the older two: the cut is clean).
     const source = tempDir('rke-s3inv-prune-');
-    for (let index = 0; index < keep + 2; index++) writeFileSync(path.join(source, `it-s3i-p${String(index).padStart(3, '0')}.zip`), `object ${index}`);
+    for (const name of ['it-s3i-p-old1', 'it-s3i-p-old2']) {
+      writeFileSync(path.join(work, `${name}.zip`), name);
+      await putObject(s3.bucket, `${folder}/${name}.zip`, path.join(work, `${name}.zip`));
+    }
+    for (let index = 0; index < keep; index++) writeFileSync(path.join(source, `it-s3i-p-new${String(index).padStart(3, '0')}.zip`), `object ${index}`);
     await aws('s3', 'cp', '--recursive', '--quiet', source, `s3://${s3.bucket}/${folder}/`);
     const listing = await aws('s3api', 'list-objects-v2', '--bucket', s3.bucket, '--prefix', `${folder}/`);
-    const byAge = (listing.Contents as Array<{ Key: string; LastModified: string }>)
-      .sort((a, b) => Date.parse(b.LastModified) - Date.parse(a.LastModified))
-      .map((o) => path.basename(o.Key, '.zip'));
-    const expectedRemoved = byAge.slice(keep).sort();
+    const times = new Map((listing.Contents as Array<{ Key: string; LastModified: string }>).map((o) => [path.basename(o.Key, '.zip'), Date.parse(o.LastModified)]));
+    const newest = [...times.keys()].filter((name) => name.includes('-new')).sort();
+    assert.ok(Math.max(times.get('it-s3i-p-old1')!, times.get('it-s3i-p-old2')!) < Math.min(...newest.map((name) => times.get(name)!)), JSON.stringify([...times]));
+    const byAge = [...newest, 'it-s3i-p-old2', 'it-s3i-p-old1'];
+    const expectedRemoved = ['it-s3i-p-old1', 'it-s3i-p-old2'];
 
     const dry = await json('snapshot-prune', '--keep', String(keep), '--dry-run', ...s3Args(folder));
     assert.equal(dry.outcome.code, 0, dry.outcome.stderr);
