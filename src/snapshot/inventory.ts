@@ -333,7 +333,7 @@ export interface VerifyVerdict {
 /**
  * The S3 copy is one node's zip uploaded as is, so it must be byte-identical (size and
  * SHA-256 of the zip, hence of the etcd snapshot inside) to one node's good copy. Node
- * copies come from different etcd members and legitimately differ from each other, so
+ * copies come from different etcd members and may legitimately differ from each other, so
  * they are not compared among themselves. An intact S3 copy that matches no good node
  * copy is `differs`; with no good node copy to compare with, it stays `ok` (no `matches`).
  */

@@ -352,19 +352,19 @@ describe('snapshot-verify --s3', () => {
 
   test('an intact S3 copy that matches no node\'s copy is flagged as differing: exit 1', async () => {
     const differs = uniqueFolder('verify-differs');
-    // Another node's zip (intact, but a different member's snapshot) under the key, with no recorded sha256.
-    const otherNode = lab.addresses.indexOf(uploader) === 0 ? 2 : 1;
-    const file = path.join(work, 'other-node.zip');
-    await copyFromNode(otherNode, `${DIR}/it-s3i-v.zip`, file);
-    // Make it differ from that node too: the copy on the node is removed for this check.
+    // The object is today's copy; then every node replaces its copy (--overwrite, no upload):
+    // the object, intact, now matches no node's copy. (Copies of different nodes may well be
+    // byte-identical: same database, same second; so another node's file would not do.)
+    const file = path.join(work, 'before-overwrite.zip');
+    await copyFromNode(1, `${DIR}/it-s3i-v.zip`, file);
     await putObject(s3.bucket, `${differs}/it-s3i-v.zip`, file);
-    await nodeExec(otherNode, 'mv', `${DIR}/it-s3i-v.zip`, `${DIR}/it-s3i-v-moved.zip`);
-    let result: { outcome: CliOutcome; doc: any };
-    try {
-      result = await json('snapshot-verify', '--name', 'it-s3i-v', ...s3Args(differs));
-    } finally {
-      await nodeExec(otherNode, 'mv', `${DIR}/it-s3i-v-moved.zip`, `${DIR}/it-s3i-v.zip`);
+    const resaved = await save(['--config', lab.clusterYml, '--name', 'it-s3i-v', '--overwrite']);
+    assert.equal(resaved.code, 0, resaved.stderr);
+    for (let node = 1; node <= lab.addresses.length; node++) {
+      const sha = (await nodeExec(node, 'sha256sum', `${DIR}/it-s3i-v.zip`)).split(' ')[0];
+      assert.notEqual(sha, sha256File(file), `node ${node}'s new copy is byte-identical to the old one`);
     }
+    const result = await json('snapshot-verify', '--name', 'it-s3i-v', ...s3Args(differs));
     const { outcome, doc } = result;
     assert.equal(outcome.code, 1, outcome.stderr);
     const s3Copy = doc.locations.at(-1);
