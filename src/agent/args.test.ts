@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseAgentArgs } from './args.js';
-import { agentSaveArgs, agentUploadArgs, type AgentSaveRequest, type AgentUploadRequest } from './protocol.js';
+import { agentS3Args, agentSaveArgs, agentUploadArgs, type AgentSaveRequest, type AgentUploadRequest } from './protocol.js';
 
 const request: AgentSaveRequest = {
   name: 'rke_etcd_snapshot_2024-05-01T14:03:07+02:00',
@@ -110,4 +110,20 @@ test('--compression: save carries the mode; absent means the default; an unknown
   }
   assert.ok(!agentSaveArgs(request).includes('--compression'));
   assert.throws(() => parseAgentArgs([...agentSaveArgs(request), '--compression', 'max']), /--compression must be one of fast, standard, none/);
+});
+
+test('s3-list/-remove/-verify: round trip through agentS3Args; names checked; the number of names each takes', () => {
+  const target = { endpoint: 's3.example:7480', bucket: 'b', folder: 'prod/etcd', region: 'eu-west-1' };
+  assert.deepEqual(parseAgentArgs(agentS3Args('s3-list', target)), { command: 's3-list', target, names: [] });
+  assert.deepEqual(parseAgentArgs(agentS3Args('s3-remove', target, ['a', 'b'])), { command: 's3-remove', target, names: ['a', 'b'] });
+  const noRegion = { endpoint: 's3.amazonaws.com', bucket: 'b', folder: '' };
+  assert.deepEqual(parseAgentArgs(agentS3Args('s3-verify', noRegion, ['a'])), { command: 's3-verify', target: noRegion, names: ['a'] });
+  assert.throws(() => parseAgentArgs(agentS3Args('s3-verify', noRegion, ['a', 'b'])), /s3-verify needs exactly one --name/);
+  assert.throws(() => parseAgentArgs(agentS3Args('s3-remove', noRegion)), /s3-remove needs at least one --name/);
+  assert.throws(() => parseAgentArgs(agentS3Args('s3-list', noRegion, ['a'])), /s3-list takes no --name/);
+  assert.throws(() => parseAgentArgs(agentS3Args('s3-remove', noRegion, ['../x'])), /must not contain "\/"/);
+  assert.throws(() => parseAgentArgs(agentS3Args('s3-list', { ...noRegion, folder: '/x/' })), /--folder "\/x\/" must have no leading/);
+  assert.throws(() => parseAgentArgs(agentS3Args('s3-list', { ...noRegion, endpoint: 'https://x' })), /without a scheme/);
+  assert.throws(() => parseAgentArgs(['s3-list', '--endpoint', 'x', '--bucket', 'b']), /--folder is required/);
+  assert.throws(() => parseAgentArgs(['s3-list', '--endpoint', 'x', '--bucket', 'b', '--folder', '', '--secret', 's']), /unknown argument "--secret"/);
 });

@@ -2,7 +2,7 @@ import { OperatorError } from '../errors.js';
 import { normalizeEndpoint, normalizeFolder } from '../s3/settings.js';
 import { validateSnapshotName } from '../snapshot/naming.js';
 import { COMPRESSION_MODES, isCompressionMode, type CompressionMode } from './compression.js';
-import type { AgentRemoveRequest, AgentSaveRequest, AgentUploadRequest } from './protocol.js';
+import type { AgentRemoveRequest, AgentS3Command, AgentS3Target, AgentSaveRequest, AgentUploadRequest } from './protocol.js';
 import { validateRemovableName } from './snapshot-files.js';
 
 export type AgentCommand =
@@ -11,13 +11,15 @@ export type AgentCommand =
   | { command: 'list' }
   | { command: 'remove'; request: AgentRemoveRequest }
   | { command: 'verify'; name: string }
+  | { command: AgentS3Command; target: AgentS3Target; names: string[] }
   | { command: 'version' };
 
 export const AGENT_USAGE =
   'usage: agent save --name NAME --endpoint https://HOST:2379 --cacert FILE --cert FILE --key FILE ' +
   '[--health-timeout SECONDS] [--compression fast|standard|none] [--overwrite] [--pki-bundle] | ' +
   'agent upload --name NAME --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--overwrite] [--pki-bundle] | ' +
-  'agent list | agent remove --name NAME [--name NAME ...] | agent verify --name NAME | agent version';
+  'agent list | agent remove --name NAME [--name NAME ...] | agent verify --name NAME | ' +
+  'agent s3-list|s3-remove|s3-verify --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--name NAME ...] | agent version';
 
 const DEFAULT_HEALTH_TIMEOUT_SECONDS = 30;
 const SAVE_OPTIONS = ['name', 'endpoint', 'cacert', 'cert', 'key', 'health-timeout', 'compression'] as const;
@@ -36,6 +38,7 @@ export function parseAgentArgs(argv: readonly string[]): AgentCommand {
     if (names.length !== 1) throw new OperatorError('agent verify: give exactly one --name');
     return { command: 'verify', name: names[0]! };
   }
+  if (command === 's3-list' || command === 's3-remove' || command === 's3-verify') return parseS3(command, rest);
   throw new OperatorError(`unknown agent command ${JSON.stringify(command ?? '')}; ${AGENT_USAGE}`);
 }
 
@@ -89,6 +92,43 @@ function parseUpload(args: readonly string[]): AgentUploadRequest {
     throw new OperatorError(`agent upload: --folder ${JSON.stringify(folder)} must have no leading, trailing or double slashes`);
   }
   return request;
+}
+
+/** `s3-list` takes no --name, `s3-verify` exactly one, `s3-remove` at least one; values as the CLI normalized them. */
+function parseS3(command: AgentS3Command, args: readonly string[]): AgentCommand {
+  const values = new Map<string, string>();
+  const names: string[] = [];
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index] ?? '';
+    const match = /^--(endpoint|bucket|folder|region|name)(?:=(.*))?$/s.exec(arg);
+    if (match === null) throw new OperatorError(`agent ${command}: unknown argument ${JSON.stringify(arg)}; ${AGENT_USAGE}`);
+    const option = match[1]!;
+    const value = match[2] ?? args[++index];
+    if (value === undefined) throw new OperatorError(`agent ${command}: --${option} needs a value`);
+    if (option === 'name') {
+      validateRemovableName(value);
+      names.push(value);
+      continue;
+    }
+    if (values.has(option)) throw new OperatorError(`agent ${command}: --${option} is given twice`);
+    values.set(option, value);
+  }
+  const required = requiredOption(command, values as Map<'endpoint' | 'bucket', string>);
+  const folder = values.get('folder');
+  if (folder === undefined) throw new OperatorError(`agent ${command}: --folder is required (empty for none); ${AGENT_USAGE}`);
+  const region = values.get('region');
+  if (region === '') throw new OperatorError(`agent ${command}: --region must not be empty`);
+  const target: AgentS3Target = { endpoint: required('endpoint'), bucket: required('bucket'), folder, ...(region === undefined ? {} : { region }) };
+  if (normalizeEndpoint(target.endpoint, `agent ${command}: --endpoint`, () => undefined) !== target.endpoint) {
+    throw new OperatorError(`agent ${command}: --endpoint ${JSON.stringify(target.endpoint)} must be host[:port], without a scheme`);
+  }
+  if (normalizeFolder(folder) !== folder) throw new OperatorError(`agent ${command}: --folder ${JSON.stringify(folder)} must have no leading, trailing or double slashes`);
+  const wanted = command === 's3-list' ? names.length === 0 : command === 's3-verify' ? names.length === 1 : names.length > 0;
+  if (!wanted) {
+    const rule = command === 's3-list' ? 'takes no --name' : command === 's3-verify' ? 'needs exactly one --name' : 'needs at least one --name';
+    throw new OperatorError(`agent ${command} ${rule}; ${AGENT_USAGE}`);
+  }
+  return { command, target, names };
 }
 
 /** `remove --name A --name B`: every name must be a plain snapshot name (checked again: each becomes a path). */

@@ -6,6 +6,8 @@
  *   agent list                                   (container etcd-snapshot-ls: the snapshots directory's files)
  *   agent remove --name NAME [--name NAME ...]   (container etcd-snapshot-rm: unlink NAME.zip and NAME)
  *   agent verify --name NAME                     (container etcd-snapshot-verify: NAME.zip intact, etcd's trailer)
+ *   agent s3-list|s3-remove|s3-verify --endpoint E --bucket B --folder F [--region R] [--name N ...] < input.json
+ *                                                (containers etcd-snapshot-s3-ls/-rm/-verify: the S3 location)
  *   agent version
  *   agent /opt/rke-tools/rke-etcd-backup etcd-backup save --once ...   (rke-tools' command line, rke-tools/contract.ts)
  * Logs go to stderr; stdout gets exactly one result line (protocol.ts). Exit 0 on success, 1 on failure.
@@ -24,6 +26,8 @@ import {
   type AgentListResult,
   type AgentRemoveResult,
   type AgentVerifyResult,
+  type AgentS3ListSuccess,
+  type AgentS3RemoveSuccess,
   CONTAINER_BACKUP_DIR,
   NODE_SNAPSHOT_DIR,
 } from './protocol.js';
@@ -123,10 +127,29 @@ async function main(argv: readonly string[]): Promise<number> {
       return report({ ok: false, error: messageOf(error) });
     }
   }
+  if ('target' in command) {
+    const signal = abortOnSignals();
+    try {
+      const input = parseAgentInput(await readAllInput(process.stdin));
+      const options = { log, signal };
+      const { listS3Snapshots, removeS3Snapshots, verifyS3Snapshot } = await import('./s3-inventory.js');
+      if (command.command === 's3-list') return report(await listS3Snapshots(command.target, input, options));
+      if (command.command === 's3-remove') return report(await removeS3Snapshots(command.target, command.names, input, options));
+      return report(await verifyS3Snapshot(command.target, command.names[0]!, input, options));
+    } catch (error) {
+      if (error instanceof OperatorError) return report({ ok: false, error: error.message });
+      if (signal.aborted) return report({ ok: false, error: `interrupted (${String(signal.reason)})` });
+      // s3-inventory.ts turns any error that mentions a key into an OperatorError: this stack holds none.
+      log(error instanceof Error && error.stack !== undefined ? error.stack : String(error));
+      return report({ ok: false, error: messageOf(error) });
+    }
+  }
   return report(await runSave(command.request, abortOnSignals()));
 }
 
-async function report(result: AgentResult | AgentUploadResult | AgentListResult | AgentRemoveResult | AgentVerifyResult): Promise<number> {
+async function report(
+  result: AgentResult | AgentUploadResult | AgentListResult | AgentRemoveResult | AgentVerifyResult | AgentS3ListSuccess | AgentS3RemoveSuccess,
+): Promise<number> {
   if (!result.ok) log(`ERROR ${result.error}`);
   const withMemory = result.ok ? { ...result, peakRssBytes: process.resourceUsage().maxRSS * 1024 } : result;
   await new Promise<void>((resolve) => process.stdout.write(`${formatResultLine(withMemory)}\n`, () => resolve()));

@@ -206,7 +206,9 @@ export function agentUploadArgs(request: AgentUploadRequest): string[] {
   return args;
 }
 
-export function formatResultLine(result: AgentResult | AgentUploadResult | AgentListResult | AgentRemoveResult | AgentVerifyResult): string {
+export function formatResultLine(
+  result: AgentResult | AgentUploadResult | AgentListResult | AgentRemoveResult | AgentVerifyResult | AgentS3ListSuccess | AgentS3RemoveSuccess,
+): string {
   return RESULT_PREFIX + JSON.stringify(result);
 }
 
@@ -312,7 +314,8 @@ export interface AgentRemovedName {
   name: string;
   /** removed: at least one file went and none was refused; missing: no file of that name; refused: an entry was not removed. */
   status: 'removed' | 'missing' | 'refused';
-  removed: Array<{ file: string; size: number; modified: string }>;
+  /** On S3 also the key, and on a versioned bucket the delete marker's version id. */
+  removed: Array<{ file: string; size: number; modified: string; key?: string; deleteMarker?: string }>;
   refused: AgentSkippedEntry[];
 }
 
@@ -387,4 +390,96 @@ export function parseVerifyResultLine(stdout: string): AgentVerifyResult | undef
     if (record.ok === false) return typeof record.error === 'string';
     return record.ok === true && typeof record.file === 'string' && typeof record.status === 'string';
   });
+}
+
+/**
+ * The S3 location of `snapshot-ls/-rm/-prune/-verify --s3`, worked on by one agent container
+ * on one etcd node (so the node's IAM role applies, as for `upload`); no bind, the keys and
+ * the CA on standard input as for `upload` (`AgentInput.s3`):
+ *   s3-list   --endpoint E --bucket B --folder F [--region R]                (container etcd-snapshot-s3-ls)
+ *   s3-remove --endpoint E --bucket B --folder F [--region R] --name N ...   (container etcd-snapshot-s3-rm)
+ *   s3-verify --endpoint E --bucket B --folder F [--region R] --name N       (container etcd-snapshot-s3-verify)
+ */
+export interface AgentS3Target {
+  /** host[:port] without scheme; always HTTPS. */
+  endpoint: string;
+  bucket: string;
+  region?: string;
+  /** Normalized key prefix without leading/trailing slashes; '' for none. */
+  folder: string;
+}
+
+export type AgentS3Command = 's3-list' | 's3-remove' | 's3-verify';
+
+export function agentS3Args(command: AgentS3Command, target: AgentS3Target, names: string[] = []): string[] {
+  const args = [command, '--endpoint', target.endpoint, '--bucket', target.bucket, '--folder', target.folder];
+  if (target.region !== undefined) args.push('--region', target.region);
+  for (const name of names) args.push('--name', name);
+  return args;
+}
+
+/** One object of the bucket/folder that is a snapshot, as `list` describes a node's file (`file` is the key's last part). */
+export interface AgentS3ListedObject extends AgentListedFile {
+  /** The full object key. */
+  key: string;
+  etag: string;
+}
+
+export interface AgentS3ListSuccess {
+  ok: true;
+  /** s3://BUCKET[/FOLDER] */
+  dir: string;
+  files: AgentS3ListedObject[];
+  skipped: AgentSkippedEntry[];
+  /** Degraded steps (e.g. HeadObject refused: no sha256). */
+  warnings: string[];
+  durationMs: number;
+  peakRssBytes?: number;
+}
+
+export interface AgentS3RemoveSuccess {
+  ok: true;
+  dir: string;
+  /** On a versioned bucket a removal is a delete marker (`removed[].deleteMarker`); older versions stay. */
+  versioned: boolean;
+  names: AgentRemovedName[];
+  warnings: string[];
+  durationMs: number;
+  peakRssBytes?: number;
+}
+
+/** `s3-verify`: the object checked as `verify` checks a node's file; `file` is s3://BUCKET/KEY. */
+export interface AgentS3VerifySuccess extends AgentVerifySuccess {
+  etag?: string;
+  versionId?: string;
+  /** The sha256 the upload stored as object metadata (x-amz-meta-sha256), when present. */
+  recordedSha256?: string;
+}
+
+export function parseS3ListResultLine(stdout: string): AgentS3ListSuccess | AgentFailure | undefined {
+  return parseLastResult(stdout, (value): value is AgentS3ListSuccess | AgentFailure => {
+    const record = asRecord(value);
+    if (record?.ok === false) return typeof record.error === 'string';
+    return record?.ok === true && typeof record.dir === 'string' && Array.isArray(record.files) && Array.isArray(record.warnings);
+  });
+}
+
+export function parseS3RemoveResultLine(stdout: string): AgentS3RemoveSuccess | AgentFailure | undefined {
+  return parseLastResult(stdout, (value): value is AgentS3RemoveSuccess | AgentFailure => {
+    const record = asRecord(value);
+    if (record?.ok === false) return typeof record.error === 'string';
+    return record?.ok === true && typeof record.dir === 'string' && Array.isArray(record.names) && Array.isArray(record.warnings);
+  });
+}
+
+export function parseS3VerifyResultLine(stdout: string): AgentS3VerifySuccess | AgentFailure | undefined {
+  return parseLastResult(stdout, (value): value is AgentS3VerifySuccess | AgentFailure => {
+    const record = asRecord(value);
+    if (record?.ok === false) return typeof record.error === 'string';
+    return record?.ok === true && typeof record.file === 'string' && typeof record.status === 'string';
+  });
+}
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
 }

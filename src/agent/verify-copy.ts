@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, Writable } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInflateRaw } from 'node:zlib';
 import { BoltRevisionTap } from '../etcd/bolt-revision-stream.js';
@@ -10,8 +10,8 @@ import { messageOf } from '../errors.js';
 import { archiveEntryNames } from './archive.js';
 import type { AgentVerifySuccess } from './protocol.js';
 import { validateRemovableName } from './snapshot-files.js';
-import { readAt, readCentralDirectory, sha256Of } from './verify-archive.js';
-import type { CentralEntry } from './zip/directory-reader.js';
+import { readAt, sha256Of } from './verify-archive.js';
+import { MAX_TAIL_LENGTH, locateCentralDirectory, parseCentralDirectory, type CentralEntry } from './zip/directory-reader.js';
 import { crc32 } from './zip/crc32.js';
 import { LOCAL_HEADER_FIXED_LENGTH, METHOD_DEFLATE, SIGNATURE } from './zip/records.js';
 
@@ -42,7 +42,7 @@ export async function verifySnapshotCopy(name: string, options: { backupDir: str
     const sha256 = await sha256Of(handle, size);
     const described = { ...base, size, sha256, modified: stats.mtime.toISOString() };
     try {
-      const checked = await checkArchive(handle, size, name);
+      const checked = await checkArchive(fileSource(handle, size), name);
       return { ...described, status: 'ok', ...checked, durationMs: Date.now() - started };
     } catch (error) {
       return { ...described, status: 'bad', problem: messageOf(error), durationMs: Date.now() - started };
@@ -52,11 +52,35 @@ export async function verifySnapshotCopy(name: string, options: { backupDir: str
   }
 }
 
-async function checkArchive(handle: FileHandle, size: number, name: string) {
+/**
+ * A zip seen by random access: a node's file, or an S3 object read with ranged GETs
+ * (s3-inventory.ts), so neither is ever held whole in memory.
+ */
+export interface ArchiveSource {
+  size: number;
+  /** Exactly `length` bytes at `position` (small: the tail, the directory, a local header). */
+  readAt(position: number, length: number): Promise<Buffer>;
+  /** Bytes start..end (inclusive) as a stream. */
+  stream(start: number, end: number): Readable;
+}
+
+function fileSource(handle: FileHandle, size: number): ArchiveSource {
+  return {
+    size,
+    readAt: (position, length) => readAt(handle, position, length),
+    stream: (start, end) => handle.createReadStream({ start, end, autoClose: false }),
+  };
+}
+
+/** What a good copy holds: the etcd snapshot's size and SHA-256 (trailer checked), its etcd revision, whether the state file is in. */
+export type ArchiveFindings = Required<Pick<AgentVerifySuccess, 'snapshotSize' | 'snapshotSha256' | 'revision' | 'stateFileIncluded'>>;
+
+/** Throws an Error whose message is the problem (one line) when the copy is bad. */
+export async function checkArchive(source: ArchiveSource, name: string): Promise<ArchiveFindings> {
   const names = archiveEntryNames(name);
   let entries;
   try {
-    entries = await readCentralDirectory(handle, size);
+    entries = await readDirectory(source);
   } catch (error) {
     throw new Error(`the zip is damaged or truncated: ${messageOf(error)}`);
   }
@@ -64,9 +88,9 @@ async function checkArchive(handle: FileHandle, size: number, name: string) {
   if (entry === undefined) throw new Error(`the zip has no entry ${names.snapshot} (it has: ${entries.map((e) => e.name).join(', ') || 'none'})`);
   const verifier = new SnapshotTrailerVerifier(entry.name);
   const revision = new BoltRevisionTap();
-  await checkEntry(handle, size, entry, [verifier, revision]);
+  await checkEntry(source, entry, [verifier, revision]);
   // Every other entry (the state file) must inflate to its recorded size and CRC too.
-  for (const other of entries) if (other !== entry) await checkEntry(handle, size, other);
+  for (const other of entries) if (other !== entry) await checkEntry(source, other);
   return {
     snapshotSize: verifier.verified.snapshotSize,
     snapshotSha256: verifier.verified.snapshotSha256,
@@ -75,14 +99,25 @@ async function checkArchive(handle: FileHandle, size: number, name: string) {
   };
 }
 
-/** Inflates one entry from the file, checking its size and CRC-32 against the central directory; `through` sees the inflated bytes. */
-async function checkEntry(handle: FileHandle, size: number, entry: CentralEntry, through: Transform[] = []): Promise<void> {
-  const header = await readAt(handle, entry.localHeaderOffset, LOCAL_HEADER_FIXED_LENGTH).catch(() => undefined);
+async function readDirectory(source: ArchiveSource): Promise<CentralEntry[]> {
+  const tailLength = Math.min(source.size, MAX_TAIL_LENGTH);
+  const tail = await source.readAt(source.size - tailLength, tailLength);
+  const location = locateCentralDirectory(tail, source.size - tailLength);
+  if (location.directoryOffset + location.directorySize !== location.endRecordsOffset) {
+    throw new Error('the central directory does not end where the end records start');
+  }
+  const directory = await source.readAt(location.directoryOffset, location.directorySize);
+  return parseCentralDirectory(directory, location.entryCount);
+}
+
+/** Inflates one entry, checking its size and CRC-32 against the central directory; `through` sees the inflated bytes. */
+async function checkEntry(source: ArchiveSource, entry: CentralEntry, through: Transform[] = []): Promise<void> {
+  const header = await source.readAt(entry.localHeaderOffset, LOCAL_HEADER_FIXED_LENGTH).catch(() => undefined);
   if (header === undefined || header.readUInt32LE(0) !== SIGNATURE.localFileHeader) {
     throw new Error(`no local header for ${entry.name} at offset ${entry.localHeaderOffset}`);
   }
   const dataStart = entry.localHeaderOffset + LOCAL_HEADER_FIXED_LENGTH + header.readUInt16LE(26) + header.readUInt16LE(28);
-  if (dataStart + entry.compressedSize > size) throw new Error(`${entry.name} runs past the end of the file (truncated)`);
+  if (dataStart + entry.compressedSize > source.size) throw new Error(`${entry.name} runs past the end of the file (truncated)`);
   if (entry.method !== METHOD_DEFLATE && entry.method !== 0) throw new Error(`${entry.name} uses compression method ${entry.method}`);
   let crc = 0;
   let inflated = 0;
@@ -96,9 +131,9 @@ async function checkEntry(handle: FileHandle, size: number, entry: CentralEntry,
   const drain = new Writable({ write: (_chunk, _encoding, callback) => callback() });
   const stages: Array<NodeJS.ReadWriteStream> = [...(entry.method === METHOD_DEFLATE ? [createInflateRaw()] : []), count, ...through];
   if (entry.compressedSize > 0) {
-    const source = handle.createReadStream({ start: dataStart, end: dataStart + entry.compressedSize - 1, autoClose: false });
+    const stream = source.stream(dataStart, dataStart + entry.compressedSize - 1);
     try {
-      await pipeline([source, ...stages, drain]);
+      await pipeline([stream, ...stages, drain]);
     } catch (error) {
       throw new Error(`${entry.name}: ${messageOf(error)}`);
     }

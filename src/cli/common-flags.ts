@@ -3,6 +3,7 @@ import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ClusterConfig } from '../config/cluster.js';
 import type { Logger } from '../log.js';
+import { resolveS3Settings, type S3Flags, type S3Settings } from '../s3/settings.js';
 import { certificatesIgnoredForAgent } from '../ssh/credentials.js';
 import { HOST_KEY_POLICIES, HostKeyVerifier, type HostKeyPolicy } from '../ssh/host-key-verifier.js';
 
@@ -65,4 +66,29 @@ export function positiveInteger(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
   return parsed;
+}
+
+/** `--s3` and the S3 settings, shared by snapshot-save and the snapshot management commands. */
+export interface S3CommandFlags extends S3Flags {
+  s3: boolean;
+}
+
+/** The one definition of the S3 flags (SPEC §1); `what` says what --s3 does for this command. */
+export function addS3Options(command: Command, what: string): Command {
+  return command
+    .option('--s3', what, false)
+    .option('--s3-endpoint <host[:port]>', 'S3 endpoint, HTTPS, no scheme (default: s3.amazonaws.com)')
+    .option('--s3-endpoint-ca <file>', 'PEM file of a CA to trust for the S3 endpoint')
+    .option('--access-key <key>', 'S3 access key (default: the node\'s IAM role)')
+    .option('--secret-key <key>', 'S3 secret key (prefer --secret-key-file: arguments are visible to other users)')
+    .option('--secret-key-file <file>', 'read the S3 secret key from this file')
+    .option('--bucket-name <bucket>', 'S3 bucket (required with --s3)')
+    .option('--region <region>', 'S3 bucket region')
+    .option('--folder <folder>', 'key prefix inside the bucket');
+}
+
+/** With --s3: the flags merged over cluster.yml's s3backupconfig and validated; undefined without --s3. */
+export async function resolveS3Flags(flags: S3CommandFlags, cluster: ClusterConfig, clusterFile: string, log: Logger): Promise<S3Settings | undefined> {
+  if (!flags.s3) return undefined;
+  return resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile, warn: log.warn });
 }

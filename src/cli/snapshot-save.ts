@@ -8,7 +8,6 @@ import { OperatorError } from '../errors.js';
 import { listenForInterruption } from './interruption.js';
 import { PROGRESS_MODES, createProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
 import { stderrLogger, type Logger } from '../log.js';
-import { resolveS3Settings, type S3Flags } from '../s3/settings.js';
 import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '../snapshot/naming.js';
 import { formatPlan, planSave } from '../snapshot/plan.js';
 import { formatResultTable } from '../snapshot/report.js';
@@ -16,12 +15,21 @@ import { saveResultDocument } from '../snapshot/result-json.js';
 import { RUNTIME_NAMES, verdictFor, type RuntimeName } from '../snapshot/result.js';
 import { saveSnapshots } from '../snapshot/save.js';
 import { IMAGE_CONTRACT_CHOICES, type ImageContractChoice } from '../snapshot/rke-tools-node.js';
-import { addDebugOption, addNodeAccessOptions, addOutputOption, prepareNodeAccess, type NodeAccessFlags, type OutputFormat } from './common-flags.js';
+import {
+  addDebugOption,
+  addNodeAccessOptions,
+  addOutputOption,
+  addS3Options,
+  prepareNodeAccess,
+  resolveS3Flags,
+  type NodeAccessFlags,
+  type OutputFormat,
+  type S3CommandFlags,
+} from './common-flags.js';
 
 /** The parsed flags of `rke etcd snapshot-save`. */
-export interface SnapshotSaveFlags extends S3Flags, NodeAccessFlags {
+export interface SnapshotSaveFlags extends S3CommandFlags, NodeAccessFlags {
   name?: string;
-  s3: boolean;
   ignoreDockerVersion: boolean;
   strict: boolean;
   overwrite: boolean;
@@ -39,15 +47,6 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
   const command = new Command('snapshot-save')
     .description('Take a one-time snapshot of every etcd node, kept on each node under /opt/rke/etcd-snapshots')
     .option('--name <name>', 'snapshot name (default: rke_etcd_snapshot_<RFC3339 time>)')
-    .option('--s3', 'also upload the snapshot to S3', false)
-    .option('--s3-endpoint <host[:port]>', 'S3 endpoint, HTTPS, no scheme (default: s3.amazonaws.com)')
-    .option('--s3-endpoint-ca <file>', 'PEM file of a CA to trust for the S3 endpoint')
-    .option('--access-key <key>', 'S3 access key (default: the node\'s IAM role)')
-    .option('--secret-key <key>', 'S3 secret key (prefer --secret-key-file: arguments are visible to other users)')
-    .option('--secret-key-file <file>', 'read the S3 secret key from this file')
-    .option('--bucket-name <bucket>', 'S3 bucket (required with --s3)')
-    .option('--region <region>', 'S3 bucket region')
-    .option('--folder <folder>', 'key prefix inside the bucket')
     .option('--ignore-docker-version', 'skip the Docker version check', false)
     .option('--strict', 'fail the run when any node fails (default: only when all fail)', false)
     .option('--overwrite', 'replace an existing snapshot of the same name on a node', false)
@@ -74,6 +73,7 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
         .choices(PROGRESS_MODES)
         .default('auto'),
     );
+  addS3Options(command, 'also upload the snapshot to S3');
   addNodeAccessOptions(command);
   addOutputOption(command);
   addDebugOption(command);
@@ -100,9 +100,7 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger, dis
   }
   checkRuntimeFlags(flags);
   const cluster = await loadClusterConfig(flags.config);
-  const s3 = flags.s3
-    ? await resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile: flags.config, warn: log.warn })
-    : undefined;
+  const s3 = await resolveS3Flags(flags, cluster, flags.config, log);
   const image = flags.runtime === 'ssh' ? undefined : await chooseImage(flags, cluster, log);
   const hostKeys = await prepareNodeAccess(flags, cluster, log);
   if (flags.dryRun) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { AgentListedFile } from '../agent/protocol.js';
+import type { AgentListedFile, AgentS3ListedObject } from '../agent/protocol.js';
 import {
   JSON_SCHEMA_VERSION,
   formatLsTable,
@@ -8,6 +8,8 @@ import {
   formatRmTable,
   formatVerifyTable,
   groupByName,
+  compareWithNodes,
+  locationLabel,
   verifyDocument,
   verifyVerdict,
   type LocationVerification,
@@ -70,7 +72,7 @@ test('ls groups copies by name, newest first, and names the nodes that lack one'
     { location: 'node', node: '10.0.0.3', ok: false, error: 'the SSH connection to host 10.0.0.3 was refused' },
   ];
   const { snapshots } = groupByName(listings);
-  assert.deepEqual(snapshots.map((s) => [s.name, s.copies.map((c) => c.node), s.missingOn]), [
+  assert.deepEqual(snapshots.map((s) => [s.name, s.copies.map(locationLabel), s.missingOn]), [
     ['b', ['10.0.0.1'], ['10.0.0.2']],
     ['a', ['10.0.0.1', '10.0.0.2'], []],
   ]);
@@ -140,4 +142,83 @@ test('verify: a bad copy or an unchecked node fails; missing copies are flagged,
   assert.match(text, /^10\.0\.0\.1\s+ok\s+10 B\s+-\s+1504\s+a{64}\s+yes$/m);
   assert.match(text, /^10\.0\.0\.2\s+MISSING\s+-\s+-\s+-\s+-\s+-$/m);
   assert.match(text, /Problems:\n  10\.0\.0\.2: \/f\.zip is missing\n  10\.0\.0\.3: \/f\.zip: the zip is damaged or truncated/);
+});
+
+const s3Where = { location: 's3' as const, endpoint: 's3.example:7480', bucket: 'backups', folder: 'prod' };
+
+test('ls --s3: S3 is its own location; objects grouped with the nodes\' copies, with key and ETag; missingOn names it', () => {
+  const listings: LocationListing[] = [
+    node('10.0.0.1', [zip('a', '2024-01-01T00:00:00Z'), zip('b', '2024-01-02T00:00:00Z')]),
+    {
+      ...s3Where,
+      via: '10.0.0.1',
+      ok: true,
+      dir: 's3://backups/prod',
+      skipped: [],
+      files: [
+        { file: 'a.zip', key: 'prod/a.zip', kind: 'zip', name: 'a', size: 100, modified: '2024-01-01T00:00:05.000Z', etag: 'e1', sha256: 'f'.repeat(64) },
+        { file: 'a.pki.bundle.tar.gz', key: 'prod/a.pki.bundle.tar.gz', kind: 'pki-bundle', name: 'a.pki.bundle.tar.gz', size: 9, modified: '2024-01-01T00:00:05.000Z', etag: 'e2' },
+      ],
+    },
+  ];
+  const { snapshots, pkiBundles } = groupByName(listings);
+  assert.deepEqual(snapshots.map((s) => [s.name, s.copies.map(locationLabel), s.missingOn]), [
+    ['b', ['10.0.0.1'], ['s3://backups/prod']],
+    ['a', ['10.0.0.1', 's3://backups/prod'], []],
+  ]);
+  const copy = snapshots[1]!.copies[1]!;
+  assert.deepEqual(copy, {
+    name: 'a', ...s3Where, file: 's3://backups/prod/a.zip', kind: 'zip', size: 100, modified: '2024-01-01T00:00:05.000Z', sha256: 'f'.repeat(64), key: 'prod/a.zip', etag: 'e1',
+  });
+  assert.deepEqual(pkiBundles.map((b) => b.file), ['s3://backups/prod/a.pki.bundle.tar.gz']);
+  const doc = lsDocument(listings) as any;
+  assert.deepEqual(doc.locations[1], { ...s3Where, via: '10.0.0.1', ok: true, dir: 's3://backups/prod', skipped: [] });
+  assert.match(formatLsTable(listings), /^a\s+zip\s+2024-01-01T00:00:05Z\s+100 B\s+10\.0\.0\.1, s3:\/\/backups\/prod\s+-$/m);
+});
+
+test('prune --s3 plans the S3 location like a node: by modification time, zips only', () => {
+  const objects: AgentS3ListedObject[] = [
+      { file: 'n1.zip', key: 'prod/n1.zip', kind: 'zip', name: 'n1', size: 1, modified: '2024-01-01T00:00:00.000Z', etag: 'x' },
+      { file: 'n2.zip', key: 'prod/n2.zip', kind: 'zip', name: 'n2', size: 1, modified: '2024-01-02T00:00:00.000Z', etag: 'y' },
+      { file: 'n1.pki.bundle.tar.gz', key: 'prod/n1.pki.bundle.tar.gz', kind: 'pki-bundle', name: 'n1.pki.bundle.tar.gz', size: 1, modified: '2020-01-01T00:00:00.000Z', etag: 'z' },
+  ];
+  const plan = planPrune(objects, 1);
+  assert.deepEqual(plan, { keep: ['n2'], remove: ['n1'], unordered: [] });
+});
+
+const good = (sha: string, snap: string) => ({ file: 'f', status: 'ok' as const, size: 10, sha256: sha, snapshotSize: 5, snapshotSha256: snap, stateFileIncluded: true });
+
+test('verify --s3: the S3 copy matching a node\'s copy is ok and says which; one matching none differs and fails the run', () => {
+  const nodes: LocationVerification[] = [
+    { location: 'node', node: '10.0.0.1', ok: true, copy: good('z1', 's1') },
+    { location: 'node', node: '10.0.0.2', ok: true, copy: good('z2', 's2') },
+  ];
+  const same = compareWithNodes([...nodes, { ...s3Where, ok: true, copy: { ...good('z2', 's2'), file: 's3://backups/prod/a.zip' } }]);
+  assert.deepEqual((same[2] as any).copy.matches, ['10.0.0.2']);
+  assert.equal(verifyVerdict(same).exitCode, 0);
+  assert.match(formatVerifyTable('a', same), /Compared:\n  s3:\/\/backups\/prod: identical to the copy on 10\.0\.0\.2/);
+
+  const other = compareWithNodes([...nodes, { ...s3Where, ok: true, copy: { ...good('z3', 's3'), file: 's3://backups/prod/a.zip' } }]);
+  assert.equal((other[2] as any).copy.status, 'differs');
+  assert.match((other[2] as any).copy.problem, /matches no etcd node's copy/);
+  const verdict = verifyVerdict(other);
+  assert.equal(verdict.exitCode, 1);
+  assert.deepEqual(verdict.bad, ['s3://backups/prod']);
+  assert.match(formatVerifyTable('a', other), /^s3:\/\/backups\/prod\s+DIFFERS\s/m);
+  assert.equal((verifyDocument('a', other) as any).locations[2].status, 'differs');
+});
+
+test('verify --s3: a missing S3 copy fails the run; with no good node copy the S3 copy is not compared', () => {
+  const missing = verifyVerdict([
+    { location: 'node', node: '10.0.0.1', ok: true, copy: good('z1', 's1') },
+    { ...s3Where, ok: true, copy: { file: 's3://backups/prod/a.zip', status: 'missing' } },
+  ]);
+  assert.deepEqual([missing.exitCode, missing.missing, missing.missingInS3], [1, [], ['s3://backups/prod']]);
+  const alone = compareWithNodes([
+    { location: 'node', node: '10.0.0.1', ok: true, copy: { file: 'f', status: 'missing' } },
+    { ...s3Where, ok: true, copy: { ...good('z3', 's3'), file: 's3://backups/prod/a.zip' } },
+  ]);
+  assert.equal((alone[1] as any).copy.status, 'ok');
+  assert.equal((alone[1] as any).copy.matches, undefined);
+  assert.equal(verifyVerdict(alone).exitCode, 0);
 });

@@ -2,7 +2,7 @@
  * One description of a snapshot copy wherever it lives, and the pure logic of ls, rm and
  * prune on top of it: grouping by name, the prune plan, the JSON documents and tables.
  */
-import type { AgentListedFile, AgentRemovedName, AgentSkippedEntry, AgentVerifySuccess } from '../agent/protocol.js';
+import type { AgentListedFile, AgentRemovedName, AgentS3ListedObject, AgentS3VerifySuccess, AgentSkippedEntry, AgentVerifySuccess } from '../agent/protocol.js';
 import { validateRemovableName } from '../agent/snapshot-files.js';
 import { messageOf } from '../errors.js';
 import { formatBytes } from './report.js';
@@ -10,29 +10,50 @@ import { formatBytes } from './report.js';
 /** Version of the `--output json` documents; bumped only on an incompatible change. */
 export const JSON_SCHEMA_VERSION = 1;
 
-/** Where a copy lives. Today: an etcd node (S3 is not listed yet). */
-export interface Location {
+/** An etcd node's /opt/rke/etcd-snapshots. */
+export interface NodeLocation {
   location: 'node';
   /** The node's address as in cluster.yml. */
   node: string;
   hostnameOverride?: string;
 }
 
+/** The bucket/folder of `--s3`: its own location, worked on from one etcd node's container. */
+export interface S3Location {
+  location: 's3';
+  endpoint: string;
+  bucket: string;
+  /** Normalized key prefix; '' for none. */
+  folder: string;
+  /** The etcd node whose agent container did the work (absent when no node could run it). */
+  via?: string;
+}
+
+/** Where a copy lives. */
+export type Location = NodeLocation | S3Location;
+
 /** One file on one location. */
-export interface SnapshotCopy extends Location {
+export type SnapshotCopy = CopyPlace & {
   /** The snapshot name (NAME of NAME.zip; the file name of a raw snapshot or the PKI bundle). */
   name: string;
-  /** Full path on the node. */
+  /** Full path on the node, or s3://BUCKET/KEY. */
   file: string;
   kind: AgentListedFile['kind'];
   size: number;
   modified: string;
+  /** On a node: computed (files up to 64 MiB); on S3: the sha256 our upload recorded with the object. */
   sha256?: string;
-}
+  /** S3 only: the object's key and ETag. */
+  key?: string;
+  etag?: string;
+};
+
+/** A location as a copy names it (S3 without the node that listed it). */
+export type CopyPlace = NodeLocation | Omit<S3Location, 'via'>;
 
 /** A location's listing: its files, or why it could not be listed. */
 export type LocationListing = Location &
-  ({ ok: true; dir: string; files: AgentListedFile[]; skipped: AgentSkippedEntry[] } | { ok: false; error: string });
+  ({ ok: true; dir: string; files: Array<AgentListedFile | AgentS3ListedObject>; skipped: AgentSkippedEntry[] } | { ok: false; error: string });
 
 export interface SnapshotGroup {
   name: string;
@@ -41,13 +62,20 @@ export interface SnapshotGroup {
   missingOn: string[];
 }
 
-export function locationLabel(location: Location): string {
+/** A node's address (and hostname_override); S3 as s3://BUCKET[/FOLDER]. */
+export function locationLabel(location: CopyPlace): string {
+  if (location.location === 's3') return location.folder === '' ? `s3://${location.bucket}` : `s3://${location.bucket}/${location.folder}`;
   return location.hostnameOverride ? `${location.node} (${location.hostnameOverride})` : location.node;
+}
+
+function placeOf(location: Location): CopyPlace {
+  if (location.location === 's3') return { location: 's3', endpoint: location.endpoint, bucket: location.bucket, folder: location.folder };
+  return { location: 'node', node: location.node, ...(location.hostnameOverride ? { hostnameOverride: location.hostnameOverride } : {}) };
 }
 
 function copiesOf(listing: LocationListing): SnapshotCopy[] {
   if (!listing.ok) return [];
-  const where: Location = { location: listing.location, node: listing.node, ...(listing.hostnameOverride ? { hostnameOverride: listing.hostnameOverride } : {}) };
+  const where = placeOf(listing);
   return listing.files.map((file) => ({
     name: file.name,
     ...where,
@@ -56,6 +84,7 @@ function copiesOf(listing: LocationListing): SnapshotCopy[] {
     size: file.size,
     modified: file.modified,
     ...(file.sha256 ? { sha256: file.sha256 } : {}),
+    ...('key' in file ? { key: file.key, etag: file.etag } : {}),
   }));
 }
 
@@ -76,7 +105,7 @@ export function groupByName(listings: LocationListing[]): { snapshots: SnapshotG
   const snapshots = [...groups.entries()].map(([name, copies]) => ({
     name,
     copies,
-    missingOn: listed.filter((listing) => !copies.some((copy) => copy.node === listing.node)).map(locationLabel),
+    missingOn: listed.filter((listing) => !copies.some((copy) => locationLabel(copy) === locationLabel(listing))).map(locationLabel),
   }));
   snapshots.sort((a, b) => newest(b.copies).localeCompare(newest(a.copies)) || a.name.localeCompare(b.name));
   return { snapshots, pkiBundles };
@@ -101,7 +130,7 @@ export function lsDocument(listings: LocationListing[]): object {
 }
 
 function locationOf(location: Location): Location {
-  return { location: location.location, node: location.node, ...(location.hostnameOverride ? { hostnameOverride: location.hostnameOverride } : {}) };
+  return location.location === 's3' ? { ...placeOf(location), ...(location.via ? { via: location.via } : {}) } : placeOf(location);
 }
 
 /** The ls table: one row per snapshot name, where it is and where it is missing; then PKI bundles, then errors. */
@@ -278,25 +307,62 @@ export function pruneExitCode(prunes: LocationPrune[]): number {
   return prunes.some((prune) => !prune.ok || (prune.removal !== undefined && (!prune.removal.ok || prune.removal.names.some((n) => n.status === 'refused')))) ? 1 : 0;
 }
 
+/** A copy as verified: the agent's finding; on S3 also its ETag/version, and the comparison with the nodes' copies. */
+export type VerifiedCopy = Omit<AgentS3VerifySuccess, 'ok' | 'durationMs' | 'peakRssBytes' | 'status'> & {
+  /** differs: the S3 copy is intact but matches no node's good copy (compareWithNodes). */
+  status: AgentVerifySuccess['status'] | 'differs';
+  /** S3: the nodes whose copy is byte-identical to the object (the one it was uploaded from). */
+  matches?: string[];
+};
+
 /** One location's verification of a copy: the agent's finding, or why the location could not be checked. */
-export type LocationVerification = Location & ({ ok: true; copy: Omit<AgentVerifySuccess, 'ok' | 'durationMs' | 'peakRssBytes'> } | { ok: false; error: string });
+export type LocationVerification = Location & ({ ok: true; copy: VerifiedCopy } | { ok: false; error: string });
 
 export interface VerifyVerdict {
   exitCode: number;
   good: number;
+  /** Bad, or (S3) differing from every node's copy. */
   bad: string[];
+  /** Nodes without a copy: flagged, not fatal while a good copy exists. */
   missing: string[];
+  /** The S3 location without the object: fatal (S3 holds one copy per run, so there is no other). */
+  missingInS3: string[];
   failed: string[];
 }
 
-/** Bad copies and unreachable locations fail the run; missing copies are flagged, and fail it only when no good copy exists. */
+/**
+ * The S3 copy is one node's zip uploaded as is, so it must be byte-identical (size and
+ * SHA-256 of the zip, hence of the etcd snapshot inside) to one node's good copy. Node
+ * copies come from different etcd members and may legitimately differ from each other, so
+ * they are not compared among themselves. An intact S3 copy that matches no good node
+ * copy is `differs`; with no good node copy to compare with, it stays `ok` (no `matches`).
+ */
+export function compareWithNodes(verifications: LocationVerification[]): LocationVerification[] {
+  const goodNodes = verifications.filter(
+    (v): v is LocationVerification & { ok: true } => v.ok && v.location === 'node' && v.copy.status === 'ok',
+  );
+  return verifications.map((v) => {
+    if (!v.ok || v.location !== 's3' || v.copy.status !== 'ok' || goodNodes.length === 0) return v;
+    const matches = goodNodes
+      .filter((n) => n.copy.sha256 === v.copy.sha256 && n.copy.size === v.copy.size && n.copy.snapshotSha256 === v.copy.snapshotSha256)
+      .map(locationLabel);
+    if (matches.length > 0) return { ...v, copy: { ...v.copy, matches } };
+    const problem =
+      `it matches no etcd node's copy (zip sha256 ${v.copy.sha256 ?? '?'}, ${v.copy.size ?? '?'} bytes; etcd snapshot sha256 ${v.copy.snapshotSha256 ?? '?'}): ` +
+      'the node it was uploaded from replaced or lost its copy, or the object was replaced; check which copy to trust';
+    return { ...v, copy: { ...v.copy, status: 'differs' as const, problem, matches: [] } };
+  });
+}
+
+/** Bad copies and unreachable locations fail the run; missing node copies are flagged, and fail it only when no good copy exists; a missing S3 copy fails it. */
 export function verifyVerdict(verifications: LocationVerification[]): VerifyVerdict {
   const pick = (test: (v: LocationVerification) => boolean) => verifications.filter(test).map(locationLabel);
   const good = verifications.filter((v) => v.ok && v.copy.status === 'ok').length;
-  const bad = pick((v) => v.ok && v.copy.status === 'bad');
-  const missing = pick((v) => v.ok && v.copy.status === 'missing');
+  const bad = pick((v) => v.ok && (v.copy.status === 'bad' || v.copy.status === 'differs'));
+  const missing = pick((v) => v.ok && v.copy.status === 'missing' && v.location === 'node');
+  const missingInS3 = pick((v) => v.ok && v.copy.status === 'missing' && v.location === 's3');
   const failed = pick((v) => !v.ok);
-  return { exitCode: bad.length > 0 || failed.length > 0 || good === 0 ? 1 : 0, good, bad, missing, failed };
+  return { exitCode: bad.length > 0 || failed.length > 0 || missingInS3.length > 0 || good === 0 ? 1 : 0, good, bad, missing, missingInS3, failed };
 }
 
 export function verifyDocument(name: string, verifications: LocationVerification[]): object {
@@ -332,13 +398,17 @@ export function formatVerifyTable(name: string, verifications: LocationVerificat
   });
   const problems = verifications.flatMap((v) => {
     if (!v.ok) return [`  ${locationLabel(v)}: ${v.error}`];
-    if (v.copy.status === 'bad') return [`  ${locationLabel(v)}: ${v.copy.file}: ${v.copy.problem ?? 'bad'}`];
+    if (v.copy.status === 'bad' || v.copy.status === 'differs') return [`  ${locationLabel(v)}: ${v.copy.file}: ${v.copy.problem ?? 'bad'}`];
     if (v.copy.status === 'missing') return [`  ${locationLabel(v)}: ${v.copy.file} is missing`];
     return [];
   });
+  const notes = verifications.flatMap((v) =>
+    v.ok && v.copy.matches?.length ? [`  ${locationLabel(v)}: identical to the copy on ${v.copy.matches.join(', ')}`] : [],
+  );
   return [
     `Snapshot ${name}:`,
     ...table(['LOCATION', 'STATUS', 'SIZE', 'MODIFIED', 'REVISION', 'SNAPSHOT SHA256', 'STATE FILE'], rows),
+    ...(notes.length ? ['', 'Compared:', ...notes] : []),
     ...(problems.length ? ['', 'Problems:', ...problems] : []),
   ].join('\n');
 }
