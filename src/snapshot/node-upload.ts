@@ -4,6 +4,8 @@ import {
   agentUploadArgs,
   parseProgressLine,
   parseUploadResultLine,
+  type AgentInput,
+  type AgentUploadRequest,
   type AgentUploadSuccess,
 } from '../agent/protocol.js';
 import type { NodeConfig } from '../config/cluster.js';
@@ -91,27 +93,31 @@ export async function uploadFromNode(
     }
     const outcome = await runAgentContainer(docker, image, node, nodeContext, result.warnings, {
       name: UPLOAD_CONTAINER_NAME,
-      cmd: agentUploadArgs({
-        name: context.name,
-        endpoint: settings.endpoint,
-        bucket: settings.bucketName,
-        folder: settings.folder,
-        overwrite: context.overwrite,
-        ...(settings.region ? { region: settings.region } : {}),
-        ...(context.pkiBundle ? { pkiBundle: true } : {}),
-      }),
+      cmd: agentUploadArgs({ ...uploadRequestFor(context, settings), ...(context.pkiBundle ? { pkiBundle: true } : {}) }),
       binds: [`${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}:ro`],
       onStdoutLine: (line) => {
         const progress = parseProgressLine(line);
         if (progress?.bytes !== undefined) context.progress?.({ node: node.address, phase: 'upload', bytes: progress.bytes });
       },
-      input: {
-        s3: {
-          ...(settings.credentials ?? {}),
-          ...(settings.customCa ? { customCaPem: settings.customCa } : {}),
-        },
-      },
+      input: uploadSecretsFor(settings),
     });
     return agentSuccess(outcome, parseUploadResultLine, node, 'upload', context.log);
   });
+}
+
+/** What the upload is told, the same from a node's container or from this machine (--runtime ssh). */
+export function uploadRequestFor(context: Pick<RunContext, 'name' | 'overwrite'>, settings: S3Settings): AgentUploadRequest {
+  return {
+    name: context.name,
+    endpoint: settings.endpoint,
+    bucket: settings.bucketName,
+    folder: settings.folder,
+    overwrite: context.overwrite,
+    ...(settings.region ? { region: settings.region } : {}),
+  };
+}
+
+/** The keys and the CA: on the container's stdin, never in its arguments or environment. */
+export function uploadSecretsFor(settings: S3Settings): AgentInput {
+  return { s3: { ...(settings.credentials ?? {}), ...(settings.customCa ? { customCaPem: settings.customCa } : {}) } };
 }

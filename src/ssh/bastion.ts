@@ -45,7 +45,7 @@ export class Bastion {
     const bastion = await this.connect();
     try {
       return await deadline(
-        bastion.forwardToTcp(host, port),
+        bastion.openTcpChannel(host, port),
         this.options.timeoutMs,
         `reaching host ${host} port ${port} from bastion host ${this.config.address}`,
         this.options.signal,

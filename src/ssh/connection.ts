@@ -94,23 +94,10 @@ export class SshConnection {
     return new SshConnection(client, target);
   }
 
-  /** A byte stream to host:port as seen from this host (direct-tcpip): how a bastion reaches a node's sshd. */
-  forwardToTcp(host: string, port: number): Promise<Duplex> {
-    return new Promise((resolve, reject) => {
-      if (this.closed) {
-        reject(new OperatorError(`the SSH connection to ${nameOf(this.target)} is closed`));
-        return;
-      }
-      this.client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => {
-        if (error) reject(error);
-        else resolve(channel);
-      });
-    });
-  }
-
   /**
-   * A byte stream to host:port as the node sees it (direct-tcpip), destroyed when the
-   * connection is lost: how --runtime ssh reaches the node's etcd.
+   * A byte stream to host:port as this SSH server sees it (direct-tcpip), destroyed when
+   * the connection is lost: how a bastion reaches a node's sshd, and how --runtime ssh
+   * reaches the node's etcd.
    */
   openTcpChannel(host: string, port: number): Promise<Duplex> {
     return new Promise((resolve, reject) => {

@@ -6,6 +6,7 @@ import type { S3Settings } from '../../s3/settings.js';
 import { NodeSftp } from '../../ssh/sftp.js';
 import { withNodeSsh, type RunContext } from '../node-snapshot.js';
 import { SFTP_REQUEST_TIMEOUT_MS } from './node-snapshot-ssh.js';
+import { uploadRequestFor, uploadSecretsFor } from '../node-upload.js';
 import type { NodeResult } from '../result.js';
 
 const lostConnectionAdvice = 'the upload was stopped (an incomplete multipart upload is aborted); check that sshd is up and run again';
@@ -31,15 +32,8 @@ export async function uploadFromOperator(node: NodeConfig, settings: S3Settings,
       try {
         const { size } = await file.stat();
         return await uploadOpenedSnapshot(
-          {
-            name: context.name,
-            endpoint: settings.endpoint,
-            bucket: settings.bucketName,
-            folder: settings.folder,
-            overwrite: context.overwrite,
-            ...(settings.region ? { region: settings.region } : {}),
-          },
-          { s3: { ...(settings.credentials ?? {}), ...(settings.customCa ? { customCaPem: settings.customCa } : {}) } },
+          uploadRequestFor(context, settings),
+          uploadSecretsFor(settings),
           { handle: file, size, sha256, displayPath: `${path} on host ${node.address}` },
           {
             log: (line) => context.log.debug(`host ${node.address}: upload: ${line}`),
