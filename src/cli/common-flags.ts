@@ -1,3 +1,4 @@
+import { PROGRESS_MODES } from './progress-display.js';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
@@ -44,6 +45,14 @@ export type OutputFormat = 'table' | 'json';
 export function addOutputOption(command: Command): Command {
   return command.addOption(
     new Option('--output <format>', 'table for people, json for scripts (schema: docs/snapshot-inventory.md)').choices(['table', 'json']).default('table'),
+  );
+}
+
+export function addProgressOption(command: Command): Command {
+  return command.addOption(
+    new Option('--progress <mode>', 'live per-node progress on stderr: tty (redrawn in place), plain (log lines), none; auto: tty when stderr is a terminal, else plain')
+      .choices(PROGRESS_MODES)
+      .default('auto'),
   );
 }
 

@@ -12,6 +12,7 @@ import { validateRemovableName } from '../agent/snapshot-files.js';
 import { loadClusterConfig, type NodeConfig } from '../config/cluster.js';
 import { OperatorError } from '../errors.js';
 import { listenForInterruption } from './interruption.js';
+import { createProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
 import { stderrLogger, type Logger } from '../log.js';
 import type { S3Settings } from '../s3/settings.js';
 import {
@@ -43,6 +44,7 @@ import {
   addDebugOption,
   addNodeAccessOptions,
   addOutputOption,
+  addProgressOption,
   addS3Options,
   prepareNodeAccess,
   resolveS3Flags,
@@ -53,17 +55,15 @@ import {
 
 interface ManageFlags extends NodeAccessFlags, S3CommandFlags {
   output: OutputFormat;
+  progress: ProgressMode;
 }
 
 export function snapshotLsCommand(onExit: (code: number) => void): Command {
   const command = new Command('snapshot-ls').description('List the snapshots (zip, raw, pki.bundle.tar.gz) under /opt/rke/etcd-snapshots on every etcd node');
   addS3Options(command, 'also list the snapshot objects in the S3 bucket/folder');
-  addNodeAccessOptions(addOutputOption(command));
+  addNodeAccessOptions(addProgressOption(addOutputOption(command)));
   addDebugOption(command);
-  return command.action(async (flags: ManageFlags) => {
-    const log = stderrLogger({ debug: flags.debug });
-    onExit(await runSnapshotLs(flags, log));
-  });
+  return command.action(async (flags: ManageFlags) => onExit(await withProgress(flags, (log, display) => runSnapshotLs(flags, log, display))));
 }
 
 export function snapshotRmCommand(onExit: (code: number) => void): Command {
@@ -71,10 +71,10 @@ export function snapshotRmCommand(onExit: (code: number) => void): Command {
     .description('Remove snapshot NAME (NAME.zip and a raw NAME) from every etcd node')
     .requiredOption('--name <name>', 'the snapshot to remove (a plain name, without .zip)');
   addS3Options(command, 'also remove NAME.zip and NAME.pki.bundle.tar.gz from the S3 bucket/folder');
-  addNodeAccessOptions(addOutputOption(command));
+  addNodeAccessOptions(addProgressOption(addOutputOption(command)));
   addDebugOption(command);
   return command.action(async (flags: ManageFlags & { name: string }) => {
-    onExit(await runSnapshotRm(flags, stderrLogger({ debug: flags.debug })));
+    onExit(await withProgress(flags, (log, display) => runSnapshotRm(flags, log, display)));
   });
 }
 
@@ -84,10 +84,10 @@ export function snapshotPruneCommand(onExit: (code: number) => void): Command {
     .addOption(new Option('--keep <n>', 'how many of the newest snapshots to keep per location').argParser(positiveKeep).makeOptionMandatory())
     .option('--dry-run', 'only show what would be removed', false);
   addS3Options(command, 'also prune the S3 bucket/folder, as its own location');
-  addNodeAccessOptions(addOutputOption(command));
+  addNodeAccessOptions(addProgressOption(addOutputOption(command)));
   addDebugOption(command);
   return command.action(async (flags: ManageFlags & { keep: number; dryRun: boolean }) => {
-    onExit(await runSnapshotPrune(flags, stderrLogger({ debug: flags.debug })));
+    onExit(await withProgress(flags, (log, display) => runSnapshotPrune(flags, log, display)));
   });
 }
 
@@ -96,19 +96,19 @@ export function snapshotVerifyCommand(onExit: (code: number) => void): Command {
     .description('Check every etcd node\'s copy of snapshot NAME: zip intact, etcd\'s SHA-256 trailer, state file present')
     .requiredOption('--name <name>', 'the snapshot to check (a plain name, without .zip)');
   addS3Options(command, 'also check the S3 copy, and compare it with the nodes\' copies');
-  addNodeAccessOptions(addOutputOption(command));
+  addNodeAccessOptions(addProgressOption(addOutputOption(command)));
   addDebugOption(command);
   return command.action(async (flags: ManageFlags & { name: string }) => {
-    onExit(await runSnapshotVerify(flags, stderrLogger({ debug: flags.debug })));
+    onExit(await withProgress(flags, (log, display) => runSnapshotVerify(flags, log, display)));
   });
 }
 
-export async function runSnapshotVerify(flags: ManageFlags & { name: string }, log: Logger): Promise<number> {
+export async function runSnapshotVerify(flags: ManageFlags & { name: string }, log: Logger, display?: ProgressDisplay): Promise<number> {
   validateRemovableName(flags.name);
-  return withNodes(flags, log, 'verify', async (context, nodes, s3) => {
+  return withNodes(flags, log, display, 'verify', async (context, nodes, s3) => {
     log.info(`Verifying snapshot ${flags.name} on ${nodes.length} etcd node(s)${s3 ? ` and in s3://${s3.bucketName}` : ''}`);
     const [outcomes, s3Outcome] = await Promise.all([
-      forEachNode(nodes, flags, async (node) => warned(await verifyOnNode(node, flags.name, context), log)),
+      forEachNode(nodes, flags, display, async (node) => warned(await verifyOnNode(node, flags.name, context), log), 'verify'),
       s3 ? verifyOnS3(nodes, s3, flags.name, context).then((outcome) => s3Warned(outcome, log)) : undefined,
     ]);
     const checked: LocationVerification[] = outcomes.map((outcome) => {
@@ -149,10 +149,10 @@ function positiveKeep(value: string): number {
   return parsed;
 }
 
-export async function runSnapshotLs(flags: ManageFlags, log: Logger): Promise<number> {
-  return withNodes(flags, log, 'ls', async (context, nodes, s3) => {
+export async function runSnapshotLs(flags: ManageFlags, log: Logger, display?: ProgressDisplay): Promise<number> {
+  return withNodes(flags, log, display, 'ls', async (context, nodes, s3) => {
     const [outcomes, s3Outcome] = await Promise.all([
-      forEachNode(nodes, flags, async (node) => warned(await listNode(node, context), log)),
+      forEachNode(nodes, flags, display, async (node) => warned(await listNode(node, context), log)),
       s3 ? listS3(nodes, s3, context).then((outcome) => s3Warned(outcome, log)) : undefined,
     ]);
     const listings: LocationListing[] = outcomes.map((outcome) =>
@@ -182,12 +182,12 @@ function failedSummary(failed: Array<Location & { ok: false; error: string }>): 
   return failed.map((f) => (f.location === 's3' ? f.error : locationLabel(f))).join('; ');
 }
 
-export async function runSnapshotRm(flags: ManageFlags & { name: string }, log: Logger): Promise<number> {
+export async function runSnapshotRm(flags: ManageFlags & { name: string }, log: Logger, display?: ProgressDisplay): Promise<number> {
   validateRemovableName(flags.name);
-  return withNodes(flags, log, 'rm', async (context, nodes, s3) => {
+  return withNodes(flags, log, display, 'rm', async (context, nodes, s3) => {
     log.info(`Removing snapshot ${flags.name} from ${nodes.length} etcd node(s)${s3 ? ` and from s3://${s3.bucketName}` : ''}`);
     const [outcomes, s3Outcome] = await Promise.all([
-      forEachNode(nodes, flags, async (node) => warned(await removeOnNode(node, [flags.name], context), log)),
+      forEachNode(nodes, flags, display, async (node) => warned(await removeOnNode(node, [flags.name], context), log)),
       s3 ? removeOnS3(nodes, s3, [flags.name], context).then((outcome) => s3Warned(outcome, log)) : undefined,
     ]);
     const removals: LocationRemoval[] = outcomes.map(toRemoval);
@@ -213,11 +213,11 @@ function s3Removal(outcome: S3Outcome<AgentS3RemoveSuccess>, log: Logger): Locat
   return { ...outcome.location, ok: true, names: outcome.result.names };
 }
 
-export async function runSnapshotPrune(flags: ManageFlags & { keep: number; dryRun: boolean }, log: Logger): Promise<number> {
-  return withNodes(flags, log, 'prune', async (context, nodes, s3) => {
+export async function runSnapshotPrune(flags: ManageFlags & { keep: number; dryRun: boolean }, log: Logger, display?: ProgressDisplay): Promise<number> {
+  return withNodes(flags, log, display, 'prune', async (context, nodes, s3) => {
     log.info(`${flags.dryRun ? 'Dry run: k' : 'K'}eeping the ${flags.keep} newest snapshot(s) on each of ${nodes.length} etcd node(s)${s3 ? ` and in s3://${s3.bucketName}` : ''}`);
     const [prunes, s3Prune] = await Promise.all([
-      forEachNode(nodes, flags, async (node): Promise<LocationPrune> => {
+      forEachNode(nodes, flags, display, async (node): Promise<LocationPrune> => {
         const listing = warned(await listNode(node, context), log);
         if (!listing.ok) return { ...where(node), ok: false, error: listing.error };
         const plan = planPrune(listing.result.files, flags.keep);
@@ -268,8 +268,35 @@ function print(output: OutputFormat, document: object, table: () => string): voi
   process.stdout.write(output === 'json' ? `${JSON.stringify(document, null, 2)}\n` : `${table()}\n`);
 }
 
-function forEachNode<R>(nodes: NodeConfig[], flags: ManageFlags, work: (node: NodeConfig) => Promise<R>): Promise<R[]> {
-  return mapConcurrently(nodes, flags.concurrency, work);
+/**
+ * Each node's job, `concurrency` at a time. The progress display shows each node working,
+ * then done or failed, and stops when the last node is done: the table comes next.
+ */
+async function forEachNode<R extends { ok: boolean }>(
+  nodes: NodeConfig[],
+  flags: ManageFlags,
+  display: ProgressDisplay | undefined,
+  work: (node: NodeConfig) => Promise<R>,
+  phase: 'connecting' | 'verify' = 'connecting',
+): Promise<R[]> {
+  const results = await mapConcurrently(nodes, flags.concurrency, async (node) => {
+    display?.event({ node: node.address, phase });
+    const result = await work(node);
+    display?.event({ node: node.address, phase: result.ok ? 'done' : 'failed' });
+    return result;
+  });
+  display?.stop();
+  return results;
+}
+
+/** The command's log goes through the progress display, which is always stopped at the end. */
+async function withProgress(flags: ManageFlags, run: (log: Logger, display: ProgressDisplay) => Promise<number>): Promise<number> {
+  const display = createProgressDisplay(flags.progress, process.stderr);
+  try {
+    return await run(stderrLogger({ debug: flags.debug, write: display.log }), display);
+  } finally {
+    display.stop();
+  }
 }
 
 /** A node job's warnings (e.g. a container that could not be removed), then the outcome itself. */
@@ -286,6 +313,7 @@ function warned<T>(outcome: NodeOutcome<T>, log: Logger): NodeOutcome<T> {
 async function withNodes(
   flags: ManageFlags,
   log: Logger,
+  display: ProgressDisplay | undefined,
   job: string,
   work: (context: RunContext, nodes: NodeConfig[], s3: S3Settings | undefined) => Promise<number>,
 ): Promise<number> {
@@ -306,6 +334,7 @@ async function withNodes(
     signal: interruption.signal,
     log,
   };
+  display?.start(cluster.etcdNodes.map((node) => node.address));
   const bastion = openBastion(base);
   try {
     const code = await work({ ...base, ...(bastion ? { bastion } : {}) }, cluster.etcdNodes, s3);

@@ -6,7 +6,7 @@ import type { ImageSource } from '../docker/image.js';
 import { resolveRegistryImage } from '../docker/registry.js';
 import { OperatorError } from '../errors.js';
 import { listenForInterruption } from './interruption.js';
-import { PROGRESS_MODES, createProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
+import { createProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
 import { stderrLogger, type Logger } from '../log.js';
 import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '../snapshot/naming.js';
 import { formatPlan, planSave } from '../snapshot/plan.js';
@@ -19,6 +19,7 @@ import {
   addDebugOption,
   addNodeAccessOptions,
   addOutputOption,
+  addProgressOption,
   addS3Options,
   prepareNodeAccess,
   resolveS3Flags,
@@ -67,13 +68,9 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
       new Option('--runtime <runtime>', 'docker: the backup agent in a one-off container on each node (as RKE); ssh: no Docker needed, etcd through an SSH tunnel, the zip written over SFTP, --s3 uploads from this machine')
         .choices(RUNTIME_NAMES)
         .default('docker'),
-    )
-    .addOption(
-      new Option('--progress <mode>', 'live per-node progress on stderr: tty (redrawn in place), plain (log lines), none; auto: tty when stderr is a terminal, else plain')
-        .choices(PROGRESS_MODES)
-        .default('auto'),
     );
   addS3Options(command, 'also upload the snapshot to S3');
+  addProgressOption(command);
   addNodeAccessOptions(command);
   addOutputOption(command);
   addDebugOption(command);

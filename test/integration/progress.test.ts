@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { assertNoAgentContainers, escapeRegExp, removeNodeSnapshots, save } from '../support/cli-run.js';
-import { REPO_ROOT, TEST_KNOWN_HOSTS, labFacts, tempDir, type LabFacts } from '../support/lab.js';
+import { REPO_ROOT, TEST_KNOWN_HOSTS, labFacts, runCli, tempDir, type LabFacts } from '../support/lab.js';
 import { s3LabFacts } from '../support/s3-lab.js';
 
 const run = promisify(execFile);
@@ -29,10 +29,10 @@ const shellQuote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 const ESC = '\x1b';
 
 /** Runs snapshot-save with stderr on a pseudo-terminal and stdout to a file; returns what the terminal got and the file. */
-async function underPty(args: string[]): Promise<{ terminal: string; stdout: string; code: number }> {
+async function underPty(args: string[], subcommand = 'snapshot-save'): Promise<{ terminal: string; stdout: string; code: number }> {
   const dir = tempDir('it-prog-pty-');
   const stdoutFile = path.join(dir, 'stdout');
-  const command = [process.execPath, path.join(REPO_ROOT, 'dist/src/cli/main.js'), 'etcd', 'snapshot-save', ...args].map(shellQuote).join(' ');
+  const command = [process.execPath, path.join(REPO_ROOT, 'dist/src/cli/main.js'), 'etcd', subcommand, ...args].map(shellQuote).join(' ');
   // script runs the command on a new pty (stdin, stdout, stderr); its own stdout is what the terminal showed.
   const { stdout } = await run('script', ['-qec', `${command} > ${shellQuote(stdoutFile)}; echo "exit=$?"`, '/dev/null'], {
     env: { ...process.env, RKE_SSH_KNOWN_HOSTS: TEST_KNOWN_HOSTS },
@@ -113,6 +113,32 @@ describe('snapshot-save progress', () => {
     );
     assert.ok(mine.some((line) => /progress: upload \d+(\.\d)? (B|KiB|MiB)( at .+\/s)?$/.test(line)), mine.join('\n'));
     assert.ok(mine.some((line) => /progress: done \(upload: \d+(\.\d)? (B|KiB|MiB)/.test(line)), mine.join('\n'));
+    await assertNoAgentContainers(lab);
+  });
+});
+
+describe('progress of snapshot-verify and snapshot-ls', () => {
+  test('verify without a terminal: each node goes verify, then done; stdout is the JSON', async () => {
+    const saved = await save(['--config', lab.clusterYml, '--name', 'it-prog-manage', '--progress', 'none']);
+    assert.equal(saved.code, 0, saved.stderr);
+    const outcome = await runCli(['etcd', 'snapshot-verify', '--config', lab.clusterYml, '--name', 'it-prog-manage', '--output', 'json']);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.equal((JSON.parse(outcome.stdout) as { command: string }).command, 'snapshot-verify');
+    for (const address of lab.addresses) {
+      const phases = outcome.stderr.split('\n').flatMap((line) => (line.startsWith(`INFO [${address}] progress: `) ? [/progress: (\w+)/.exec(line)?.[1]] : []));
+      assert.deepEqual(phases, ['verify', 'done'], outcome.stderr);
+    }
+    await assertNoAgentContainers(lab);
+  });
+
+  test('ls on a terminal: the block ends with every node done, and the table goes to stdout after it', async () => {
+    const { terminal, stdout, code } = await underPty(['--config', lab.clusterYml], 'snapshot-ls');
+    assert.equal(code, 0, terminal);
+    assert.match(stdout, /^NAME\s+KIND\s+MODIFIED/m);
+    assert.match(stdout, /it-prog-manage/);
+    const lines = terminal.split(/\r?\n/).map((line) => line.split(`${ESC}[J`).pop() as string);
+    for (const address of lab.addresses) assert.ok(lines.some((line) => new RegExp(`^${escapeRegExp(address)}\\s+done\\b`).test(line)), terminal);
+    assert.doesNotMatch(terminal, /progress: /);
     await assertNoAgentContainers(lab);
   });
 });
