@@ -13,9 +13,10 @@ import { interruptedError, objectUrl, whereOf, type UploadTarget } from './uploa
  * 5 MiB parts (S3's minimum), 3 in flight. lib-storage holds each in-flight part about
  * three times over (the chunks read, their concatenation, the TLS socket's queue), on
  * top of ~73 MiB for Node, the SDK and TLS, and V8 frees those Buffers only after 64 MiB
- * more have been allocated: 8 MiB × 4 peaked at 172 MiB on a 300 MiB file, 5 MiB × 3
- * at ~146 MiB for the same throughput on the lab (docs/performance.md; forcing a
- * collection per part reached 123 MiB but cost half as much CPU again). 10,000 parts of
+ * more have been allocated: outside a container 8 MiB × 4 peaked at 172 MiB on a 300 MiB
+ * file and 5 MiB × 3 at ~146 MiB (in the agent the bench sees 175–178 MiB, and 0.71–0.89
+ * of aws s3 cp's throughput: docs/performance.md; forcing a collection per part reached
+ * 123 MiB but cost half as much CPU again). 10,000 parts of
  * 5 MiB allow objects up to ~48 GiB, far above etcd's largest database (8 GiB quota).
  * The ETag check depends on cutting parts exactly like this.
  */
