@@ -1,4 +1,4 @@
-import type { CompressionMode } from '../agent/compression.js';
+import { DEFAULT_COMPRESSION, type CompressionMode } from '../agent/compression.js';
 import type Docker from 'dockerode';
 import {
   CONTAINER_BACKUP_DIR,
@@ -238,7 +238,8 @@ async function runSnapshotAgent(
       overwrite: context.overwrite,
       healthTimeoutSeconds: 30,
       ...(context.pkiBundle ? { pkiBundle: true } : {}),
-      ...(context.compression ? { compression: context.compression } : {}),
+      // Sent only when it is not the default: a copy of an older agent (--backup-image) does not know the flag.
+      ...(context.compression && context.compression !== DEFAULT_COMPRESSION ? { compression: context.compression } : {}),
     }),
     binds: [
       `${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}`,

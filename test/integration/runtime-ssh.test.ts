@@ -118,8 +118,10 @@ describe('snapshot-save --runtime ssh', () => {
 
     const json = await saveSsh(['--name', 'it-ssh-json', '--output', 'json']);
     assert.equal(json.code, 0, json.stderr);
-    const document = JSON.parse(json.stdout) as { nodes: Array<{ runtime?: string; ok: boolean }> };
+    const document = JSON.parse(json.stdout) as { nodes: Array<{ runtime?: string; ok: boolean; revision?: number }> };
     assert.deepEqual(document.nodes.map((node) => [node.ok, node.runtime]), lab.addresses.map(() => [true, 'ssh']));
+    // The revision is read in the same pass as with the container path.
+    for (const node of document.nodes) assert.ok(typeof node.revision === 'number' && node.revision > 0, JSON.stringify(node));
   });
 
   test('refuses an existing NAME.zip without --overwrite (file untouched), replaces it with', async () => {

@@ -41,6 +41,7 @@ export async function snapshotNodeOverSsh(node: NodeConfig, context: RunContext)
   const started = Date.now();
   const base = { address: node.address, hostnameOverride: node.hostnameOverride, warnings: [] as string[], runtime: 'ssh' as const };
   try {
+    context.progress?.({ node: node.address, phase: 'connecting' });
     const result = await withNodeSsh(node, context, lostConnectionAdvice.replace('NAME', context.name), async (ssh, nodeContext) => {
       const sftp = await NodeSftp.open(ssh, { openTimeoutMs: context.timeouts.sshConnectMs, requestTimeoutMs: SFTP_REQUEST_TIMEOUT_MS });
       try {
@@ -55,7 +56,7 @@ export async function snapshotNodeOverSsh(node: NodeConfig, context: RunContext)
   }
 }
 
-type SavedFields = Pick<NodeResult, 'file' | 'size' | 'sha256' | 'snapshotSize' | 'snapshotSha256' | 'stateFileIncluded'>;
+type SavedFields = Pick<NodeResult, 'file' | 'size' | 'sha256' | 'snapshotSize' | 'snapshotSha256' | 'revision' | 'stateFileIncluded'>;
 
 async function saveOverSsh(
   ssh: Parameters<Parameters<typeof withNodeSsh>[3]>[0],
@@ -91,15 +92,18 @@ async function saveOverSsh(
           level: COMPRESSION_LEVELS[context.compression ?? DEFAULT_COMPRESSION],
           modified: new Date(),
           signal: context.signal,
+          onProgress: (progress) => context.progress?.({ node: node.address, ...progress }),
         },
         context.log,
       );
+      if (written.revisionProblem !== undefined) context.log.debug(`host ${node.address}: ${written.revisionProblem}`);
       return {
         file: target.displayPath,
         size: written.archive.size,
         sha256: written.archive.sha256,
         snapshotSize: written.snapshot.snapshotSize,
         snapshotSha256: written.snapshot.snapshotSha256,
+        ...(written.revision !== undefined ? { revision: written.revision } : {}),
         stateFileIncluded: context.stateFile !== undefined,
       };
     } finally {

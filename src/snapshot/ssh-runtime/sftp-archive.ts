@@ -74,7 +74,7 @@ export async function writeArchiveOverSftp(
   let published = false;
   try {
     const sink = new SftpSink(file);
-    const { finished, snapshot } = await writeArchiveContent(sink, content);
+    const { finished, snapshot, revision } = await writeArchiveContent(sink, content);
     await sink.flush();
     await file.sync();
     const streamed = sink.digest();
@@ -94,7 +94,7 @@ export async function writeArchiveOverSftp(
     if (landed === undefined || !landed.isFile() || landed.size !== archive.size) {
       throw new OperatorError(`${target.displayPath} on host ${sftp.host} changed while it was being put in place; check the node`);
     }
-    return { archive, snapshot };
+    return { archive, snapshot, ...revision };
   } catch (error) {
     await file?.close().catch(() => undefined);
     if (!published) {
