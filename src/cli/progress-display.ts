@@ -6,6 +6,7 @@
  * - none: nothing but the log.
  * Every log line of the run goes through `log`, so both share one writer.
  */
+import { stderrLogger, type Logger } from '../log.js';
 import { applyProgress, initialProgress, renderProgress, type ProgressEvent, type ProgressState } from '../snapshot/progress.js';
 
 export type ProgressMode = 'auto' | 'tty' | 'plain' | 'none';
@@ -112,4 +113,18 @@ export function createProgressDisplay(mode: ProgressMode, output: ProgressOutput
       drawn = 0;
     },
   };
+}
+
+/** Runs a command with its log going through a progress display on stderr, always stopped at the end. */
+export async function withProgressDisplay(
+  mode: ProgressMode,
+  debug: boolean,
+  run: (log: Logger, display: ProgressDisplay) => Promise<number>,
+): Promise<number> {
+  const display = createProgressDisplay(mode, process.stderr);
+  try {
+    return await run(stderrLogger({ debug, write: display.log }), display);
+  } finally {
+    display.stop();
+  }
 }

@@ -12,8 +12,8 @@ import { validateRemovableName } from '../agent/snapshot-files.js';
 import { loadClusterConfig, type NodeConfig } from '../config/cluster.js';
 import { OperatorError } from '../errors.js';
 import { listenForInterruption } from './interruption.js';
-import { createProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
-import { stderrLogger, type Logger } from '../log.js';
+import { withProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
+import type { Logger } from '../log.js';
 import type { S3Settings } from '../s3/settings.js';
 import {
   compareWithNodes,
@@ -63,7 +63,7 @@ export function snapshotLsCommand(onExit: (code: number) => void): Command {
   addS3Options(command, 'also list the snapshot objects in the S3 bucket/folder');
   addNodeAccessOptions(addProgressOption(addOutputOption(command)));
   addDebugOption(command);
-  return command.action(async (flags: ManageFlags) => onExit(await withProgress(flags, (log, display) => runSnapshotLs(flags, log, display))));
+  return command.action(async (flags: ManageFlags) => onExit(await withProgressDisplay(flags.progress, flags.debug, (log, display) => runSnapshotLs(flags, log, display))));
 }
 
 export function snapshotRmCommand(onExit: (code: number) => void): Command {
@@ -74,7 +74,7 @@ export function snapshotRmCommand(onExit: (code: number) => void): Command {
   addNodeAccessOptions(addProgressOption(addOutputOption(command)));
   addDebugOption(command);
   return command.action(async (flags: ManageFlags & { name: string }) => {
-    onExit(await withProgress(flags, (log, display) => runSnapshotRm(flags, log, display)));
+    onExit(await withProgressDisplay(flags.progress, flags.debug, (log, display) => runSnapshotRm(flags, log, display)));
   });
 }
 
@@ -87,7 +87,7 @@ export function snapshotPruneCommand(onExit: (code: number) => void): Command {
   addNodeAccessOptions(addProgressOption(addOutputOption(command)));
   addDebugOption(command);
   return command.action(async (flags: ManageFlags & { keep: number; dryRun: boolean }) => {
-    onExit(await withProgress(flags, (log, display) => runSnapshotPrune(flags, log, display)));
+    onExit(await withProgressDisplay(flags.progress, flags.debug, (log, display) => runSnapshotPrune(flags, log, display)));
   });
 }
 
@@ -99,7 +99,7 @@ export function snapshotVerifyCommand(onExit: (code: number) => void): Command {
   addNodeAccessOptions(addProgressOption(addOutputOption(command)));
   addDebugOption(command);
   return command.action(async (flags: ManageFlags & { name: string }) => {
-    onExit(await withProgress(flags, (log, display) => runSnapshotVerify(flags, log, display)));
+    onExit(await withProgressDisplay(flags.progress, flags.debug, (log, display) => runSnapshotVerify(flags, log, display)));
   });
 }
 
@@ -287,16 +287,6 @@ async function forEachNode<R extends { ok: boolean }>(
   });
   display?.stop();
   return results;
-}
-
-/** The command's log goes through the progress display, which is always stopped at the end. */
-async function withProgress(flags: ManageFlags, run: (log: Logger, display: ProgressDisplay) => Promise<number>): Promise<number> {
-  const display = createProgressDisplay(flags.progress, process.stderr);
-  try {
-    return await run(stderrLogger({ debug: flags.debug, write: display.log }), display);
-  } finally {
-    display.stop();
-  }
 }
 
 /** A node job's warnings (e.g. a container that could not be removed), then the outcome itself. */

@@ -6,8 +6,8 @@ import type { ImageSource } from '../docker/image.js';
 import { resolveRegistryImage } from '../docker/registry.js';
 import { OperatorError } from '../errors.js';
 import { listenForInterruption } from './interruption.js';
-import { createProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
-import { stderrLogger, type Logger } from '../log.js';
+import { withProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
+import type { Logger } from '../log.js';
 import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '../snapshot/naming.js';
 import { formatPlan, planSave } from '../snapshot/plan.js';
 import { formatResultTable } from '../snapshot/report.js';
@@ -75,12 +75,7 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
   addOutputOption(command);
   addDebugOption(command);
   return command.action(async (flags: SnapshotSaveFlags) => {
-    const display = createProgressDisplay(flags.dryRun ? 'none' : flags.progress, process.stderr);
-    try {
-      onExit(await runSnapshotSave(flags, stderrLogger({ debug: flags.debug, write: display.log }), display));
-    } finally {
-      display.stop();
-    }
+    onExit(await withProgressDisplay(flags.dryRun ? 'none' : flags.progress, flags.debug, (log, display) => runSnapshotSave(flags, log, display)));
   });
 }
 

@@ -325,6 +325,17 @@ export async function runAgentContainer(
   return outcome;
 }
 
+/** The agent's result line (success or its own failure), or an OperatorError saying it printed none. */
+export function agentResult<T>(outcome: OneOffOutcome, parse: (stdout: string) => T | AgentFailure | undefined, node: NodeConfig, job: string): T | AgentFailure {
+  const result = parse(outcome.stdout);
+  if (result !== undefined) return result;
+  const lastLine = outcome.stderr.trim().split('\n').pop() ?? '';
+  throw new OperatorError(
+    `the ${job} container on host ${node.address} exited ${outcome.exitCode >= 0 ? `with status ${outcome.exitCode}` : '(status unknown)'} without a result` +
+      (lastLine ? `: ${lastLine}` : ''),
+  );
+}
+
 /** The agent's result, or an OperatorError naming the node: its own error, or that it printed none. */
 export function agentSuccess<T extends { ok: true; peakRssBytes?: number }>(
   outcome: OneOffOutcome,
@@ -333,14 +344,7 @@ export function agentSuccess<T extends { ok: true; peakRssBytes?: number }>(
   job: string,
   log: Logger,
 ): T {
-  const result = parse(outcome.stdout);
-  if (result === undefined) {
-    const lastLine = outcome.stderr.trim().split('\n').pop() ?? '';
-    throw new OperatorError(
-      `the ${job} container on host ${node.address} exited ${outcome.exitCode >= 0 ? `with status ${outcome.exitCode}` : '(status unknown)'} without a result` +
-        (lastLine ? `: ${lastLine}` : ''),
-    );
-  }
+  const result = agentResult(outcome, parse, node, job);
   if (!result.ok) throw new OperatorError(`host ${node.address}: ${result.error}`);
   if (result.peakRssBytes !== undefined) {
     log.debug(`host ${node.address}: peak RSS of the ${job} agent: ${(result.peakRssBytes / 1024 / 1024).toFixed(1)} MiB`);

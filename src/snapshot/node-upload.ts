@@ -5,6 +5,7 @@ import {
   parseProgressLine,
   parseUploadResultLine,
   type AgentInput,
+  type AgentS3Target,
   type AgentUploadRequest,
   type AgentUploadSuccess,
 } from '../agent/protocol.js';
@@ -107,17 +108,15 @@ export async function uploadFromNode(
 
 /** What the upload is told, the same from a node's container or from this machine (--runtime ssh). */
 export function uploadRequestFor(context: Pick<RunContext, 'name' | 'overwrite'>, settings: S3Settings): AgentUploadRequest {
-  return {
-    name: context.name,
-    endpoint: settings.endpoint,
-    bucket: settings.bucketName,
-    folder: settings.folder,
-    overwrite: context.overwrite,
-    ...(settings.region ? { region: settings.region } : {}),
-  };
+  return { name: context.name, ...s3TargetOf(settings), overwrite: context.overwrite };
 }
 
-/** The keys and the CA: on the container's stdin, never in its arguments or environment. */
+/** Where in S3, as every agent S3 command takes it (upload, s3-list, s3-remove, s3-verify). */
+export function s3TargetOf(settings: S3Settings): AgentS3Target {
+  return { endpoint: settings.endpoint, bucket: settings.bucketName, folder: settings.folder, ...(settings.region ? { region: settings.region } : {}) };
+}
+
+/** The keys and the CA: on an agent container's stdin, never in its arguments or environment. */
 export function uploadSecretsFor(settings: S3Settings): AgentInput {
   return { s3: { ...(settings.credentials ?? {}), ...(settings.customCa ? { customCaPem: settings.customCa } : {}) } };
 }

@@ -18,14 +18,13 @@ import {
   type AgentS3Command,
   type AgentS3ListSuccess,
   type AgentS3RemoveSuccess,
-  type AgentS3Target,
   type AgentS3VerifySuccess,
 } from '../agent/protocol.js';
 import type { NodeConfig } from '../config/cluster.js';
-import { OperatorError } from '../errors.js';
 import type { S3Settings } from '../s3/settings.js';
 import type { S3Location } from './inventory.js';
-import { ensureAgentImage, failureMessage, runAgentContainer, withNodeEngine, type RunContext } from './node-snapshot.js';
+import { agentResult, ensureAgentImage, failureMessage, runAgentContainer, withNodeEngine, type RunContext } from './node-snapshot.js';
+import { s3TargetOf, uploadSecretsFor } from './node-upload.js';
 
 export const S3_LIST_CONTAINER_NAME = 'etcd-snapshot-s3-ls';
 export const S3_REMOVE_CONTAINER_NAME = 'etcd-snapshot-s3-rm';
@@ -36,10 +35,6 @@ export type S3Outcome<T> = { location: S3Location; ok: true; result: T; warnings
 
 export function s3Location(settings: S3Settings): S3Location {
   return { location: 's3', endpoint: settings.endpoint, bucket: settings.bucketName, folder: settings.folder };
-}
-
-function targetOf(settings: S3Settings): AgentS3Target {
-  return { endpoint: settings.endpoint, bucket: settings.bucketName, folder: settings.folder, ...(settings.region ? { region: settings.region } : {}) };
 }
 
 export function listS3(nodes: NodeConfig[], settings: S3Settings, context: RunContext): Promise<S3Outcome<AgentS3ListSuccess>> {
@@ -74,19 +69,11 @@ async function onS3<T extends { ok: true }>(
         const image = await ensureAgentImage(docker, node, nodeContext);
         const outcome = await runAgentContainer(docker, image, node, nodeContext, warnings, {
           name: containerName,
-          cmd: agentS3Args(command, targetOf(settings), names),
+          cmd: agentS3Args(command, s3TargetOf(settings), names),
           binds: [],
-          input: { s3: { ...(settings.credentials ?? {}), ...(settings.customCa ? { customCaPem: settings.customCa } : {}) } },
+          input: uploadSecretsFor(settings),
         });
-        const result = parse(outcome.stdout);
-        if (result === undefined) {
-          const lastLine = outcome.stderr.trim().split('\n').pop() ?? '';
-          throw new OperatorError(
-            `the ${command} container on host ${node.address} exited ${outcome.exitCode >= 0 ? `with status ${outcome.exitCode}` : '(status unknown)'} without a result` +
-              (lastLine ? `: ${lastLine}` : ''),
-          );
-        }
-        return result;
+        return agentResult(outcome, parse, node, command);
       });
       const via = { ...location, via: node.address };
       if (!answer.ok) return { location: via, ok: false, error: `${answer.error} (asked from host ${node.address})`, warnings };
