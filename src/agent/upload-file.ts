@@ -1,14 +1,10 @@
 import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { Readable } from 'node:stream';
 import { OperatorError } from '../errors.js';
 import { systemErrorCode } from './file-errors.js';
 import { sha256Of, type RandomAccessFile } from './verify-archive.js';
 import { NODE_SNAPSHOT_DIR } from './protocol.js';
-
-/** Reads of the local zip: big enough for few syscalls, small against the upload's part buffers. */
-export const READ_CHUNK_BYTES = 1024 * 1024;
 
 /** What the upload reads: positional reads, then close (by whoever opened it). */
 export interface UploadSource extends RandomAccessFile {
@@ -57,25 +53,6 @@ export async function openLocalFile(backupDir: string, fileName: string, missing
   } catch (error) {
     await handle.close();
     throw error;
-  }
-}
-
-/**
- * A stream over the whole file from its start, by positional reads. The handle stays
- * open whatever happens to the stream (FileHandle.createReadStream closes its handle on
- * destroy even with autoClose: false); the caller closes it.
- */
-export function readWholeFile(handle: RandomAccessFile): Readable {
-  return Readable.from(readChunks(handle), { objectMode: false, highWaterMark: READ_CHUNK_BYTES });
-}
-
-async function* readChunks(handle: RandomAccessFile): AsyncGenerator<Buffer> {
-  for (let position = 0; ; ) {
-    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK_BYTES, position);
-    if (bytesRead === 0) return;
-    position += bytesRead;
-    yield buffer.subarray(0, bytesRead);
   }
 }
 

@@ -1,27 +1,35 @@
-import { pipeline } from 'node:stream';
-import { AbortMultipartUploadCommand } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
+} from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import type { DeserializeMiddleware, MiddlewareStack } from '@smithy/types';
 import { OperatorError, messageOf } from '../errors.js';
-import { DigestStream } from '../s3/digest-stream.js';
-import { progressCounter, type ProgressReport } from './progress.js';
-import type { UploadDigest } from '../s3/etag.js';
+import { PartDigester, partCount, type UploadDigest } from '../s3/etag.js';
 import { describeS3Error, isAccessDenied } from '../s3/errors.js';
-import { readWholeFile, type LocalSnapshot } from './upload-file.js';
+import { progressTally, type ProgressReport, type ProgressTally } from './progress.js';
+import type { LocalSnapshot } from './upload-file.js';
 import { interruptedError, objectUrl, whereOf, type UploadTarget } from './upload-target.js';
+import { readInto } from './verify-archive.js';
 
 /**
- * 5 MiB parts (S3's minimum), 3 in flight. lib-storage holds each in-flight part about
- * three times over (the chunks read, their concatenation, the TLS socket's queue), on
- * top of ~73 MiB for Node, the SDK and TLS, and V8 frees those Buffers only after 64 MiB
- * more have been allocated: outside a container 8 MiB × 4 peaked at 172 MiB on a 300 MiB
- * file and 5 MiB × 3 at ~146 MiB (in the agent the bench sees 175–178 MiB, and 0.71–0.89
- * of aws s3 cp's throughput: docs/performance.md; forcing a collection per part reached
- * 123 MiB but cost half as much CPU again). 10,000 parts of
- * 5 MiB allow objects up to ~48 GiB, far above etcd's largest database (8 GiB quota).
- * The ETag check depends on cutting parts exactly like this.
+ * 8 MiB parts, 4 in flight, each read into one of 4 buffers allocated once and reused
+ * for the whole upload: 32 MiB of part data however large the snapshot, and no Buffer
+ * churn for V8 to collect late. aws s3 cp sends 10 parts of 8 MiB at once; on the lab
+ * 4 reached its throughput (docs/performance.md), and more would only add memory on an
+ * etcd node. 10,000 parts of 8 MiB allow objects up to ~78 GiB, far above etcd's largest
+ * database (8 GiB quota). The ETag check depends on cutting parts exactly like this.
  */
-export const PART_SIZE = 5 * 1024 * 1024;
-export const QUEUE_SIZE = 3;
+export const PART_SIZE = 8 * 1024 * 1024;
+export const PARTS_IN_FLIGHT = 4;
+/** S3's smallest part (except the last). */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+/** The pieces a part's bytes are handed to the socket in (see sendBodyInPieces). */
+const BODY_PIECE_SIZE = 256 * 1024;
 /** How long the clean-up of an incomplete multipart upload may take after a failure. */
 const ABORT_TIMEOUT_MS = 10_000;
 
@@ -36,58 +44,209 @@ export interface SendOptions {
   /** Default application/zip (the snapshot). */
   contentType?: string;
   log: (line: string) => void;
-  /** Live progress: the bytes read from the file into the upload (at most PART_SIZE × QUEUE_SIZE ahead of what S3 acknowledged). */
+  /** Live progress: the bytes read from the file into the upload (at most PART_SIZE × PARTS_IN_FLIGHT ahead of what S3 acknowledged). */
   onProgress?: ProgressReport;
 }
 
 /**
- * Streams the file through a DigestStream into lib-storage's Upload (one PUT up to a
- * part's size, multipart above). On failure lib-storage is told to leave the parts
- * (its own abort would replace the original error with the abort's if that fails too,
- * e.g. when the policy lacks s3:AbortMultipartUpload): we abort here and only add a
- * note when that fails.
+ * Sends the file: one PUT when it fits in a part, else a multipart upload. Every part
+ * carries its Content-MD5, so the server refuses a part damaged on the way; the SHA-256
+ * and the per-part MD5s of exactly the bytes read give the ETag that upload-verify.ts
+ * checks. A failed or interrupted multipart upload is aborted; the original error is
+ * kept, with a note when the abort fails too (e.g. no s3:AbortMultipartUpload).
  */
 export async function sendSnapshot(target: UploadTarget, file: LocalSnapshot, options: SendOptions): Promise<SentObject> {
   if (target.signal?.aborted) throw interruptedError(target);
   const partSize = options.partSize ?? PART_SIZE;
-  const body = new DigestStream(partSize);
-  // A read error reaches the uploader through `body`.
-  if (options.onProgress) pipeline(readWholeFile(file.handle), progressCounter('upload', options.onProgress), body, () => undefined);
-  else pipeline(readWholeFile(file.handle), body, () => undefined);
-  const upload = new Upload({
-    client: target.client,
-    params: {
-      Bucket: target.bucket,
-      Key: target.key,
-      Body: body,
-      ContentLength: file.size,
-      ContentType: options.contentType ?? 'application/zip',
-      Metadata: { sha256: file.sha256 },
-    },
-    partSize,
-    queueSize: QUEUE_SIZE,
-    leavePartsOnError: true,
-  });
-  const versionId = (await runUpload(upload, body, target, options.log)).VersionId;
-  const digest = body.digest();
-  checkSentMatchesFile(digest, file);
-  return { digest, ...(versionId ? { versionId } : {}) };
+  if (partSize < MIN_PART_SIZE) throw new Error(`sendSnapshot: parts of ${partSize} bytes are below S3's minimum`);
+  const reader = new PartReader(file, partSize, options.onProgress);
+  const sent = partCount(file.size, partSize) === 1
+    ? await putWhole(target, reader, options)
+    : await putInParts(target, reader, options);
+  checkSentMatchesFile(sent.digest, file);
+  return sent;
 }
 
-async function runUpload(upload: Upload, body: DigestStream, target: UploadTarget, log: (line: string) => void): Promise<{ VersionId?: string }> {
-  const stop = () => void upload.abort();
-  target.signal?.addEventListener('abort', stop, { once: true });
-  try {
-    return await upload.done();
-  } catch (error) {
-    body.destroy();
-    const note = await abortIncompleteUpload(target, upload.uploadId, log);
-    if (target.signal?.aborted) throw interruptedError(target, note);
-    const failure = describeS3Error(error, whereOf(target, 'upload'));
-    throw note === undefined ? failure : new OperatorError(`${failure.message}; ${note}`, { cause: error });
-  } finally {
-    target.signal?.removeEventListener('abort', stop);
+/** Reads the file part after part, in order, digesting each part as it is read. */
+class PartReader {
+  readonly parts: number;
+  readonly #digester = new PartDigester();
+  readonly #progress: ProgressTally | undefined;
+  #position = 0;
+
+  constructor(readonly file: LocalSnapshot, readonly partSize: number, onProgress: ProgressReport | undefined) {
+    this.parts = partCount(file.size, partSize);
+    this.#progress = onProgress && progressTally('upload', onProgress);
   }
+
+  /** Part `number` (1-based, called in order) read into `buffer`; returns the part and its MD5. */
+  async read(number: number, buffer: Buffer): Promise<{ body: Buffer; md5: Buffer }> {
+    const length = Math.min(this.partSize, this.file.size - this.#position);
+    const body = await readInto(this.file.handle, buffer, this.#position, length).catch((error: unknown) => {
+      throw new OperatorError(`cannot read ${this.file.displayPath} for the upload (part ${number}): ${messageOf(error)}`, { cause: error });
+    });
+    this.#position += length;
+    const md5 = this.#digester.addPart(body);
+    this.#progress?.add(length);
+    if (number === this.parts) this.#progress?.end();
+    return { body, md5 };
+  }
+
+  digest(): UploadDigest {
+    return this.#digester.finish();
+  }
+}
+
+async function putWhole(target: UploadTarget, reader: PartReader, options: SendOptions): Promise<SentObject> {
+  try {
+    const { body, md5 } = await reader.read(1, Buffer.allocUnsafe(reader.file.size));
+    const command = new PutObjectCommand({
+      ...objectParams(target, reader.file, options),
+      Body: body,
+      ContentLength: body.length,
+      ContentMD5: md5.toString('base64'),
+    });
+    const output = await target.client.send(sendBodyInPieces(command, body), target.signal ? { abortSignal: target.signal } : {});
+    return { digest: reader.digest(), ...(output.VersionId ? { versionId: output.VersionId } : {}) };
+  } catch (error) {
+    throw uploadError(error, target, undefined);
+  }
+}
+
+/**
+ * The multipart upload. Parts are read in order into free buffers and sent as soon as
+ * one is free; the first failure stops the reading, cancels the parts in flight, and
+ * (once they have settled, so that none lands after it) aborts the upload.
+ */
+async function putInParts(target: UploadTarget, reader: PartReader, options: SendOptions): Promise<SentObject> {
+  // Not cut short by an interruption: its answer carries the id the abort needs (the
+  // client's timeouts bound it), and an interruption is noticed just after.
+  const created = await target.client.send(new CreateMultipartUploadCommand(objectParams(target, reader.file, options))).catch((error: unknown) => {
+    throw uploadError(error, target, undefined);
+  });
+  const uploadId = created.UploadId;
+  if (uploadId === undefined) throw new OperatorError(`S3 endpoint ${target.endpoint} started the upload of ${objectUrl(target)} without an upload id`);
+  if (target.signal?.aborted) throw uploadError(target.signal.reason, target, await abortIncompleteUpload(target, uploadId, options.log));
+  const cancel = new AbortController();
+  const stopOnSignal = () => cancel.abort(target.signal?.reason);
+  target.signal?.addEventListener('abort', stopOnSignal, { once: true });
+  try {
+    const parts = await sendParts(target, reader, uploadId, cancel);
+    const completed = await target.client.send(
+      new CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+      { abortSignal: cancel.signal },
+    );
+    return { digest: reader.digest(), ...(completed.VersionId ? { versionId: completed.VersionId } : {}) };
+  } catch (error) {
+    cancel.abort();
+    const note = await abortIncompleteUpload(target, uploadId, options.log);
+    throw uploadError(error, target, note);
+  } finally {
+    target.signal?.removeEventListener('abort', stopOnSignal);
+  }
+}
+
+async function sendParts(target: UploadTarget, reader: PartReader, uploadId: string, cancel: AbortController): Promise<CompletedPart[]> {
+  const pool = new BufferPool(Math.min(PARTS_IN_FLIGHT, reader.parts), reader.partSize);
+  const completed: CompletedPart[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  for (let number = 1; number <= reader.parts && failure === undefined && !cancel.signal.aborted; number++) {
+    const buffer = await pool.take();
+    if (failure !== undefined || cancel.signal.aborted) break;
+    let part: { body: Buffer; md5: Buffer };
+    try {
+      part = await reader.read(number, buffer);
+    } catch (error) {
+      failure = { error };
+      break;
+    }
+    const sending = sendPart(target, uploadId, number, part, cancel.signal).then(
+      (etag) => {
+        completed.push({ PartNumber: number, ETag: etag });
+        pool.give(buffer);
+      },
+      (error: unknown) => {
+        failure ??= { error };
+        cancel.abort();
+        pool.give(buffer);
+      },
+    );
+    inFlight.add(sending);
+    void sending.finally(() => inFlight.delete(sending));
+  }
+  await Promise.all(inFlight);
+  if (failure !== undefined) throw failure.error;
+  if (cancel.signal.aborted) throw cancel.signal.reason;
+  return completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
+}
+
+async function sendPart(target: UploadTarget, uploadId: string, number: number, part: { body: Buffer; md5: Buffer }, signal: AbortSignal): Promise<string> {
+  const command = new UploadPartCommand({
+    Bucket: target.bucket,
+    Key: target.key,
+    UploadId: uploadId,
+    PartNumber: number,
+    Body: part.body,
+    ContentLength: part.body.length,
+    ContentMD5: part.md5.toString('base64'),
+  });
+  const output = await target.client.send(sendBodyInPieces(command, part.body), { abortSignal: signal });
+  if (output.ETag === undefined) throw new OperatorError(`S3 endpoint ${target.endpoint} accepted part ${number} of ${objectUrl(target)} without an ETag`);
+  return output.ETag;
+}
+
+/**
+ * Node's TLS encrypts a Buffer body in one go: 8 MiB more per part in flight, which malloc
+ * then keeps (measured: 165 MiB peak against 117 MiB for 300 MiB at 8 MiB × 4). So the
+ * request's body becomes a stream of slices of the same buffer, encrypted as the socket
+ * drains. The swap is made on every attempt, after the SDK has signed (and checksummed)
+ * the Buffer, so a retried request sends the whole part again.
+ */
+export function sendBodyInPieces<C extends PutObjectCommand | UploadPartCommand>(command: C, body: Buffer): C {
+  const swapBody: DeserializeMiddleware<object, object> = (next) => (args) => {
+    const request = args.request as { body?: unknown };
+    if (body.length > 0) request.body = Readable.from(slicesOf(body, BODY_PIECE_SIZE), { objectMode: false });
+    return next(args);
+  };
+  (command.middlewareStack as unknown as MiddlewareStack<object, object>).add(swapBody, { step: 'deserialize', priority: 'low', name: 'sendBodyInPieces' });
+  return command;
+}
+
+function* slicesOf(buffer: Buffer, size: number): Generator<Buffer> {
+  for (let offset = 0; offset < buffer.length; offset += size) yield buffer.subarray(offset, offset + size);
+}
+
+/** A fixed set of part buffers: `take` waits until one is given back. */
+class BufferPool {
+  readonly #free: Buffer[];
+  readonly #waiting: Array<(buffer: Buffer) => void> = [];
+
+  constructor(count: number, size: number) {
+    this.#free = Array.from({ length: count }, () => Buffer.allocUnsafeSlow(size));
+  }
+
+  take(): Promise<Buffer> {
+    const buffer = this.#free.pop();
+    if (buffer !== undefined) return Promise.resolve(buffer);
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  give(buffer: Buffer): void {
+    const waiter = this.#waiting.shift();
+    if (waiter === undefined) this.#free.push(buffer);
+    else waiter(buffer);
+  }
+}
+
+function objectParams(target: UploadTarget, file: LocalSnapshot, options: SendOptions) {
+  return { Bucket: target.bucket, Key: target.key, ContentType: options.contentType ?? 'application/zip', Metadata: { sha256: file.sha256 } };
+}
+
+function uploadError(error: unknown, target: UploadTarget, note: string | undefined): OperatorError {
+  if (target.signal?.aborted) return interruptedError(target, note);
+  const failure = error instanceof OperatorError ? error : describeS3Error(error, whereOf(target, 'upload'));
+  return note === undefined ? failure : new OperatorError(`${failure.message}; ${note}`, { cause: error });
 }
 
 /** The bytes sent must be the file's bytes (save writes NAME.zip once, atomically; this catches anything else). */
@@ -101,8 +260,7 @@ function checkSentMatchesFile(digest: UploadDigest, file: LocalSnapshot): void {
 }
 
 /** Returns a note for the operator when an incomplete multipart upload is left behind, else undefined. */
-async function abortIncompleteUpload(target: UploadTarget, uploadId: string | undefined, log: (line: string) => void): Promise<string | undefined> {
-  if (uploadId === undefined) return undefined;
+async function abortIncompleteUpload(target: UploadTarget, uploadId: string, log: (line: string) => void): Promise<string | undefined> {
   try {
     await target.client.send(
       new AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId }),

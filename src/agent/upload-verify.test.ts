@@ -5,8 +5,8 @@ import { PartDigester, type UploadDigest } from '../s3/etag.js';
 import { checkStoredObject } from './upload-verify.js';
 
 function digestOf(bytes: Buffer, partSize: number): UploadDigest {
-  const digester = new PartDigester(partSize);
-  digester.update(bytes);
+  const digester = new PartDigester();
+  for (let offset = 0; offset < bytes.length; offset += partSize) digester.addPart(bytes.subarray(offset, offset + partSize));
   return digester.finish();
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -19,12 +19,13 @@ import { perTestDirectory } from '../../test/support/case-dirs.js';
 import { OperatorError } from '../errors.js';
 import type { S3ClientOptions } from '../s3/client.js';
 import type { AgentInput, AgentUploadRequest } from './protocol.js';
+import { PARTS_IN_FLIGHT } from './upload-send.js';
 import { uploadSnapshot, type UploadOptions } from './upload.js';
 
 const ACCESS_KEY = 'AKIAFAKEACCESSKEY001';
 const SECRET_KEY = 'fake/secret+KEY/with/slashes0000000000000';
 const MIB = 1024 * 1024;
-const PART = 5 * MIB; // lib-storage's minimum; the agent uses 8 MiB
+const PART = 5 * MIB; // S3's minimum; the agent uses 8 MiB
 
 const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest();
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -47,8 +48,9 @@ interface StoredObject {
 }
 
 /**
- * Just enough of an S3 client for lib-storage and the agent's calls, storing objects in
- * memory and computing ETags like S3. `fail` makes a command throw; `gate` holds one.
+ * Just enough of an S3 client for the agent's calls, storing objects in memory, checking
+ * Content-MD5 and computing ETags like S3. `fail` makes a command throw; `gate` holds one
+ * (until released, or until the call's abort signal fires, as the SDK's calls do).
  */
 class FakeS3 {
   readonly objects = new Map<string, StoredObject>();
@@ -80,10 +82,14 @@ class FakeS3 {
 
   destroy(): void {}
 
-  async send(command: { input: Record<string, unknown> }): Promise<unknown> {
+  /** Every part body's underlying memory, to count the buffers the upload used. */
+  readonly partMemory = new Set<ArrayBufferLike>();
+
+  async send(command: { input: Record<string, unknown> }, options: { abortSignal?: AbortSignal } = {}): Promise<unknown> {
     const name = command.constructor.name;
     this.calls.push(name);
-    await this.gate.get(name);
+    const gate = this.gate.get(name);
+    if (gate !== undefined) await Promise.race([gate, aborted(options.abortSignal)]);
     const failure = this.fail.get(name);
     if (failure !== undefined) throw failure;
     const input = command.input;
@@ -91,6 +97,7 @@ class FakeS3 {
     if (command instanceof HeadBucketCommand || command instanceof ListObjectsV2Command) return {};
     if (command instanceof GetBucketVersioningCommand) return this.versioning ? { Status: this.versioning } : {};
     if (command instanceof HeadObjectCommand) return this.head(input);
+    if (input.ContentMD5 !== undefined && input.ContentMD5 !== md5(input.Body as Buffer).toString('base64')) throw sdkError('BadDigest', 400, 'The Content-MD5 you specified did not match what we received.');
     if (command instanceof PutObjectCommand) return this.store(input, Buffer.from(input.Body as Buffer), md5(input.Body as Buffer).toString('hex'));
     if (command instanceof CreateMultipartUploadCommand) return this.create(input);
     if (command instanceof UploadPartCommand) return this.part(input);
@@ -128,6 +135,7 @@ class FakeS3 {
   private part(input: Record<string, unknown>): unknown {
     const parts = this.uploads.get(input.UploadId as string);
     if (parts === undefined) throw sdkError('NoSuchUpload', 404);
+    this.partMemory.add((input.Body as Buffer).buffer);
     const body = Buffer.from(input.Body as Buffer);
     parts.set(input.PartNumber as number, body);
     return { ETag: `"${md5(body).toString('hex')}"` };
@@ -144,6 +152,13 @@ class FakeS3 {
     return this.store(this.pending.get(uploadId)!, Buffer.concat(bodies), etag);
   }
 
+}
+
+function aborted(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal?.aborted) reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' }));
+    signal?.addEventListener('abort', () => reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' })), { once: true });
+  });
 }
 
 const dirs = await perTestDirectory('agent-upload-');
@@ -221,7 +236,7 @@ test('live progress: the upload\'s bytes, ending with the whole file (multipart)
   assert.deepEqual(reports.at(-1), { phase: 'upload', bytes: 2 * PART + 10 });
 });
 
-test('lib-storage part boundaries: the expected ETag matches for every size around a part', async () => {
+test('part boundaries: the expected ETag matches for every size around a part', async () => {
   for (const size of [PART - 1, PART, PART + 1, 2 * PART, 2 * PART + 1]) {
     const bytes = await snapshotFile(size);
     const fake = new FakeS3();
@@ -333,6 +348,64 @@ test('SIGTERM during a multipart upload: stopped, the multipart upload aborted',
   release();
   assert.equal(error.message, `interrupted (SIGTERM): the upload of s3://snapshots/${KEY} was stopped`);
   assert.ok(fake.calls.includes('AbortMultipartUploadCommand'));
+  assert.ok(!fake.calls.includes('CompleteMultipartUploadCommand'));
+});
+
+test('SIGTERM while the multipart upload is being created: once its id is known, it is aborted', async () => {
+  await snapshotFile(2 * PART + 1);
+  const fake = new FakeS3();
+  let release = () => undefined as void;
+  fake.gate.set('CreateMultipartUploadCommand', new Promise<void>((resolve) => (release = resolve)));
+  const controller = new AbortController();
+  const pending = run(fake, {}, { signal: controller.signal });
+  while (!fake.calls.includes('CreateMultipartUploadCommand')) await new Promise((resolve) => setTimeout(resolve, 5));
+  controller.abort('SIGTERM');
+  release();
+  const error = await failure(pending);
+  assert.equal(error.message, `interrupted (SIGTERM): the upload of s3://snapshots/${KEY} was stopped`);
+  assert.equal(fake.calls.at(-1), 'AbortMultipartUploadCommand');
+  assert.ok(!fake.calls.includes('UploadPartCommand'));
+});
+
+test('multipart: every part carries its Content-MD5; the parts reuse at most PARTS_IN_FLIGHT buffers', async () => {
+  const bytes = await snapshotFile(9 * PART + 3);
+  const fake = new FakeS3();
+  const { result } = await run(fake);
+  assert.equal(fake.calls.filter((call) => call === 'UploadPartCommand').length, 10);
+  assert.ok(fake.partMemory.size <= PARTS_IN_FLIGHT, `${fake.partMemory.size} part buffers`);
+  assert.deepEqual(fake.objects.get(KEY)!.body, bytes);
+  assert.match(result.etag, /-10$/);
+});
+
+test('a refused part stops the upload: no further part is read, the upload is aborted, the part\'s error is kept', async () => {
+  await snapshotFile(9 * PART + 3);
+  const fake = new FakeS3();
+  fake.fail.set('UploadPartCommand', sdkError('BadDigest', 400, 'The Content-MD5 you specified did not match what we received.'));
+  const error = await failure(run(fake));
+  assert.equal(
+    error.message,
+    `S3 upload of s3://snapshots/${KEY} at 127.0.3.1:7480 failed: The Content-MD5 you specified did not match what we received. (BadDigest, HTTP 400)`,
+  );
+  assert.ok(fake.calls.filter((call) => call === 'UploadPartCommand').length <= PARTS_IN_FLIGHT);
+  assert.equal(fake.calls.at(-1), 'AbortMultipartUploadCommand');
+  assert.ok(!fake.calls.includes('CompleteMultipartUploadCommand'));
+});
+
+test('the file shrinks during the upload: the read error names the file and part, the upload is aborted', async () => {
+  await snapshotFile(5 * PART + 1);
+  const fake = new FakeS3();
+  let release = () => undefined as void;
+  fake.gate.set('UploadPartCommand', new Promise<void>((resolve) => (release = resolve)));
+  const pending = run(fake);
+  while (fake.calls.filter((call) => call === 'UploadPartCommand').length < PARTS_IN_FLIGHT) await new Promise((resolve) => setTimeout(resolve, 5));
+  await truncate(join(dirs.path, `${NAME}.zip`), PART);
+  release();
+  const error = await failure(pending);
+  assert.equal(
+    error.message,
+    `cannot read /opt/rke/etcd-snapshots/${NAME}.zip for the upload (part 5): the file ends before offset ${5 * PART}`,
+  );
+  assert.equal(fake.calls.at(-1), 'AbortMultipartUploadCommand');
   assert.ok(!fake.calls.includes('CompleteMultipartUploadCommand'));
 });
 

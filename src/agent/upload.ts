@@ -25,7 +25,7 @@ export interface UploadOptions {
   log?: (line: string) => void;
   signal?: AbortSignal;
   createClient?: (options: S3ClientOptions) => S3Client;
-  /** For tests (lib-storage's minimum is 5 MiB); the agent uses PART_SIZE. */
+  /** For tests (S3's minimum is 5 MiB); the agent uses PART_SIZE. */
   partSize?: number;
   /** Read for the instance-metadata diagnosis when no credentials are found. */
   env?: NodeJS.ProcessEnv;

@@ -70,14 +70,18 @@ export function directoryMismatch(entries: readonly CentralEntry[], written: Fin
 }
 
 export async function readAt(file: RandomAccessFile, position: number, length: number): Promise<Buffer> {
-  const buffer = Buffer.alloc(length);
+  return readInto(file, Buffer.alloc(length), position, length);
+}
+
+/** Fills `buffer[0, length)` from `position` (reads may come back short, over SFTP especially); returns that part of it. */
+export async function readInto(file: RandomAccessFile, buffer: Buffer, position: number, length: number): Promise<Buffer> {
   let done = 0;
   while (done < length) {
     const { bytesRead } = await file.read(buffer, done, length - done, position + done);
     if (bytesRead === 0) throw new Error(`the file ends before offset ${position + length}`);
     done += bytesRead;
   }
-  return buffer;
+  return buffer.subarray(0, length);
 }
 
 async function readUint32(file: RandomAccessFile, position: number): Promise<number> {

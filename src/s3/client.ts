@@ -20,7 +20,7 @@ export const CONNECTION_TIMEOUT_MS = 10_000;
 /** A socket this long without a byte in either direction is dead (the whole request may take longer). */
 export const SOCKET_IDLE_TIMEOUT_MS = 60_000;
 export const MAX_ATTEMPTS = 3;
-/** lib-storage sends up to 4 parts at once (upload.ts); a little headroom for the HEAD calls. */
+/** The upload sends up to 4 parts at once (agent/upload-send.ts); a little headroom for the HEAD calls. */
 const MAX_SOCKETS = 8;
 
 export function isAwsEndpoint(endpoint: string): boolean {

@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 
 /**
  * The ETag S3 gives an object, computed on our side to check an upload:
@@ -25,10 +25,9 @@ export function isMd5StyleEtag(etag: string): boolean {
 }
 
 /**
- * How many parts lib-storage makes of `size` bytes with `partSize`-byte parts: it cuts
- * a part only when more than `partSize` bytes are buffered, so the last part may be
- * exactly `partSize` long, an empty body is one (empty) part, and one part means a
- * single PUT (no multipart upload at all).
+ * How many parts the upload (agent/upload-send.ts) makes of `size` bytes with
+ * `partSize`-byte parts: the last part may be exactly `partSize` long, an empty body is
+ * one (empty) part, and one part means a single PUT (no multipart upload at all).
  */
 export function partCount(size: number, partSize: number): number {
   return Math.max(1, Math.ceil(size / partSize));
@@ -37,49 +36,29 @@ export function partCount(size: number, partSize: number): number {
 export interface UploadDigest {
   size: number;
   sha256: string;
-  /** Binary MD5 of each part, in order, cut like lib-storage cuts them (see partCount). */
+  /** Binary MD5 of each part, in order (see partCount). */
   partMd5s: Buffer[];
   etag: string;
 }
 
-/** SHA-256 of everything, MD5 of each `partSize`-byte part; fed chunk by chunk. */
+/** SHA-256 of everything and the MD5 of each part, fed one whole part at a time, in order. */
 export class PartDigester {
-  readonly #partSize: number;
   readonly #sha256 = createHash('sha256');
   readonly #partMd5s: Buffer[] = [];
-  #md5: Hash | undefined;
-  #inPart = 0;
   #size = 0;
 
-  constructor(partSize: number) {
-    if (!(Number.isInteger(partSize) && partSize > 0)) throw new Error(`PartDigester: bad part size ${partSize}`);
-    this.#partSize = partSize;
+  /** Returns the part's MD5 (S3's Content-MD5 of the part). */
+  addPart(part: Buffer): Buffer {
+    const md5 = createHash('md5').update(part).digest();
+    this.#sha256.update(part);
+    this.#size += part.length;
+    this.#partMd5s.push(md5);
+    return md5;
   }
 
-  update(chunk: Buffer): void {
-    this.#sha256.update(chunk);
-    this.#size += chunk.length;
-    let offset = 0;
-    while (offset < chunk.length) {
-      if (this.#md5 === undefined || this.#inPart === this.#partSize) this.#startPart();
-      const take = Math.min(chunk.length - offset, this.#partSize - this.#inPart);
-      this.#md5!.update(chunk.subarray(offset, offset + take));
-      this.#inPart += take;
-      offset += take;
-    }
-  }
-
-  /** Call once, after the last chunk. */
+  /** Call once, after the last part. */
   finish(): UploadDigest {
-    if (this.#md5 === undefined) this.#startPart(); // an empty body is one empty part
-    this.#partMd5s.push(this.#md5!.digest());
-    this.#md5 = undefined;
+    if (this.#partMd5s.length === 0) this.addPart(Buffer.alloc(0)); // an empty body is one empty part
     return { size: this.#size, sha256: this.#sha256.digest('hex'), partMd5s: this.#partMd5s, etag: expectedEtag(this.#partMd5s) };
-  }
-
-  #startPart(): void {
-    if (this.#md5 !== undefined) this.#partMd5s.push(this.#md5.digest());
-    this.#md5 = createHash('md5');
-    this.#inPart = 0;
   }
 }
