@@ -128,6 +128,8 @@ export interface AgentSuccess {
   durationMs: number;
   /** The agent process's peak resident memory, for the operator's (and the benchmark's) eye. */
   peakRssBytes?: number;
+  /** The agent process's CPU time (user + system), in milliseconds, for the same eyes (shown under --debug). */
+  cpuMs?: number;
   /** With --pki-bundle: the bundle written beside the snapshot. */
   pkiBundle?: AgentPkiBundle;
 }
