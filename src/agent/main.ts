@@ -151,7 +151,10 @@ async function report(
   result: AgentResult | AgentUploadResult | AgentListResult | AgentRemoveResult | AgentVerifyResult | AgentS3ListSuccess | AgentS3RemoveSuccess,
 ): Promise<number> {
   if (!result.ok) log(`ERROR ${result.error}`);
-  const withMemory = result.ok ? { ...result, peakRssBytes: process.resourceUsage().maxRSS * 1024 } : result;
+  const usage = process.resourceUsage();
+  const withMemory = result.ok
+    ? { ...result, peakRssBytes: usage.maxRSS * 1024, cpuMs: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000) }
+    : result;
   await new Promise<void>((resolve) => process.stdout.write(`${formatResultLine(withMemory)}\n`, () => resolve()));
   return result.ok ? 0 : 1;
 }

@@ -337,7 +337,7 @@ export function agentResult<T>(outcome: OneOffOutcome, parse: (stdout: string) =
 }
 
 /** The agent's result, or an OperatorError naming the node: its own error, or that it printed none. */
-export function agentSuccess<T extends { ok: true; peakRssBytes?: number }>(
+export function agentSuccess<T extends { ok: true; peakRssBytes?: number; cpuMs?: number }>(
   outcome: OneOffOutcome,
   parse: (stdout: string) => T | AgentFailure | undefined,
   node: NodeConfig,
@@ -347,7 +347,8 @@ export function agentSuccess<T extends { ok: true; peakRssBytes?: number }>(
   const result = agentResult(outcome, parse, node, job);
   if (!result.ok) throw new OperatorError(`host ${node.address}: ${result.error}`);
   if (result.peakRssBytes !== undefined) {
-    log.debug(`host ${node.address}: peak RSS of the ${job} agent: ${(result.peakRssBytes / 1024 / 1024).toFixed(1)} MiB`);
+    const cpu = typeof result.cpuMs === 'number' ? `, CPU time ${(result.cpuMs / 1000).toFixed(2)} s` : '';
+    log.debug(`host ${node.address}: peak RSS of the ${job} agent: ${(result.peakRssBytes / 1024 / 1024).toFixed(1)} MiB${cpu}`);
   }
   return result;
 }

@@ -33,10 +33,11 @@ export interface FinishedZip {
 /**
  * etcd streams its snapshot in 32 KiB messages, and streams pass 16 KiB at a time by
  * default: each piece then costs a trip through every stage and one to zlib's thread
- * pool. Pieces of 1 MiB (and zlib output of 256 KiB) made the agent's CPU time per
- * byte several times smaller; memory stays a few MiB.
+ * pool. Pieces of 256 KiB (and zlib output of 256 KiB) made the agent's CPU time per
+ * byte several times smaller. Pieces of 1 MiB cost no less CPU, but each stage holds
+ * one, and the agent peaked about 10 MiB higher (docs/performance.md).
  */
-const PIECE_BYTES = 1024 * 1024;
+const PIECE_BYTES = 256 * 1024;
 const DEFLATE_CHUNK_BYTES = 256 * 1024;
 
 /**
