@@ -66,6 +66,9 @@ test('upload: parses exactly what the CLI sends (round trip through agentUploadA
   assert.deepEqual(parseAgentArgs(agentUploadArgs(full)), { command: 'upload', request: full });
   const aws = { ...upload, endpoint: 's3.amazonaws.com' };
   assert.deepEqual(parseAgentArgs(agentUploadArgs(aws)), { command: 'upload', request: aws });
+  const saved = { ...upload, sha256: 'ab'.repeat(32) };
+  assert.deepEqual(parseAgentArgs(agentUploadArgs(saved)), { command: 'upload', request: saved });
+  assert.throws(() => parseAgentArgs([...agentUploadArgs(upload), '--sha256', 'AB'.repeat(32)]), /--sha256 must be 64 lower-case hex digits/);
 });
 
 test('upload: an empty --folder means none; --folder itself is required', () => {

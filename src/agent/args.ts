@@ -17,13 +17,13 @@ export type AgentCommand =
 export const AGENT_USAGE =
   'usage: agent save --name NAME --endpoint https://HOST:2379 --cacert FILE --cert FILE --key FILE ' +
   '[--health-timeout SECONDS] [--compression fast|standard|none] [--overwrite] [--pki-bundle] | ' +
-  'agent upload --name NAME --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--overwrite] [--pki-bundle] | ' +
+  'agent upload --name NAME --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--sha256 HEX] [--overwrite] [--pki-bundle] | ' +
   'agent list | agent remove --name NAME [--name NAME ...] | agent verify --name NAME | ' +
   'agent s3-list|s3-remove|s3-verify --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--name NAME ...] | agent version';
 
 const DEFAULT_HEALTH_TIMEOUT_SECONDS = 30;
 const SAVE_OPTIONS = ['name', 'endpoint', 'cacert', 'cert', 'key', 'health-timeout', 'compression'] as const;
-const UPLOAD_OPTIONS = ['name', 'endpoint', 'bucket', 'folder', 'region'] as const;
+const UPLOAD_OPTIONS = ['name', 'endpoint', 'bucket', 'folder', 'region', 'sha256'] as const;
 
 /** Parses the agent's arguments, as protocol.ts's agentSaveArgs/agentUploadArgs write them (`--flag=value` also accepted). */
 export function parseAgentArgs(argv: readonly string[]): AgentCommand {
@@ -75,6 +75,8 @@ function parseUpload(args: readonly string[]): AgentUploadRequest {
   if (folder === undefined) throw new OperatorError(`agent upload: --folder is required (empty for none); ${AGENT_USAGE}`);
   const region = values.get('region');
   if (region === '') throw new OperatorError('agent upload: --region must not be empty');
+  const sha256 = values.get('sha256');
+  if (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)) throw new OperatorError('agent upload: --sha256 must be 64 lower-case hex digits');
   const request: AgentUploadRequest = {
     name: required('name'),
     endpoint: required('endpoint'),
@@ -83,6 +85,7 @@ function parseUpload(args: readonly string[]): AgentUploadRequest {
     ...(region === undefined ? {} : { region }),
     overwrite,
     ...(pkiBundle ? { pkiBundle } : {}),
+    ...(sha256 === undefined ? {} : { sha256 }),
   };
   validateSnapshotName(request.name);
   if (normalizeEndpoint(request.endpoint, 'agent upload: --endpoint', () => undefined) !== request.endpoint) {
@@ -173,7 +176,7 @@ function readOptions<Option extends string>(
       pkiBundle = true;
       continue;
     }
-    const match = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
+    const match = /^--([a-z0-9-]+)(?:=(.*))?$/s.exec(arg);
     const option = match?.[1] as Option | undefined;
     if (match === null || option === undefined || !known.includes(option)) {
       throw new OperatorError(`agent ${command}: unknown argument ${JSON.stringify(arg)}; ${AGENT_USAGE}`);

@@ -115,6 +115,11 @@ export interface AgentUploadRequest {
   overwrite: boolean;
   /** Also upload the node's pki.bundle.tar.gz as <folder>/NAME.pki.bundle.tar.gz. Absent: false. */
   pkiBundle?: boolean;
+  /**
+   * The SHA-256 (hex) of NAME.zip as this run's save read it back. Given, the bytes sent
+   * must hash to it, and the file is not read a first time for its hash.
+   */
+  sha256?: string;
 }
 
 export interface AgentSuccess {
@@ -212,6 +217,7 @@ export function agentUploadArgs(request: AgentUploadRequest): string[] {
   if (request.region !== undefined) args.push('--region', request.region);
   if (request.overwrite) args.push('--overwrite');
   if (request.pkiBundle) args.push('--pki-bundle');
+  if (request.sha256 !== undefined) args.push('--sha256', request.sha256);
   return args;
 }
 

@@ -19,20 +19,29 @@ export interface LocalSnapshot {
   sha256: string;
   /** The path as the node sees it, for messages. */
   displayPath: string;
+  /** Where `sha256` comes from, for the message when the bytes sent do not match it. */
+  sha256Origin?: 'save';
 }
 
 /**
  * Opens `<backupDir>/NAME.zip` for the upload: it must be a regular file, not a symlink
  * (lstat, then O_NOFOLLOW so that a swap in between cannot redirect the read). Its
- * SHA-256 is read first because it goes into the object's metadata, which S3 takes
- * before the body; the upload digests the bytes again as they are sent.
+ * SHA-256 goes into the object's metadata, which S3 takes before the body: the one this
+ * run's save read back when the CLI passes it, else read here first. Either way the
+ * upload digests the bytes again as they are sent, and they must match it.
  */
-export async function openLocalSnapshot(backupDir: string, name: string, signal?: AbortSignal): Promise<LocalSnapshot> {
-  return openLocalFile(backupDir, `${name}.zip`, 'there is no snapshot of that name to upload', signal);
+export async function openLocalSnapshot(backupDir: string, name: string, signal?: AbortSignal, savedSha256?: string): Promise<LocalSnapshot> {
+  return openLocalFile(backupDir, `${name}.zip`, 'there is no snapshot of that name to upload', signal, savedSha256);
 }
 
 /** The same for any file of the snapshots directory (the PKI bundle); `missing` says what its absence means. */
-export async function openLocalFile(backupDir: string, fileName: string, missing: string, signal?: AbortSignal): Promise<LocalSnapshot> {
+export async function openLocalFile(
+  backupDir: string,
+  fileName: string,
+  missing: string,
+  signal?: AbortSignal,
+  savedSha256?: string,
+): Promise<LocalSnapshot> {
   const displayPath = posix.join(NODE_SNAPSHOT_DIR, fileName);
   const path = join(backupDir, fileName);
   const before = await lstat(path).catch((error: unknown) => {
@@ -46,6 +55,7 @@ export async function openLocalFile(backupDir: string, fileName: string, missing
   try {
     const stats = await handle.stat();
     if (!stats.isFile()) throw new OperatorError(`${displayPath} is not a regular file; refusing to upload it`);
+    if (savedSha256 !== undefined) return { handle, size: stats.size, sha256: savedSha256, displayPath, sha256Origin: 'save' };
     const sha256 = await sha256Of(handle, stats.size, signal).catch((error: unknown) => {
       throw fileReadError(error, displayPath, missing);
     });

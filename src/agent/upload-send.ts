@@ -7,7 +7,7 @@ import {
   type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import type { DeserializeMiddleware, MiddlewareStack } from '@smithy/types';
+import type { BuildMiddleware, DeserializeMiddleware, MiddlewareStack } from '@smithy/types';
 import { OperatorError, messageOf } from '../errors.js';
 import { PartDigester, partCount, type UploadDigest } from '../s3/etag.js';
 import { describeS3Error, isAccessDenied } from '../s3/errors.js';
@@ -52,19 +52,17 @@ export interface SendOptions {
  * Sends the file: one PUT when it fits in a part, else a multipart upload. Every part
  * carries its Content-MD5, so the server refuses a part damaged on the way; the SHA-256
  * and the per-part MD5s of exactly the bytes read give the ETag that upload-verify.ts
- * checks. A failed or interrupted multipart upload is aborted; the original error is
- * kept, with a note when the abort fails too (e.g. no s3:AbortMultipartUpload).
+ * checks. Bytes that do not hash to the file's SHA-256 are never stored: a single PUT is
+ * checked before it is sent, a multipart upload before it is completed. A failed or
+ * interrupted multipart upload is aborted; the original error is kept, with a note when
+ * the abort fails too (e.g. no s3:AbortMultipartUpload).
  */
 export async function sendSnapshot(target: UploadTarget, file: LocalSnapshot, options: SendOptions): Promise<SentObject> {
   if (target.signal?.aborted) throw interruptedError(target);
   const partSize = options.partSize ?? PART_SIZE;
   if (partSize < MIN_PART_SIZE) throw new Error(`sendSnapshot: parts of ${partSize} bytes are below S3's minimum`);
   const reader = new PartReader(file, partSize, options.onProgress);
-  const sent = partCount(file.size, partSize) === 1
-    ? await putWhole(target, reader, options)
-    : await putInParts(target, reader, options);
-  checkSentMatchesFile(sent.digest, file);
-  return sent;
+  return partCount(file.size, partSize) === 1 ? putWhole(target, reader, options) : putInParts(target, reader, options);
 }
 
 /** Reads the file part after part, in order, digesting each part as it is read. */
@@ -92,14 +90,18 @@ class PartReader {
     return { body, md5 };
   }
 
+  /** After the last part: the digest of what was read, which must be the file's (else nothing is stored). */
   digest(): UploadDigest {
-    return this.#digester.finish();
+    const digest = this.#digester.finish();
+    checkSentMatchesFile(digest, this.file);
+    return digest;
   }
 }
 
 async function putWhole(target: UploadTarget, reader: PartReader, options: SendOptions): Promise<SentObject> {
   try {
     const { body, md5 } = await reader.read(1, Buffer.allocUnsafe(reader.file.size));
+    const digest = reader.digest();
     const command = new PutObjectCommand({
       ...objectParams(target, reader.file, options),
       Body: body,
@@ -107,7 +109,7 @@ async function putWhole(target: UploadTarget, reader: PartReader, options: SendO
       ContentMD5: md5.toString('base64'),
     });
     const output = await target.client.send(sendBodyInPieces(command, body), target.signal ? { abortSignal: target.signal } : {});
-    return { digest: reader.digest(), ...(output.VersionId ? { versionId: output.VersionId } : {}) };
+    return { digest, ...(output.VersionId ? { versionId: output.VersionId } : {}) };
   } catch (error) {
     throw uploadError(error, target, undefined);
   }
@@ -132,11 +134,12 @@ async function putInParts(target: UploadTarget, reader: PartReader, options: Sen
   target.signal?.addEventListener('abort', stopOnSignal, { once: true });
   try {
     const parts = await sendParts(target, reader, uploadId, cancel);
+    const digest = reader.digest();
     const completed = await target.client.send(
       new CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
       { abortSignal: cancel.signal },
     );
-    return { digest: reader.digest(), ...(completed.VersionId ? { versionId: completed.VersionId } : {}) };
+    return { digest, ...(completed.VersionId ? { versionId: completed.VersionId } : {}) };
   } catch (error) {
     cancel.abort();
     const note = await abortIncompleteUpload(target, uploadId, options.log);
@@ -197,19 +200,29 @@ async function sendPart(target: UploadTarget, uploadId: string, number: number, 
 }
 
 /**
- * Node's TLS encrypts a Buffer body in one go: 8 MiB more per part in flight, which malloc
- * then keeps (measured: 165 MiB peak against 117 MiB for 300 MiB at 8 MiB × 4). So the
- * request's body becomes a stream of slices of the same buffer, encrypted as the socket
- * drains. The swap is made on every attempt, after the SDK has signed (and checksummed)
- * the Buffer, so a retried request sends the whole part again.
+ * How a part's bytes go out.
+ * - Node's TLS encrypts a Buffer body in one go: 8 MiB more per part in flight, which
+ *   malloc then keeps (measured: 165 MiB peak against 117 MiB for 300 MiB at 8 MiB × 4).
+ *   So the request's body becomes a stream of slices of the same buffer, encrypted as the
+ *   socket drains. The swap is made on every attempt, after signing, so a retried request
+ *   sends the whole part again.
+ * - The signature does not cover the payload (UNSIGNED-PAYLOAD, as aws s3 cp does over
+ *   HTTPS): hashing every byte once more for it costs CPU on the etcd node, and the
+ *   part's Content-MD5, which the server checks, already covers it.
  */
 export function sendBodyInPieces<C extends PutObjectCommand | UploadPartCommand>(command: C, body: Buffer): C {
+  const unsignedPayload: BuildMiddleware<object, object> = (next) => (args) => {
+    (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+    return next(args);
+  };
   const swapBody: DeserializeMiddleware<object, object> = (next) => (args) => {
     const request = args.request as { body?: unknown };
     if (body.length > 0) request.body = Readable.from(slicesOf(body, BODY_PIECE_SIZE), { objectMode: false });
     return next(args);
   };
-  (command.middlewareStack as unknown as MiddlewareStack<object, object>).add(swapBody, { step: 'deserialize', priority: 'low', name: 'sendBodyInPieces' });
+  const stack = command.middlewareStack as unknown as MiddlewareStack<object, object>;
+  stack.add(unsignedPayload, { step: 'build', name: 'unsignedPayload' });
+  stack.add(swapBody, { step: 'deserialize', priority: 'low', name: 'sendBodyInPieces' });
   return command;
 }
 
@@ -249,14 +262,19 @@ function uploadError(error: unknown, target: UploadTarget, note: string | undefi
   return note === undefined ? failure : new OperatorError(`${failure.message}; ${note}`, { cause: error });
 }
 
-/** The bytes sent must be the file's bytes (save writes NAME.zip once, atomically; this catches anything else). */
+/** The bytes read must be the file's (save writes NAME.zip once, atomically; this catches anything else). */
 function checkSentMatchesFile(digest: UploadDigest, file: LocalSnapshot): void {
-  if (digest.size !== file.size || digest.sha256 !== file.sha256) {
+  if (digest.sha256 === file.sha256 && digest.size === file.size) return;
+  if (file.sha256Origin === 'save') {
     throw new OperatorError(
-      `${file.displayPath} changed while it was uploaded (sent ${digest.size} bytes with sha256 ${digest.sha256}, ` +
-        `the file had ${file.size} bytes with sha256 ${file.sha256}); run the upload again`,
+      `${file.displayPath} is not the snapshot this run wrote (sent ${digest.size} bytes with sha256 ${digest.sha256}; ` +
+        `the snapshot step read back sha256 ${file.sha256}): it was replaced or changed in between; check it and run again`,
     );
   }
+  throw new OperatorError(
+    `${file.displayPath} changed while it was uploaded (sent ${digest.size} bytes with sha256 ${digest.sha256}, ` +
+      `the file had ${file.size} bytes with sha256 ${file.sha256}); run the upload again`,
+  );
 }
 
 /** Returns a note for the operator when an incomplete multipart upload is left behind, else undefined. */

@@ -409,6 +409,24 @@ test('the file shrinks during the upload: the read error names the file and part
   assert.ok(!fake.calls.includes('CompleteMultipartUploadCommand'));
 });
 
+test('with the SHA-256 the snapshot step read back: used as is, and bytes that do not match it are never stored', async () => {
+  for (const size of [100, 2 * PART + 1]) {
+    const bytes = await snapshotFile(size);
+    const fake = new FakeS3();
+    const error = await failure(run(fake, { sha256: 'ab'.repeat(32) }));
+    assert.equal(
+      error.message,
+      `/opt/rke/etcd-snapshots/${NAME}.zip is not the snapshot this run wrote (sent ${size} bytes with sha256 ${sha256(bytes)}; ` +
+        `the snapshot step read back sha256 ${'ab'.repeat(32)}): it was replaced or changed in between; check it and run again`,
+    );
+    assert.ok(!fake.objects.has(KEY), `size ${size}: nothing stored`);
+    assert.ok(!fake.calls.includes('PutObjectCommand') && !fake.calls.includes('CompleteMultipartUploadCommand'), `size ${size}`);
+    assert.equal(fake.calls.includes('AbortMultipartUploadCommand'), size > PART, `size ${size}`);
+    const { result } = await run(new FakeS3(), { sha256: sha256(bytes) });
+    assert.equal(result.sha256, sha256(bytes));
+  }
+});
+
 test('the local file: missing, a symlink, or not a regular file', async () => {
   const fake = new FakeS3();
   assert.equal(

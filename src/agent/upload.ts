@@ -75,7 +75,7 @@ export async function uploadOpenedSnapshot(
 async function uploadWithFile(request: AgentUploadRequest, s3: AgentS3Input, options: UploadOptions): Promise<AgentUploadSuccess> {
   const started = Date.now();
   const backupDir = options.backupDir ?? CONTAINER_BACKUP_DIR;
-  const file = await openLocalSnapshot(backupDir, request.name, options.signal);
+  const file = await openLocalSnapshot(backupDir, request.name, options.signal, request.sha256);
   let bundle: LocalSnapshot | undefined;
   try {
     if (request.pkiBundle) {

@@ -94,7 +94,11 @@ export async function uploadFromNode(
     }
     const outcome = await runAgentContainer(docker, image, node, nodeContext, result.warnings, {
       name: UPLOAD_CONTAINER_NAME,
-      cmd: agentUploadArgs({ ...uploadRequestFor(context, settings), ...(context.pkiBundle ? { pkiBundle: true } : {}) }),
+      cmd: agentUploadArgs({
+        ...uploadRequestFor(context, settings),
+        ...(context.pkiBundle ? { pkiBundle: true } : {}),
+        ...(result.sha256 === undefined ? {} : { sha256: result.sha256 }),
+      }),
       binds: [`${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}:ro`],
       onStdoutLine: (line) => {
         const progress = parseProgressLine(line);

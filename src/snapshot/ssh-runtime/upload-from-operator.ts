@@ -34,7 +34,7 @@ export async function uploadFromOperator(node: NodeConfig, settings: S3Settings,
         return await uploadOpenedSnapshot(
           uploadRequestFor(context, settings),
           uploadSecretsFor(settings),
-          { handle: file, size, sha256, displayPath: `${path} on host ${node.address}` },
+          { handle: file, size, sha256, displayPath: `${path} on host ${node.address}`, sha256Origin: 'save' },
           {
             log: (line) => context.log.debug(`host ${node.address}: upload: ${line}`),
             signal: nodeContext.signal,
