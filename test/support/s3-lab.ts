@@ -72,7 +72,8 @@ export async function listKeys(bucket: string, prefix: string): Promise<string[]
 
 /** Download an object to a host file. */
 export async function download(bucket: string, key: string, file: string, options: { versionId?: string; user?: S3User } = {}): Promise<void> {
-  const version = options.versionId ? ['--version-id', options.versionId] : [];
+  // One argument: RGW's version ids may start with '-', which aws would read as an option.
+  const version = options.versionId ? [`--version-id=${options.versionId}`] : [];
   await awsAs(options.user ?? 'admin', 's3api', 'get-object', '--bucket', bucket, '--key', key, ...version, file);
 }
 
