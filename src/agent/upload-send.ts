@@ -62,7 +62,7 @@ export async function sendSnapshot(target: UploadTarget, file: LocalSnapshot, op
   const partSize = options.partSize ?? PART_SIZE;
   if (partSize < MIN_PART_SIZE) throw new Error(`sendSnapshot: parts of ${partSize} bytes are below S3's minimum`);
   const reader = new PartReader(file, partSize, options.onProgress);
-  return partCount(file.size, partSize) === 1 ? putWhole(target, reader, options) : putInParts(target, reader, options);
+  return reader.parts === 1 ? putWhole(target, reader, options) : putInParts(target, reader, options);
 }
 
 /** Reads the file part after part, in order, digesting each part as it is read. */
