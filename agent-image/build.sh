@@ -7,7 +7,7 @@
 #   dist/agent-image/rke-snapshot-agent.tar   docker-save format (manifest.json)
 #   dist/agent-image/image.json               {"tag", "id", "tar"}
 #
-# Run after `npm run build` (it reads the entrypoint from dist/src/agent/protocol.js).
+# Run after `npm run build` (it reads the entrypoint from dist/src/agent/protocol/image.js).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +23,7 @@ mkdir -p "$rootfs" "$image"
 
 version=$(node -p "require('./package.json').version")
 entrypoint=$(node --input-type=module -e \
-  "const p = await import('./dist/src/agent/protocol.js'); process.stdout.write(JSON.stringify(p.AGENT_IMAGE_ENTRYPOINT))")
+  "const p = await import('./dist/src/agent/protocol/image.js'); process.stdout.write(JSON.stringify(p.AGENT_IMAGE_ENTRYPOINT))")
 case "$(node -p process.arch)" in
   x64) arch=amd64 ;;
   arm64) arch=arm64 ;;
@@ -45,9 +45,9 @@ install -m 0644 src/etcd/etcd.proto "$rootfs$agent_dir/etcd.proto"
 # command line) can run this image: a node script (the kernel reads the #! line; the
 # image has no shell) that hands its arguments to the agent behind the rke-tools marker.
 rke_tools_binary=$(node --input-type=module -e \
-  "const c = await import('./dist/src/agent/rke-tools/contract.js'); process.stdout.write(c.RKE_TOOLS_BINARY)")
+  "const c = await import('./dist/src/rke-tools/contract.js'); process.stdout.write(c.RKE_TOOLS_BINARY)")
 contract_label=$(node --input-type=module -e \
-  "const c = await import('./dist/src/agent/rke-tools/contract.js'); process.stdout.write(c.IMAGE_CONTRACT_LABEL)")
+  "const c = await import('./dist/src/rke-tools/contract.js'); process.stdout.write(c.IMAGE_CONTRACT_LABEL)")
 install -D -m 0755 /dev/stdin "$rootfs$rke_tools_binary" <<EOF_RKE_TOOLS
 #!/usr/local/bin/node
 // rke-tools' command line, answered by the backup agent (docs/agent.md).

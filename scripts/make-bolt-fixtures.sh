@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Regenerates src/etcd/testdata/*.db.gz: real etcd snapshots (bbolt databases with etcd's
+# Regenerates test/fixtures/etcd/testdata/*.db.gz: real etcd snapshots (bbolt databases with etcd's
 # SHA-256 trailer) for the unit tests of src/etcd/bolt-revision.ts, each with the revision
 # `etcdctl snapshot status -w json` reports, in expected.json. Needs Debian's etcd-server and
 # etcd-client; runs a throwaway single-member etcd on ADDR (default 127.0.41.250), ports 23790/23800.
 set -euo pipefail
 addr=${BOLT_FIXTURE_ADDR:-127.0.41.250}
-out=$(cd "$(dirname "$0")/.." && pwd)/src/etcd/testdata
+out=$(cd "$(dirname "$0")/.." && pwd)/test/fixtures/etcd/testdata
 work=$(mktemp -d /tmp/bolt-fixtures.XXXXXX)
 pid=
 cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; rm -rf "$work"; }

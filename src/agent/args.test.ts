@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseAgentArgs } from './args.js';
-import { agentS3Args, agentSaveArgs, agentUploadArgs, type AgentSaveRequest, type AgentUploadRequest } from './protocol.js';
+import { agentS3Args } from './protocol/s3.js';
+import { agentSaveArgs, type AgentSaveRequest } from './protocol/save.js';
+import { agentUploadArgs } from './protocol/upload.js';
+import type { UploadRequest } from '../s3/upload/upload.js';
 
 const request: AgentSaveRequest = {
   name: 'rke_etcd_snapshot_2024-05-01T14:03:07+02:00',
@@ -52,7 +55,7 @@ test('refuses names that are unsafe as a file name', () => {
   }
 });
 
-const upload: AgentUploadRequest = {
+const upload: UploadRequest = {
   name: 'rke_etcd_snapshot_2024-05-01T14:03:07+02:00',
   endpoint: '127.0.3.1:7480',
   bucket: 'snapshots',

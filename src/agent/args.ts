@@ -1,17 +1,21 @@
 import { OperatorError } from '../errors.js';
 import { normalizeEndpoint, normalizeFolder } from '../s3/settings.js';
-import { validateSnapshotName } from '../snapshot/naming.js';
-import { COMPRESSION_MODES, isCompressionMode, type CompressionMode } from './compression.js';
-import type { AgentRemoveRequest, AgentS3Command, AgentS3Target, AgentSaveRequest, AgentUploadRequest } from './protocol.js';
-import { validateRemovableName } from './snapshot-files.js';
+import { validateSnapshotName } from '../model/names.js';
+import { COMPRESSION_MODES, isCompressionMode, type CompressionMode } from '../model/compression.js';
+import type { AgentRemoveRequest } from './protocol/files.js';
+import type { AgentS3Command } from './protocol/s3.js';
+import type { S3Target } from '../s3/settings.js';
+import type { AgentSaveRequest } from './protocol/save.js';
+import type { UploadRequest } from '../s3/upload/upload.js';
+import { validateRemovableName } from '../model/names.js';
 
 export type AgentCommand =
   | { command: 'save'; request: AgentSaveRequest }
-  | { command: 'upload'; request: AgentUploadRequest }
+  | { command: 'upload'; request: UploadRequest }
   | { command: 'list' }
   | { command: 'remove'; request: AgentRemoveRequest }
   | { command: 'verify'; name: string }
-  | { command: AgentS3Command; target: AgentS3Target; names: string[] }
+  | { command: AgentS3Command; target: S3Target; names: string[] }
   | { command: 'version' };
 
 export const AGENT_USAGE =
@@ -68,7 +72,7 @@ function parseCompression(value: string | undefined): { compression?: Compressio
 }
 
 /** The CLI sends normalized values; anything else is refused rather than normalized again. */
-function parseUpload(args: readonly string[]): AgentUploadRequest {
+function parseUpload(args: readonly string[]): UploadRequest {
   const { values, overwrite, pkiBundle } = readOptions('upload', args, UPLOAD_OPTIONS);
   const required = requiredOption('upload', values);
   const folder = values.get('folder');
@@ -77,7 +81,7 @@ function parseUpload(args: readonly string[]): AgentUploadRequest {
   if (region === '') throw new OperatorError('agent upload: --region must not be empty');
   const sha256 = values.get('sha256');
   if (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)) throw new OperatorError('agent upload: --sha256 must be 64 lower-case hex digits');
-  const request: AgentUploadRequest = {
+  const request: UploadRequest = {
     name: required('name'),
     endpoint: required('endpoint'),
     bucket: required('bucket'),
@@ -121,7 +125,7 @@ function parseS3(command: AgentS3Command, args: readonly string[]): AgentCommand
   if (folder === undefined) throw new OperatorError(`agent ${command}: --folder is required (empty for none); ${AGENT_USAGE}`);
   const region = values.get('region');
   if (region === '') throw new OperatorError(`agent ${command}: --region must not be empty`);
-  const target: AgentS3Target = { endpoint: required('endpoint'), bucket: required('bucket'), folder, ...(region === undefined ? {} : { region }) };
+  const target: S3Target = { endpoint: required('endpoint'), bucket: required('bucket'), folder, ...(region === undefined ? {} : { region }) };
   if (normalizeEndpoint(target.endpoint, `agent ${command}: --endpoint`, () => undefined) !== target.endpoint) {
     throw new OperatorError(`agent ${command}: --endpoint ${JSON.stringify(target.endpoint)} must be host[:port], without a scheme`);
   }

@@ -1,6 +1,7 @@
 import { OperatorError } from '../errors.js';
 import { checkPem } from '../s3/settings.js';
-import type { AgentInput, AgentS3Input } from './protocol.js';
+import type { AgentInput } from './protocol/wire.js';
+import type { S3Secrets } from '../s3/settings.js';
 
 /** The state file is a few hundred KiB; this only stops a runaway writer. */
 export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
@@ -38,12 +39,12 @@ function parseStateFile(stateFileBase64: unknown): string {
 }
 
 /** `s3`: both keys or neither (then the node's IAM role); a CA as PEM text. Empty strings count as absent. */
-function parseS3Input(s3: unknown): AgentS3Input {
+function parseS3Input(s3: unknown): S3Secrets {
   if (typeof s3 !== 'object' || s3 === null || Array.isArray(s3)) {
     throw new OperatorError("the agent's standard input: s3 must be an object");
   }
   const fields = s3 as Record<string, unknown>;
-  const text = (field: keyof AgentS3Input): string | undefined => {
+  const text = (field: keyof S3Secrets): string | undefined => {
     const value = fields[field];
     if (value === undefined || value === null || value === '') return undefined;
     if (typeof value !== 'string') throw new OperatorError(`the agent's standard input: s3.${field} must be a string`);

@@ -15,24 +15,16 @@
 import { OperatorError, messageOf } from '../errors.js';
 import { parseAgentArgs, type AgentCommand } from './args.js';
 import { parseAgentInput, readAllInput } from './input.js';
-import {
-  formatProgressLine,
-  formatResultLine,
-  type AgentProgress,
-  type AgentResult,
-  type AgentSaveRequest,
-  type AgentUploadRequest,
-  type AgentUploadResult,
-  type AgentListResult,
-  type AgentRemoveResult,
-  type AgentVerifyResult,
-  type AgentS3ListSuccess,
-  type AgentS3RemoveSuccess,
-  CONTAINER_BACKUP_DIR,
-  NODE_SNAPSHOT_DIR,
-} from './protocol.js';
+import { formatProgressLine, formatResultLine } from './protocol/wire.js';
+import type { ByteProgress, S3Listing, S3Removal } from '../model/snapshot.js';
+import type { AgentSaveResult, AgentSaveRequest } from './protocol/save.js';
+import type { UploadRequest } from '../s3/upload/upload.js';
+import type { AgentUploadResult } from './protocol/upload.js';
+import type { AgentListResult, AgentRemoveResult } from './protocol/files.js';
+import type { AgentVerifyResult } from './protocol/verify.js';
+import { CONTAINER_BACKUP_DIR, NODE_SNAPSHOT_DIR } from '../model/paths.js';
 import { AGENT_VERSION } from './version.js';
-import { RKE_TOOLS_BINARY } from './rke-tools/contract.js';
+import { RKE_TOOLS_BINARY } from '../rke-tools/contract.js';
 
 // Each command's code is imported when that command runs: the AWS SDK alone takes about
 // half a second of CPU to load, which a snapshot (most runs) does not need.
@@ -55,11 +47,11 @@ function quietIpServerNameWarning(): void {
 }
 
 /** Progress lines go to stdout, before the result line (protocol.ts PROGRESS_PREFIX). */
-function printProgress(progress: AgentProgress): void {
+function printProgress(progress: ByteProgress): void {
   process.stdout.write(`${formatProgressLine(progress)}\n`);
 }
 
-async function runSave(request: AgentSaveRequest, signal: AbortSignal): Promise<AgentResult> {
+async function runSave(request: AgentSaveRequest, signal: AbortSignal): Promise<AgentSaveResult> {
   try {
     const input = parseAgentInput(await readAllInput(process.stdin));
     const { saveSnapshot } = await import('./save.js');
@@ -71,10 +63,10 @@ async function runSave(request: AgentSaveRequest, signal: AbortSignal): Promise<
   }
 }
 
-async function runUpload(request: AgentUploadRequest, signal: AbortSignal): Promise<AgentUploadResult> {
+async function runUpload(request: UploadRequest, signal: AbortSignal): Promise<AgentUploadResult> {
   try {
     const input = parseAgentInput(await readAllInput(process.stdin));
-    const { uploadSnapshot } = await import('./upload.js');
+    const { uploadSnapshot } = await import('../s3/upload/upload.js');
     return await uploadSnapshot(request, input, { log, signal, onProgress: printProgress });
   } catch (error) {
     if (error instanceof OperatorError) return { ok: false, error: error.message };
@@ -102,7 +94,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // rke-tools' command line (RKE runs it as the container's command, after our entrypoint,
   // or /opt/rke-tools/rke-etcd-backup runs us with it): see rke-tools/contract.ts.
   if (argv[0] === RKE_TOOLS_BINARY) {
-    const { runRkeTools } = await import('./rke-tools/run.js');
+    const { runRkeTools } = await import('./rke-tools.js');
     return runRkeTools(argv.slice(1), { env: process.env, write: log, signal: abortOnSignals() });
   }
   let command: AgentCommand;
@@ -119,8 +111,8 @@ async function main(argv: readonly string[]): Promise<number> {
   if (command.command === 'list' || command.command === 'remove' || command.command === 'verify') {
     const options = { backupDir: CONTAINER_BACKUP_DIR, displayDir: NODE_SNAPSHOT_DIR, log };
     try {
-      if (command.command === 'verify') return report(await (await import('./verify-copy.js')).verifySnapshotCopy(command.name, options));
-      const { listSnapshotFiles, removeSnapshotFiles } = await import('./snapshot-files.js');
+      if (command.command === 'verify') return report(await (await import('../archive/verify-copy.js')).verifySnapshotCopy(command.name, options));
+      const { listSnapshotFiles, removeSnapshotFiles } = await import('./files.js');
       return report(command.command === 'list' ? await listSnapshotFiles(options) : await removeSnapshotFiles(command.request.names, options));
     } catch (error) {
       if (!(error instanceof OperatorError)) log(error instanceof Error && error.stack !== undefined ? error.stack : String(error));
@@ -132,7 +124,7 @@ async function main(argv: readonly string[]): Promise<number> {
     try {
       const input = parseAgentInput(await readAllInput(process.stdin));
       const options = { log, signal };
-      const { listS3Snapshots, removeS3Snapshots, verifyS3Snapshot } = await import('./s3-inventory.js');
+      const { listS3Snapshots, removeS3Snapshots, verifyS3Snapshot } = await import('../s3/inventory.js');
       if (command.command === 's3-list') return report(await listS3Snapshots(command.target, input, options));
       if (command.command === 's3-remove') return report(await removeS3Snapshots(command.target, command.names, input, options));
       return report(await verifyS3Snapshot(command.target, command.names[0]!, input, options));
@@ -148,7 +140,7 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function report(
-  result: AgentResult | AgentUploadResult | AgentListResult | AgentRemoveResult | AgentVerifyResult | AgentS3ListSuccess | AgentS3RemoveSuccess,
+  result: AgentSaveResult | AgentUploadResult | AgentListResult | AgentRemoveResult | AgentVerifyResult | S3Listing | S3Removal,
 ): Promise<number> {
   if (!result.ok) log(`ERROR ${result.error}`);
   const usage = process.resourceUsage();

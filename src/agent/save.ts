@@ -2,24 +2,18 @@ import { join, posix } from 'node:path';
 import { connectEtcd, type EtcdClient } from '../etcd/client.js';
 import { describeGrpcError } from '../etcd/grpc-error.js';
 import { checkEtcdHealth } from '../etcd/health.js';
-import { snapshotStream } from '../etcd/snapshot-stream.js';
+import { DEFAULT_SNAPSHOT_IDLE_TIMEOUT_MS, snapshotStream } from '../etcd/snapshot-stream.js';
 import { OperatorError, messageOf } from '../errors.js';
-import { checkTargetFree, ensureDirectory, type AtomicTarget } from './atomic-file.js';
-import { writeSnapshotArchive } from './archive.js';
-import { COMPRESSION_LEVELS, DEFAULT_COMPRESSION } from './compression.js';
-import { checkPkiBundleTarget, pkiBundleTarget, scanPkiDirectory, writePkiBundle, type PkiScan } from './pki-bundle.js';
-import {
-  CONTAINER_BACKUP_DIR,
-  CONTAINER_KUBERNETES_DIR,
-  CONTAINER_SSL_DIR,
-  NODE_SNAPSHOT_DIR,
-  type AgentInput,
-  type AgentPkiBundle,
-  type AgentSaveRequest,
-  type AgentSuccess,
-} from './protocol.js';
-import { deployStateFile, removeStateFile } from './state-file.js';
-import type { ProgressReport } from './progress.js';
+import { checkTargetFree, ensureDirectory, type AtomicTarget } from '../archive/atomic-file.js';
+import { writeSnapshotArchive } from '../archive/snapshot-zip.js';
+import { COMPRESSION_LEVELS, DEFAULT_COMPRESSION } from '../model/compression.js';
+import { checkPkiBundleTarget, pkiBundleTarget, scanPkiDirectory, writePkiBundle, type PkiScan } from '../archive/pki-bundle.js';
+import { CONTAINER_BACKUP_DIR, CONTAINER_KUBERNETES_DIR, CONTAINER_SSL_DIR, NODE_SNAPSHOT_DIR } from '../model/paths.js';
+import type { AgentInput } from './protocol/wire.js';
+import type { PkiBundleFile, SavedSnapshot } from '../model/snapshot.js';
+import type { AgentSaveRequest } from './protocol/save.js';
+import { deployStateFile, removeStateFile } from '../archive/state-file.js';
+import type { ProgressReport } from '../archive/progress-tally.js';
 
 export interface AgentDirectories {
   /** Where the node's /opt/rke/etcd-snapshots is seen. */
@@ -32,9 +26,6 @@ export const CONTAINER_DIRECTORIES: AgentDirectories = {
   backupDir: CONTAINER_BACKUP_DIR,
   kubernetesDir: CONTAINER_KUBERNETES_DIR,
 };
-
-/** etcd streams a snapshot steadily; this long without a byte means it is stuck. */
-export const DEFAULT_SNAPSHOT_IDLE_TIMEOUT_MS = 60_000;
 
 export interface SaveOptions {
   directories?: AgentDirectories;
@@ -50,7 +41,7 @@ export interface SaveOptions {
  * The agent's job on one etcd node: health check, snapshot streamed into
  * /opt/rke/etcd-snapshots/NAME.zip (with the state file when given), verified.
  */
-export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput, options: SaveOptions = {}): Promise<AgentSuccess> {
+export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput, options: SaveOptions = {}): Promise<SavedSnapshot> {
   const started = Date.now();
   const directories = options.directories ?? CONTAINER_DIRECTORIES;
   const log = options.log ?? (() => undefined);
@@ -107,7 +98,7 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
 }
 
 /** RKE wrote the bundle after the snapshot too; if it fails now, the operator learns that the snapshot itself is there. */
-async function savePkiBundle(scan: PkiScan, backupDir: string, zipPath: string, signal?: AbortSignal): Promise<AgentPkiBundle> {
+async function savePkiBundle(scan: PkiScan, backupDir: string, zipPath: string, signal?: AbortSignal): Promise<PkiBundleFile> {
   try {
     return await writePkiBundle(scan, pkiBundleTarget(backupDir), signal);
   } catch (error) {

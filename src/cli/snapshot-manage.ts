@@ -6,9 +6,9 @@
  * from one etcd node's container (s3-location.ts).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { locateBundledAgentImage } from '../agent/bundled-image.js';
-import type { AgentRemoveSuccess, AgentS3RemoveSuccess } from '../agent/protocol.js';
-import { validateRemovableName } from '../agent/snapshot-files.js';
+import { locateBundledAgentImage } from '../docker/bundled-image.js';
+import type { SnapshotRemoval, S3Removal } from '../model/snapshot.js';
+import { validateRemovableName } from '../model/names.js';
 import { loadClusterConfig, type NodeConfig } from '../config/cluster.js';
 import { OperatorError } from '../errors.js';
 import { listenForInterruption } from './interruption.js';
@@ -36,9 +36,9 @@ import {
   type LocationPrune,
   type LocationRemoval,
 } from '../snapshot/inventory.js';
-import { listNode, removeOnNode, verifyOnNode, type NodeOutcome } from '../snapshot/node-files.js';
+import { listNode, removeOnNode, verifyOnNode, type NodeOutcome } from '../snapshot/docker-runtime/node-files.js';
 import { listS3, removeOnS3, verifyOnS3, type S3Outcome } from '../snapshot/s3-location.js';
-import type { RunContext } from '../snapshot/node-snapshot.js';
+import type { RunContext } from '../snapshot/docker-runtime/node-snapshot.js';
 import { mapConcurrently, openBastion } from '../snapshot/save.js';
 import {
   addDebugOption,
@@ -204,7 +204,7 @@ export async function runSnapshotRm(flags: ManageFlags & { name: string }, log: 
   });
 }
 
-function s3Removal(outcome: S3Outcome<AgentS3RemoveSuccess>, log: Logger): LocationRemoval {
+function s3Removal(outcome: S3Outcome<S3Removal>, log: Logger): LocationRemoval {
   if (!outcome.ok) return { ...outcome.location, ok: false, error: outcome.error };
   const markers = outcome.result.names.flatMap((n) => n.removed.filter((r) => r.deleteMarker !== undefined));
   if (outcome.result.versioned && markers.length) {
@@ -256,7 +256,7 @@ function s3Warned<T>(outcome: S3Outcome<T>, log: Logger): S3Outcome<T> {
   return outcome;
 }
 
-function toRemoval(outcome: NodeOutcome<AgentRemoveSuccess>): LocationRemoval {
+function toRemoval(outcome: NodeOutcome<SnapshotRemoval>): LocationRemoval {
   return outcome.ok ? { ...where(outcome.node), ok: true, names: outcome.result.names } : { ...where(outcome.node), ok: false, error: outcome.error };
 }
 

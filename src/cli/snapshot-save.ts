@@ -1,6 +1,6 @@
-import { COMPRESSION_MODES, DEFAULT_COMPRESSION, type CompressionMode } from '../agent/compression.js';
+import { COMPRESSION_MODES, DEFAULT_COMPRESSION, type CompressionMode } from '../model/compression.js';
 import { Command, Option } from 'commander';
-import { locateBundledAgentImage } from '../agent/bundled-image.js';
+import { locateBundledAgentImage } from '../docker/bundled-image.js';
 import { loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
 import type { ImageSource } from '../docker/image.js';
 import { resolveRegistryImage } from '../docker/registry.js';
@@ -8,13 +8,13 @@ import { OperatorError } from '../errors.js';
 import { listenForInterruption } from './interruption.js';
 import { withProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
 import type { Logger } from '../log.js';
-import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '../snapshot/naming.js';
+import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '../model/names.js';
 import { formatPlan, planSave } from '../snapshot/plan.js';
 import { formatResultTable } from '../snapshot/report.js';
 import { saveResultDocument } from '../snapshot/result-json.js';
 import { RUNTIME_NAMES, verdictFor, type RuntimeName } from '../snapshot/result.js';
 import { saveSnapshots } from '../snapshot/save.js';
-import { IMAGE_CONTRACT_CHOICES, type ImageContractChoice } from '../snapshot/rke-tools-node.js';
+import { IMAGE_CONTRACT_CHOICES, type ImageContractChoice } from '../snapshot/docker-runtime/rke-tools-image.js';
 import {
   addDebugOption,
   addNodeAccessOptions,

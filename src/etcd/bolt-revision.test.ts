@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { BoltFormatError, BoltRevisionScanner } from './bolt-revision.js';
 import { BoltRevisionTap, readBoltRevision } from './bolt-revision-stream.js';
-import { BOLT_FIXTURE_REVISIONS, loadBoltFixture } from './bolt-fixtures.js';
+import { BOLT_FIXTURE_REVISIONS, loadBoltFixture } from '../../test/fixtures/etcd/bolt-fixtures.js';
 
 // Real etcd snapshots, with the revision `etcdctl snapshot status -w json` printed for each.
 const expected = BOLT_FIXTURE_REVISIONS as Record<string, number>;

@@ -12,6 +12,9 @@ import type { SnapshotResponse } from './messages.js';
 const DEFAULT_BUFFER_BYTES = 1024 * 1024;
 
 /** The server stream of Maintenance.Snapshot: an object-mode Readable that can be cancelled. */
+/** etcd streams a snapshot steadily; this long without a byte means it is stuck. */
+export const DEFAULT_SNAPSHOT_IDLE_TIMEOUT_MS = 60_000;
+
 export interface SnapshotCall extends Readable {
   cancel(): void;
 }

@@ -152,3 +152,26 @@ async function resolveCredentials(
   }
   return hasAccess ? { accessKeyId: accessKeyId!, secretAccessKey: secretAccessKey! } : undefined;
 }
+
+/** Where S3 snapshots are, without the secrets: what a job's arguments carry. */
+export interface S3Target {
+  /** host[:port] without scheme; always HTTPS. */
+  endpoint: string;
+  bucket: string;
+  region?: string;
+  /** Normalized key prefix without leading/trailing slashes; '' for none. */
+  folder: string;
+}
+
+/** The secrets and trust of an S3 target: what travels on a job's standard input, never in arguments. */
+export interface S3Secrets {
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  /** PEM text of the CA to trust for a custom endpoint. */
+  customCaPem?: string;
+}
+
+/** The part of a job's standard input document the S3 code reads. */
+export interface S3SecretsInput {
+  s3?: S3Secrets;
+}

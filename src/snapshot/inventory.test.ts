@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { AgentListedFile, AgentS3ListedObject } from '../agent/protocol.js';
+import type { SnapshotFile, SnapshotObject } from '../model/snapshot.js';
 import {
   JSON_SCHEMA_VERSION,
   formatLsTable,
@@ -24,8 +24,8 @@ import {
   type LocationRemoval,
 } from './inventory.js';
 
-const zip = (name: string, modified: string, size = 100): AgentListedFile => ({ file: `${name}.zip`, kind: 'zip', name, size, modified });
-const node = (address: string, files: AgentListedFile[]): LocationListing => ({
+const zip = (name: string, modified: string, size = 100): SnapshotFile => ({ file: `${name}.zip`, kind: 'zip', name, size, modified });
+const node = (address: string, files: SnapshotFile[]): LocationListing => ({
   location: 'node', node: address, ok: true, dir: '/opt/rke/etcd-snapshots', files, skipped: [],
 });
 
@@ -38,7 +38,7 @@ test('prune keeps the N newest zips by time and removes the older ones', () => {
 });
 
 test('prune never touches raw files or the PKI bundle; fewer than N removes nothing', () => {
-  const files: AgentListedFile[] = [
+  const files: SnapshotFile[] = [
     zip('a', '2024-01-01T00:00:00Z'),
     { file: 'raw', kind: 'raw', name: 'raw', size: 1, modified: '2020-01-01T00:00:00Z' },
     { file: 'pki.bundle.tar.gz', kind: 'pki-bundle', name: 'pki.bundle.tar.gz', size: 1, modified: '2020-01-01T00:00:00Z' },
@@ -177,7 +177,7 @@ test('ls --s3: S3 is its own location; objects grouped with the nodes\' copies, 
 });
 
 test('prune --s3 plans the S3 location like a node: by modification time, zips only', () => {
-  const objects: AgentS3ListedObject[] = [
+  const objects: SnapshotObject[] = [
       { file: 'n1.zip', key: 'prod/n1.zip', kind: 'zip', name: 'n1', size: 1, modified: '2024-01-01T00:00:00.000Z', etag: 'x' },
       { file: 'n2.zip', key: 'prod/n2.zip', kind: 'zip', name: 'n2', size: 1, modified: '2024-01-02T00:00:00.000Z', etag: 'y' },
       { file: 'n1.pki.bundle.tar.gz', key: 'prod/n1.pki.bundle.tar.gz', kind: 'pki-bundle', name: 'n1.pki.bundle.tar.gz', size: 1, modified: '2020-01-01T00:00:00.000Z', etag: 'z' },

@@ -2,8 +2,8 @@
  * One description of a snapshot copy wherever it lives, and the pure logic of ls, rm and
  * prune on top of it: grouping by name, the prune plan, the JSON documents and tables.
  */
-import type { AgentListedFile, AgentRemovedName, AgentS3ListedObject, AgentS3VerifySuccess, AgentSkippedEntry, AgentVerifySuccess } from '../agent/protocol.js';
-import { validateRemovableName } from '../agent/snapshot-files.js';
+import type { SnapshotFile, RemovedSnapshot, SnapshotObject, ObjectCheck, SkippedEntry, CopyCheck } from '../model/snapshot.js';
+import { validateRemovableName } from '../model/names.js';
 import { messageOf } from '../errors.js';
 import { formatBytes } from './report.js';
 
@@ -38,7 +38,7 @@ export type SnapshotCopy = CopyPlace & {
   name: string;
   /** Full path on the node, or s3://BUCKET/KEY. */
   file: string;
-  kind: AgentListedFile['kind'];
+  kind: SnapshotFile['kind'];
   size: number;
   modified: string;
   /** On a node: computed (files up to 64 MiB); on S3: the sha256 our upload recorded with the object. */
@@ -53,7 +53,7 @@ export type CopyPlace = NodeLocation | Omit<S3Location, 'via'>;
 
 /** A location's listing: its files, or why it could not be listed. */
 export type LocationListing = Location &
-  ({ ok: true; dir: string; files: Array<AgentListedFile | AgentS3ListedObject>; skipped: AgentSkippedEntry[] } | { ok: false; error: string });
+  ({ ok: true; dir: string; files: Array<SnapshotFile | SnapshotObject>; skipped: SkippedEntry[] } | { ok: false; error: string });
 
 export interface SnapshotGroup {
   name: string;
@@ -169,7 +169,7 @@ export function table(headers: string[], rows: string[][]): string[] {
 }
 
 /** A location's answer to rm (or prune's removal): what happened to each name. */
-export type LocationRemoval = Location & ({ ok: true; names: AgentRemovedName[] } | { ok: false; error: string });
+export type LocationRemoval = Location & ({ ok: true; names: RemovedSnapshot[] } | { ok: false; error: string });
 
 export function rmDocument(name: string, removals: LocationRemoval[]): object {
   return {
@@ -217,7 +217,7 @@ export interface PrunePlan {
  * snapshot name, a time that does not parse, or a tie across the cut cannot be ordered
  * safely: such snapshots are listed, not removed.
  */
-export function planPrune(files: AgentListedFile[], keep: number): PrunePlan {
+export function planPrune(files: SnapshotFile[], keep: number): PrunePlan {
   const unordered: PrunePlan['unordered'] = [];
   const ordered: Array<{ name: string; time: number }> = [];
   for (const file of files) {
@@ -249,7 +249,7 @@ export function planPrune(files: AgentListedFile[], keep: number): PrunePlan {
 
 /** One location's prune: its plan and, unless a dry run, what the removal did. */
 export type LocationPrune = Location &
-  ({ ok: true; plan: PrunePlan; removal?: { ok: true; names: AgentRemovedName[] } | { ok: false; error: string } } | { ok: false; error: string });
+  ({ ok: true; plan: PrunePlan; removal?: { ok: true; names: RemovedSnapshot[] } | { ok: false; error: string } } | { ok: false; error: string });
 
 export function pruneStatus(prune: LocationPrune & { ok: true }, name: string, dryRun: boolean): string {
   if (dryRun) return 'would-remove';
@@ -308,9 +308,9 @@ export function pruneExitCode(prunes: LocationPrune[]): number {
 }
 
 /** A copy as verified: the agent's finding; on S3 also its ETag/version, and the comparison with the nodes' copies. */
-export type VerifiedCopy = Omit<AgentS3VerifySuccess, 'ok' | 'durationMs' | 'peakRssBytes' | 'status'> & {
+export type VerifiedCopy = Omit<ObjectCheck, 'ok' | 'durationMs' | 'peakRssBytes' | 'status'> & {
   /** differs: the S3 copy is intact but matches no node's good copy (compareWithNodes). */
-  status: AgentVerifySuccess['status'] | 'differs';
+  status: CopyCheck['status'] | 'differs';
   /** S3: the nodes whose copy is byte-identical to the object (the one it was uploaded from). */
   matches?: string[];
 };

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CONTAINER_KUBERNETES_DIR } from '../agent/protocol.js';
+import { CONTAINER_KUBERNETES_DIR } from '../model/paths.js';
 
 /** Where a node keeps what the agent sees as /etc/kubernetes: `<prefix_path>/etc/kubernetes`. */
 export function nodeKubernetesDir(prefixPath: string): string {

@@ -3,9 +3,9 @@
  * flags alone. Nothing here touches a node, a registry or S3, and no secret is shown:
  * credentials are named by where they come from.
  */
-import { COMPRESSION_LEVELS, type CompressionMode } from '../agent/compression.js';
+import { COMPRESSION_LEVELS, type CompressionMode } from '../model/compression.js';
 import path from 'node:path';
-import { NODE_SNAPSHOT_DIR, PKI_BUNDLE_FILE_NAME } from '../agent/protocol.js';
+import { NODE_SNAPSHOT_DIR, PKI_BUNDLE_FILE_NAME } from '../model/paths.js';
 import type { ClusterConfig } from '../config/cluster.js';
 import type { ImageSource } from '../docker/image.js';
 import { pkiBundleObjectKey, snapshotObjectKey } from '../s3/key.js';

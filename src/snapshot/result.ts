@@ -1,4 +1,4 @@
-import type { AgentPkiBundle, AgentUploadSuccess } from '../agent/protocol.js';
+import type { PkiBundleFile, UploadedSnapshot } from '../model/snapshot.js';
 
 /** `--runtime`: docker (the agent in a one-off container, RKE's way) or ssh (agentless: etcd through an SSH tunnel, the zip over SFTP). */
 export const RUNTIME_NAMES = ['docker', 'ssh'] as const;
@@ -23,7 +23,7 @@ export interface NodeResult {
   revision?: number;
   stateFileIncluded?: boolean;
   /** With --pki-bundle: the node's pki.bundle.tar.gz. */
-  pkiBundle?: AgentPkiBundle;
+  pkiBundle?: PkiBundleFile;
   durationMs: number;
   /** Where durationMs went, phase by phase (in --output json and under --debug). */
   timings?: NodeTimings;
@@ -32,7 +32,7 @@ export interface NodeResult {
   /** On failure: one line naming the node and the cause. */
   error?: string;
   /** With --s3, on the one node whose copy went to S3. */
-  upload?: AgentUploadSuccess | ReportedUpload;
+  upload?: UploadedSnapshot | ReportedUpload;
   /** With --s3, on each node whose upload was tried and failed. */
   uploadError?: string;
   /** Things the operator should know even when the node succeeded. */

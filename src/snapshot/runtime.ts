@@ -1,8 +1,8 @@
-import type { AgentUploadSuccess } from '../agent/protocol.js';
+import type { UploadedSnapshot } from '../model/snapshot.js';
 import type { NodeConfig } from '../config/cluster.js';
 import type { S3Settings } from '../s3/settings.js';
-import { snapshotNode, type RunContext } from './node-snapshot.js';
-import { uploadFromNode } from './node-upload.js';
+import { snapshotNode, type RunContext } from './docker-runtime/node-snapshot.js';
+import { uploadFromNode } from './docker-runtime/node-upload.js';
 import type { NodeResult, ReportedUpload, RuntimeName } from './result.js';
 
 /**
@@ -15,7 +15,7 @@ export interface NodeRuntime {
   /** Never throws: a failure is the result's `error`. */
   snapshot(node: NodeConfig, context: RunContext): Promise<NodeResult>;
   /** Uploads the node's NAME.zip; throws on failure (uploadOneCopy tries the next node). */
-  upload(node: NodeConfig, settings: S3Settings, context: RunContext, result: NodeResult): Promise<AgentUploadSuccess | ReportedUpload>;
+  upload(node: NodeConfig, settings: S3Settings, context: RunContext, result: NodeResult): Promise<UploadedSnapshot | ReportedUpload>;
 }
 
 /** docker: the agent in one-off containers on the node's engine, the upload from the node (its IAM role). */

@@ -9,22 +9,13 @@
  * tried. When the agent ran and S3 refused or failed (wrong key, bucket not found, endpoint
  * down), that answer is final: another node would ask the same S3 the same question.
  */
-import {
-  agentS3Args,
-  parseS3ListResultLine,
-  parseS3RemoveResultLine,
-  parseS3VerifyResultLine,
-  type AgentFailure,
-  type AgentS3Command,
-  type AgentS3ListSuccess,
-  type AgentS3RemoveSuccess,
-  type AgentS3VerifySuccess,
-} from '../agent/protocol.js';
+import { agentS3Args, parseS3ListResultLine, parseS3RemoveResultLine, parseS3VerifyResultLine, type AgentS3Command } from '../agent/protocol/s3.js';
+import type { Failure, S3Listing, S3Removal, ObjectCheck } from '../model/snapshot.js';
 import type { NodeConfig } from '../config/cluster.js';
 import type { S3Settings } from '../s3/settings.js';
 import type { S3Location } from './inventory.js';
-import { agentResult, ensureAgentImage, failureMessage, runAgentContainer, withNodeEngine, type RunContext } from './node-snapshot.js';
-import { s3TargetOf, uploadSecretsFor } from './node-upload.js';
+import { agentResult, ensureAgentImage, failureMessage, runAgentContainer, withNodeEngine, type RunContext } from './docker-runtime/node-snapshot.js';
+import { s3TargetOf, uploadSecretsFor } from './docker-runtime/node-upload.js';
 
 export const S3_LIST_CONTAINER_NAME = 'etcd-snapshot-s3-ls';
 export const S3_REMOVE_CONTAINER_NAME = 'etcd-snapshot-s3-rm';
@@ -37,15 +28,15 @@ export function s3Location(settings: S3Settings): S3Location {
   return { location: 's3', endpoint: settings.endpoint, bucket: settings.bucketName, folder: settings.folder };
 }
 
-export function listS3(nodes: NodeConfig[], settings: S3Settings, context: RunContext): Promise<S3Outcome<AgentS3ListSuccess>> {
+export function listS3(nodes: NodeConfig[], settings: S3Settings, context: RunContext): Promise<S3Outcome<S3Listing>> {
   return onS3(nodes, settings, context, 's3-list', S3_LIST_CONTAINER_NAME, [], parseS3ListResultLine);
 }
 
-export function removeOnS3(nodes: NodeConfig[], settings: S3Settings, names: string[], context: RunContext): Promise<S3Outcome<AgentS3RemoveSuccess>> {
+export function removeOnS3(nodes: NodeConfig[], settings: S3Settings, names: string[], context: RunContext): Promise<S3Outcome<S3Removal>> {
   return onS3(nodes, settings, context, 's3-remove', S3_REMOVE_CONTAINER_NAME, names, parseS3RemoveResultLine);
 }
 
-export function verifyOnS3(nodes: NodeConfig[], settings: S3Settings, name: string, context: RunContext): Promise<S3Outcome<AgentS3VerifySuccess>> {
+export function verifyOnS3(nodes: NodeConfig[], settings: S3Settings, name: string, context: RunContext): Promise<S3Outcome<ObjectCheck>> {
   return onS3(nodes, settings, context, 's3-verify', S3_VERIFY_CONTAINER_NAME, [name], parseS3VerifyResultLine);
 }
 
@@ -57,7 +48,7 @@ async function onS3<T extends { ok: true }>(
   command: AgentS3Command,
   containerName: string,
   names: string[],
-  parse: (stdout: string) => T | AgentFailure | undefined,
+  parse: (stdout: string) => T | Failure | undefined,
 ): Promise<S3Outcome<T>> {
   const warnings: string[] = [];
   const location = s3Location(settings);

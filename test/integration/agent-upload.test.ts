@@ -16,9 +16,11 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { OperatorError } from '../../src/errors.js';
-import type { AgentInput, AgentUploadRequest, AgentUploadSuccess } from '../../src/agent/protocol.js';
-import { uploadSnapshot } from '../../src/agent/upload.js';
-import { PART_SIZE } from '../../src/agent/upload-send.js';
+import type { AgentInput } from '../../src/agent/protocol/wire.js';
+import type { UploadRequest } from '../../src/s3/upload/upload.js';
+import type { UploadedSnapshot } from '../../src/model/snapshot.js';
+import { uploadSnapshot } from '../../src/s3/upload/upload.js';
+import { PART_SIZE } from '../../src/s3/upload/send.js';
 import { createS3Client } from '../../src/s3/client.js';
 import { snapshotObjectKey } from '../../src/s3/key.js';
 import { perTestDirectory } from '../support/case-dirs.js';
@@ -63,7 +65,7 @@ async function snapshot(size: number): Promise<{ name: string; bytes: Buffer }> 
   return { name, bytes };
 }
 
-function request(name: string, overrides: Partial<AgentUploadRequest> = {}): AgentUploadRequest {
+function request(name: string, overrides: Partial<UploadRequest> = {}): UploadRequest {
   return { name, endpoint: lab.endpoint, bucket: lab.bucket, folder: FOLDER, overwrite: false, ...overrides };
 }
 
@@ -71,13 +73,13 @@ function adminInput(overrides: AgentInput['s3'] = {}): AgentInput {
   return { s3: { accessKeyId: lab.accessKey, secretAccessKey: lab.secretKey, customCaPem: caPem, ...overrides } };
 }
 
-async function upload(req: AgentUploadRequest, input: AgentInput): Promise<{ result: AgentUploadSuccess; logs: string[] }> {
+async function upload(req: UploadRequest, input: AgentInput): Promise<{ result: UploadedSnapshot; logs: string[] }> {
   const logs: string[] = [];
   const result = await uploadSnapshot(req, input, { backupDir: dirs.path, log: (line) => logs.push(line) });
   return { result, logs };
 }
 
-async function uploadFails(req: AgentUploadRequest, input: AgentInput): Promise<string> {
+async function uploadFails(req: UploadRequest, input: AgentInput): Promise<string> {
   try {
     await uploadSnapshot(req, input, { backupDir: dirs.path });
   } catch (error) {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { AGENT_USAGE } from '../../src/agent/args.js';
-import { parseResultLine, type AgentSaveRequest } from '../../src/agent/protocol.js';
+import { parseSaveResultLine, type AgentSaveRequest } from '../../src/agent/protocol/save.js';
 import { saveSnapshot } from '../../src/agent/save.js';
 import {
   TEST_ETCD_IP,
@@ -216,7 +216,7 @@ describe('agent entry point', () => {
       (error: { code: number; stdout: string; stderr: string }) => error,
     );
     assert.equal(failure.code, 1);
-    assert.deepEqual(parseResultLine(failure.stdout), {
+    assert.deepEqual(parseSaveResultLine(failure.stdout), {
       ok: false,
       error: `agent save: unknown argument "--bogus"; ${AGENT_USAGE}`,
     });

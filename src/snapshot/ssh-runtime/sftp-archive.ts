@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import { alreadyExistsError, type AtomicTarget } from '../../agent/atomic-file.js';
-import { writeArchiveContent, type ArchiveContent, type WrittenArchive } from '../../agent/archive.js';
-import { verifyArchive } from '../../agent/verify-archive.js';
+import { alreadyExistsError, type AtomicTarget } from '../../archive/atomic-file.js';
+import { writeArchiveContent, type ArchiveContent, type WrittenArchive } from '../../archive/snapshot-zip.js';
+import { verifyArchive } from '../../archive/verify-zip.js';
 import { OperatorError } from '../../errors.js';
 import { SftpError, SftpSink, type NodeSftp, type SftpFile } from '../../ssh/sftp.js';
 

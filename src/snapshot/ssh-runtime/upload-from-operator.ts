@@ -1,12 +1,12 @@
-import type { AgentUploadSuccess } from '../../agent/protocol.js';
-import { uploadOpenedSnapshot } from '../../agent/upload.js';
+import type { UploadedSnapshot } from '../../model/snapshot.js';
+import { uploadOpenedSnapshot } from '../../s3/upload/upload.js';
 import type { NodeConfig } from '../../config/cluster.js';
 import { OperatorError } from '../../errors.js';
 import type { S3Settings } from '../../s3/settings.js';
 import { NodeSftp } from '../../ssh/sftp.js';
-import { withNodeSsh, type RunContext } from '../node-snapshot.js';
+import { withNodeSsh, type RunContext } from '../docker-runtime/node-snapshot.js';
 import { SFTP_REQUEST_TIMEOUT_MS } from './node-snapshot-ssh.js';
-import { uploadRequestFor, uploadSecretsFor } from '../node-upload.js';
+import { uploadRequestFor, uploadSecretsFor } from '../docker-runtime/node-upload.js';
 import type { NodeResult } from '../result.js';
 
 const lostConnectionAdvice = 'the upload was stopped (an incomplete multipart upload is aborted); check that sshd is up and run again';
@@ -17,7 +17,7 @@ const lostConnectionAdvice = 'the upload was stopped (an incomplete multipart up
  * so this machine's credential chain applies. The object's sha256 metadata is the one the
  * snapshot step read back; the upload fails if the bytes sent hash to anything else.
  */
-export async function uploadFromOperator(node: NodeConfig, settings: S3Settings, context: RunContext, result: NodeResult): Promise<AgentUploadSuccess> {
+export async function uploadFromOperator(node: NodeConfig, settings: S3Settings, context: RunContext, result: NodeResult): Promise<UploadedSnapshot> {
   const path = result.file;
   const sha256 = result.sha256;
   if (path === undefined || sha256 === undefined) throw new Error(`host ${node.address}: no snapshot file to upload`);

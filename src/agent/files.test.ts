@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { parseAgentArgs } from './args.js';
+import { agentRemoveArgs } from './protocol/files.js';
+import { listSnapshotFiles, removeSnapshotFiles } from './files.js';
+import { classifyEntry, validateRemovableName } from '../model/names.js';
+
+function backupDir(): { dir: string; outside: string } {
+  const root = mkdtempSync(path.join(tmpdir(), 'snapshot-files-'));
+  const dir = path.join(root, 'backup');
+  const outside = path.join(root, 'outside');
+  mkdirSync(dir);
+  mkdirSync(outside);
+  return { dir, outside };
+}
+
+const options = (dir: string) => ({ backupDir: dir, displayDir: '/opt/rke/etcd-snapshots' });
+
+test('classifies zip, raw, PKI bundle; hidden temporary files are not snapshots', () => {
+  assert.deepEqual(classifyEntry('a.zip'), { kind: 'zip', name: 'a' });
+  assert.deepEqual(classifyEntry('pki.bundle.tar.gz'), { kind: 'pki-bundle', name: 'pki.bundle.tar.gz' });
+  assert.deepEqual(classifyEntry('old-raw'), { kind: 'raw', name: 'old-raw' });
+  assert.equal(classifyEntry('.a.zip.tmp-0123abcd'), undefined);
+  assert.deepEqual(classifyEntry('.zip'), undefined);
+});
+
+test('lists regular files with size, time and sha256; symlinks and directories are skipped, never followed', async () => {
+  const { dir, outside } = backupDir();
+  writeFileSync(path.join(dir, 'a.zip'), 'zip-a');
+  utimesSync(path.join(dir, 'a.zip'), new Date('2024-01-02T03:04:05Z'), new Date('2024-01-02T03:04:05Z'));
+  writeFileSync(path.join(dir, 'raw'), 'raw');
+  writeFileSync(path.join(dir, 'pki.bundle.tar.gz'), 'bundle');
+  writeFileSync(path.join(dir, '.b.zip.tmp-00'), 'tmp');
+  writeFileSync(path.join(outside, 'secret'), 'secret');
+  symlinkSync(path.join(outside, 'secret'), path.join(dir, 'link.zip'));
+  mkdirSync(path.join(dir, 'sub.zip'));
+  const listed = await listSnapshotFiles(options(dir));
+  assert.deepEqual(listed.files.map((f) => [f.file, f.kind, f.name, f.size]), [
+    ['a.zip', 'zip', 'a', 5],
+    ['pki.bundle.tar.gz', 'pki-bundle', 'pki.bundle.tar.gz', 6],
+    ['raw', 'raw', 'raw', 3],
+  ]);
+  assert.equal(listed.files[0]!.modified, '2024-01-02T03:04:05.000Z');
+  assert.match(listed.files[0]!.sha256 ?? '', /^[0-9a-f]{64}$/);
+  assert.deepEqual(listed.skipped.map((s) => s.file).sort(), ['link.zip', 'sub.zip']);
+  assert.match(listed.skipped.find((s) => s.file === 'link.zip')!.reason, /symlink/);
+});
+
+test('no sha256 above the size limit; a missing directory lists nothing', async () => {
+  const { dir } = backupDir();
+  writeFileSync(path.join(dir, 'big.zip'), Buffer.alloc(2048));
+  const listed = await listSnapshotFiles({ ...options(dir), sha256MaxBytes: 1024 });
+  assert.equal(listed.files[0]!.sha256, undefined);
+  const none = await listSnapshotFiles(options(path.join(dir, 'absent')));
+  assert.deepEqual(none.files, []);
+});
+
+test('removes NAME.zip and raw NAME; missing is reported, not an error', async () => {
+  const { dir } = backupDir();
+  writeFileSync(path.join(dir, 'a.zip'), 'zip');
+  writeFileSync(path.join(dir, 'a'), 'raw');
+  writeFileSync(path.join(dir, 'b.zip'), 'other');
+  const result = await removeSnapshotFiles(['a', 'gone'], options(dir));
+  assert.deepEqual(result.names.map((n) => [n.name, n.status, n.removed.map((r) => r.file)]), [
+    ['a', 'removed', ['a.zip', 'a']],
+    ['gone', 'missing', []],
+  ]);
+  assert.deepEqual(readdirSync(dir), ['b.zip']);
+});
+
+test('a symlink or directory of that name is refused and left alone; its target is untouched', async () => {
+  const { dir, outside } = backupDir();
+  writeFileSync(path.join(outside, 'victim'), 'keep me');
+  symlinkSync(path.join(outside, 'victim'), path.join(dir, 'l.zip'));
+  mkdirSync(path.join(dir, 'd.zip'));
+  const result = await removeSnapshotFiles(['l', 'd'], options(dir));
+  assert.deepEqual(result.names.map((n) => n.status), ['refused', 'refused']);
+  assert.match(result.names[0]!.refused[0]!.reason, /symlink/);
+  assert.ok(existsSync(path.join(outside, 'victim')));
+  assert.deepEqual(readdirSync(dir).sort(), ['d.zip', 'l.zip']);
+});
+
+test('only plain snapshot names are removable', () => {
+  for (const bad of ['', '..', 'a/b', '../x', 'x.zip', 'pki.bundle.tar.gz', '.a.zip.tmp-1', 'a\nb']) {
+    assert.throws(() => validateRemovableName(bad), /--name/, bad);
+  }
+  validateRemovableName('rke_etcd_snapshot_2024-05-01T14:03:07+02:00');
+});
+
+test('agent remove arguments round-trip and refuse bad names', () => {
+  assert.deepEqual(parseAgentArgs(agentRemoveArgs({ names: ['a', 'b c'] })), { command: 'remove', request: { names: ['a', 'b c'] } });
+  assert.deepEqual(parseAgentArgs(['list']), { command: 'list' });
+  assert.throws(() => parseAgentArgs(['remove']), /--name is required/);
+  assert.throws(() => parseAgentArgs(['remove', '--name', '../etc/passwd']), /must not contain "\/"/);
+  assert.throws(() => parseAgentArgs(['remove', '--force']), /unknown argument/);
+  assert.throws(() => parseAgentArgs(['list', '--x']), /unknown agent command/);
+});

@@ -1,0 +1,93 @@
+import type { Readable } from 'node:stream';
+import { BoltRevisionTap } from '../etcd/bolt-revision-stream.js';
+import { SnapshotTrailerVerifier, type VerifiedSnapshot } from '../etcd/trailer-verifier.js';
+import { writeFileAtomically, type AtomicTarget } from './atomic-file.js';
+import { FileSink } from './file-sink.js';
+import { progressCounter, type ProgressReport } from './progress-tally.js';
+import { CONTAINER_BACKUP_DIR, CONTAINER_KUBERNETES_DIR } from '../model/paths.js';
+import { stateFileName } from './state-file.js';
+import { verifyArchive, type ArchiveDigest } from './verify-zip.js';
+import { ZipWriter, type ByteSink, type FinishedZip } from './zip/zip-writer.js';
+
+/** Entry names exactly as rke-tools writes them (absolute paths in the container). */
+export function archiveEntryNames(snapshotName: string): { snapshot: string; stateFile: string } {
+  return {
+    snapshot: `${CONTAINER_BACKUP_DIR}/${snapshotName}`,
+    stateFile: `${CONTAINER_KUBERNETES_DIR}/${stateFileName(snapshotName)}`,
+  };
+}
+
+export interface ArchiveRequest {
+  target: AtomicTarget;
+  snapshotName: string;
+  endpoint: string;
+  /** Opens etcd's snapshot stream; called only once the temporary file exists. */
+  openSnapshot: () => Readable;
+  stateFile?: Buffer;
+  /** zlib level of the snapshot entry (COMPRESSION_LEVELS). */
+  level: number;
+  modified: Date;
+  signal?: AbortSignal;
+  /** Live progress: etcd's bytes as they arrive, then the read-back. */
+  onProgress?: ProgressReport;
+}
+
+export interface WrittenArchive {
+  archive: ArchiveDigest;
+  snapshot: VerifiedSnapshot;
+  /** The etcd revision the snapshot holds, read in the same pass; absent (with `revisionProblem`) if its database could not be read. */
+  revision?: number;
+  revisionProblem?: string;
+}
+
+/** What goes into the archive, wherever it is written (a local file in the agent, a node's file over SFTP). */
+export type ArchiveContent = Omit<ArchiveRequest, 'target'>;
+
+/**
+ * Streams etcd's snapshot through the trailer check into a deflated ZIP in the
+ * rke-tools layout, reads it back, and only then gives it its final name.
+ */
+export async function writeSnapshotArchive(request: ArchiveRequest): Promise<WrittenArchive> {
+  const { value } = await writeFileAtomically(request.target, async (file) => {
+    const sink = new FileSink(file);
+    const { finished, snapshot, revision } = await writeArchiveContent(sink, request);
+    await sink.flush();
+    request.onProgress?.({ phase: 'verify' });
+    const archive = await verifyArchive(file, finished, request.target.displayPath);
+    return { archive, snapshot, ...revision };
+  });
+  return value;
+}
+
+/**
+ * The archive's bytes, in order, into `sink`: the snapshot entry `/backup/NAME` (etcd's
+ * stream through the SHA-256 trailer check, deflated), then the state file entry when
+ * there is one, then the central directory. The caller flushes the sink and reads back.
+ */
+export async function writeArchiveContent(
+  sink: ByteSink,
+  content: ArchiveContent,
+): Promise<{ finished: FinishedZip; snapshot: VerifiedSnapshot; revision: Pick<WrittenArchive, 'revision' | 'revisionProblem'> }> {
+  const names = archiveEntryNames(content.snapshotName);
+  const zip = new ZipWriter(sink);
+  const verifier = new SnapshotTrailerVerifier(content.endpoint);
+  // Lenient: etcd's trailer already vouches for the bytes; a database our reader cannot read costs the revision, not the snapshot.
+  const revision = new BoltRevisionTap({ lenient: true });
+  await zip.addEntry({ name: names.snapshot, mode: 0o600, modified: content.modified }, content.openSnapshot(), {
+    through: [...(content.onProgress ? [progressCounter('snapshot', content.onProgress)] : []), verifier, revision],
+    level: content.level,
+    ...(content.signal ? { signal: content.signal } : {}),
+  });
+  if (content.stateFile !== undefined) {
+    await zip.addEntry({ name: names.stateFile, mode: 0o400, modified: content.modified }, [content.stateFile], {
+      ...(content.signal ? { signal: content.signal } : {}),
+    });
+  }
+  const finished = await zip.finish();
+  const read = revision.resultIfRead;
+  return {
+    finished,
+    snapshot: verifier.verified,
+    revision: read === undefined ? { revisionProblem: revision.problem ?? 'not read' } : { revision: read.revision },
+  };
+}

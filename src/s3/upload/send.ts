@@ -1,0 +1,297 @@
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
+} from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import type { BuildMiddleware, DeserializeMiddleware, MiddlewareStack } from '@smithy/types';
+import { OperatorError, messageOf } from '../../errors.js';
+import { PartDigester, partCount, type UploadDigest } from '../etag.js';
+import { describeS3Error, isAccessDenied } from '../errors.js';
+import { progressTally, type ProgressReport, type ProgressTally } from '../../archive/progress-tally.js';
+import type { LocalSnapshot } from './file.js';
+import { interruptedError, objectUrl, whereOf, type UploadTarget } from './target.js';
+import { readInto } from '../../archive/verify-zip.js';
+
+/**
+ * 8 MiB parts, 4 in flight, each read into one of 4 buffers allocated once and reused
+ * for the whole upload: 32 MiB of part data however large the snapshot, and no Buffer
+ * churn for V8 to collect late. aws s3 cp sends 10 parts of 8 MiB at once; on the lab
+ * 4 reached its throughput (docs/performance.md), and more would only add memory on an
+ * etcd node. 10,000 parts of 8 MiB allow objects up to ~78 GiB, far above etcd's largest
+ * database (8 GiB quota). The ETag check depends on cutting parts exactly like this.
+ */
+export const PART_SIZE = 8 * 1024 * 1024;
+export const PARTS_IN_FLIGHT = 4;
+/** S3's smallest part (except the last). */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+/** The pieces a part's bytes are handed to the socket in (see sendBodyInPieces). */
+const BODY_PIECE_SIZE = 256 * 1024;
+/** How long the clean-up of an incomplete multipart upload may take after a failure. */
+const ABORT_TIMEOUT_MS = 10_000;
+
+export interface SentObject {
+  /** What was read and sent: size, SHA-256, per-part MD5s and the ETag they imply. */
+  digest: UploadDigest;
+  versionId?: string;
+}
+
+export interface SendOptions {
+  partSize?: number;
+  /** Default application/zip (the snapshot). */
+  contentType?: string;
+  log: (line: string) => void;
+  /** Live progress: the bytes read from the file into the upload (at most PART_SIZE × PARTS_IN_FLIGHT ahead of what S3 acknowledged). */
+  onProgress?: ProgressReport;
+}
+
+/**
+ * Sends the file: one PUT when it fits in a part, else a multipart upload. Every part
+ * carries its Content-MD5, so the server refuses a part damaged on the way; the SHA-256
+ * and the per-part MD5s of exactly the bytes read give the ETag that upload-verify.ts
+ * checks. Bytes that do not hash to the file's SHA-256 are never stored: a single PUT is
+ * checked before it is sent, a multipart upload before it is completed. A failed or
+ * interrupted multipart upload is aborted; the original error is kept, with a note when
+ * the abort fails too (e.g. no s3:AbortMultipartUpload).
+ */
+export async function sendSnapshot(target: UploadTarget, file: LocalSnapshot, options: SendOptions): Promise<SentObject> {
+  if (target.signal?.aborted) throw interruptedError(target);
+  const partSize = options.partSize ?? PART_SIZE;
+  if (partSize < MIN_PART_SIZE) throw new Error(`sendSnapshot: parts of ${partSize} bytes are below S3's minimum`);
+  const reader = new PartReader(file, partSize, options.onProgress);
+  return reader.parts === 1 ? putWhole(target, reader, options) : putInParts(target, reader, options);
+}
+
+/** Reads the file part after part, in order, digesting each part as it is read. */
+class PartReader {
+  readonly parts: number;
+  readonly #digester = new PartDigester();
+  readonly #progress: ProgressTally | undefined;
+  #position = 0;
+
+  constructor(readonly file: LocalSnapshot, readonly partSize: number, onProgress: ProgressReport | undefined) {
+    this.parts = partCount(file.size, partSize);
+    this.#progress = onProgress && progressTally('upload', onProgress);
+  }
+
+  /** Part `number` (1-based, called in order) read into `buffer`; returns the part and its MD5. */
+  async read(number: number, buffer: Buffer): Promise<{ body: Buffer; md5: Buffer }> {
+    const length = Math.min(this.partSize, this.file.size - this.#position);
+    const body = await readInto(this.file.handle, buffer, this.#position, length).catch((error: unknown) => {
+      throw new OperatorError(`cannot read ${this.file.displayPath} for the upload (part ${number}): ${messageOf(error)}`, { cause: error });
+    });
+    this.#position += length;
+    const md5 = this.#digester.addPart(body);
+    this.#progress?.add(length);
+    if (number === this.parts) this.#progress?.end();
+    return { body, md5 };
+  }
+
+  /** After the last part: the digest of what was read, which must be the file's (else nothing is stored). */
+  digest(): UploadDigest {
+    const digest = this.#digester.finish();
+    checkSentMatchesFile(digest, this.file);
+    return digest;
+  }
+}
+
+async function putWhole(target: UploadTarget, reader: PartReader, options: SendOptions): Promise<SentObject> {
+  try {
+    const { body, md5 } = await reader.read(1, Buffer.allocUnsafe(reader.file.size));
+    const digest = reader.digest();
+    const command = new PutObjectCommand({
+      ...objectParams(target, reader.file, options),
+      Body: body,
+      ContentLength: body.length,
+      ContentMD5: md5.toString('base64'),
+    });
+    const output = await target.client.send(sendBodyInPieces(command, body), target.signal ? { abortSignal: target.signal } : {});
+    return { digest, ...(output.VersionId ? { versionId: output.VersionId } : {}) };
+  } catch (error) {
+    throw uploadError(error, target, undefined);
+  }
+}
+
+/**
+ * The multipart upload. Parts are read in order into free buffers and sent as soon as
+ * one is free; the first failure stops the reading, cancels the parts in flight, and
+ * (once they have settled, so that none lands after it) aborts the upload.
+ */
+async function putInParts(target: UploadTarget, reader: PartReader, options: SendOptions): Promise<SentObject> {
+  // Not cut short by an interruption: its answer carries the id the abort needs (the
+  // client's timeouts bound it), and an interruption is noticed just after.
+  const created = await target.client.send(new CreateMultipartUploadCommand(objectParams(target, reader.file, options))).catch((error: unknown) => {
+    throw uploadError(error, target, undefined);
+  });
+  const uploadId = created.UploadId;
+  if (uploadId === undefined) throw new OperatorError(`S3 endpoint ${target.endpoint} started the upload of ${objectUrl(target)} without an upload id`);
+  if (target.signal?.aborted) throw uploadError(target.signal.reason, target, await abortIncompleteUpload(target, uploadId, options.log));
+  const cancel = new AbortController();
+  const stopOnSignal = () => cancel.abort(target.signal?.reason);
+  target.signal?.addEventListener('abort', stopOnSignal, { once: true });
+  try {
+    const parts = await sendParts(target, reader, uploadId, cancel);
+    const digest = reader.digest();
+    const completed = await target.client.send(
+      new CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+      { abortSignal: cancel.signal },
+    );
+    return { digest, ...(completed.VersionId ? { versionId: completed.VersionId } : {}) };
+  } catch (error) {
+    cancel.abort();
+    const note = await abortIncompleteUpload(target, uploadId, options.log);
+    throw uploadError(error, target, note);
+  } finally {
+    target.signal?.removeEventListener('abort', stopOnSignal);
+  }
+}
+
+async function sendParts(target: UploadTarget, reader: PartReader, uploadId: string, cancel: AbortController): Promise<CompletedPart[]> {
+  const pool = new BufferPool(Math.min(PARTS_IN_FLIGHT, reader.parts), reader.partSize);
+  const completed: CompletedPart[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  for (let number = 1; number <= reader.parts && failure === undefined && !cancel.signal.aborted; number++) {
+    const buffer = await pool.take();
+    if (failure !== undefined || cancel.signal.aborted) break;
+    let part: { body: Buffer; md5: Buffer };
+    try {
+      part = await reader.read(number, buffer);
+    } catch (error) {
+      failure = { error };
+      break;
+    }
+    const sending = sendPart(target, uploadId, number, part, cancel.signal).then(
+      (etag) => {
+        completed.push({ PartNumber: number, ETag: etag });
+        pool.give(buffer);
+      },
+      (error: unknown) => {
+        failure ??= { error };
+        cancel.abort();
+        pool.give(buffer);
+      },
+    );
+    inFlight.add(sending);
+    void sending.finally(() => inFlight.delete(sending));
+  }
+  await Promise.all(inFlight);
+  if (failure !== undefined) throw failure.error;
+  if (cancel.signal.aborted) throw cancel.signal.reason;
+  return completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
+}
+
+async function sendPart(target: UploadTarget, uploadId: string, number: number, part: { body: Buffer; md5: Buffer }, signal: AbortSignal): Promise<string> {
+  const command = new UploadPartCommand({
+    Bucket: target.bucket,
+    Key: target.key,
+    UploadId: uploadId,
+    PartNumber: number,
+    Body: part.body,
+    ContentLength: part.body.length,
+    ContentMD5: part.md5.toString('base64'),
+  });
+  const output = await target.client.send(sendBodyInPieces(command, part.body), { abortSignal: signal });
+  if (output.ETag === undefined) throw new OperatorError(`S3 endpoint ${target.endpoint} accepted part ${number} of ${objectUrl(target)} without an ETag`);
+  return output.ETag;
+}
+
+/**
+ * How a part's bytes go out.
+ * - Node's TLS encrypts a Buffer body in one go: 8 MiB more per part in flight, which
+ *   malloc then keeps (measured: 165 MiB peak against 117 MiB for 300 MiB at 8 MiB × 4).
+ *   So the request's body becomes a stream of slices of the same buffer, encrypted as the
+ *   socket drains. The swap is made on every attempt, after signing, so a retried request
+ *   sends the whole part again.
+ * - The signature does not cover the payload (UNSIGNED-PAYLOAD, as aws s3 cp does over
+ *   HTTPS): hashing every byte once more for it costs CPU on the etcd node, and the
+ *   part's Content-MD5, which the server checks, already covers it.
+ */
+export function sendBodyInPieces<C extends PutObjectCommand | UploadPartCommand>(command: C, body: Buffer): C {
+  const unsignedPayload: BuildMiddleware<object, object> = (next) => (args) => {
+    (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+    return next(args);
+  };
+  const swapBody: DeserializeMiddleware<object, object> = (next) => (args) => {
+    const request = args.request as { body?: unknown };
+    if (body.length > 0) request.body = Readable.from(slicesOf(body, BODY_PIECE_SIZE), { objectMode: false });
+    return next(args);
+  };
+  const stack = command.middlewareStack as unknown as MiddlewareStack<object, object>;
+  stack.add(unsignedPayload, { step: 'build', name: 'unsignedPayload' });
+  stack.add(swapBody, { step: 'deserialize', priority: 'low', name: 'sendBodyInPieces' });
+  return command;
+}
+
+function* slicesOf(buffer: Buffer, size: number): Generator<Buffer> {
+  for (let offset = 0; offset < buffer.length; offset += size) yield buffer.subarray(offset, offset + size);
+}
+
+/** A fixed set of part buffers: `take` waits until one is given back. */
+class BufferPool {
+  readonly #free: Buffer[];
+  readonly #waiting: Array<(buffer: Buffer) => void> = [];
+
+  constructor(count: number, size: number) {
+    this.#free = Array.from({ length: count }, () => Buffer.allocUnsafeSlow(size));
+  }
+
+  take(): Promise<Buffer> {
+    const buffer = this.#free.pop();
+    if (buffer !== undefined) return Promise.resolve(buffer);
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  give(buffer: Buffer): void {
+    const waiter = this.#waiting.shift();
+    if (waiter === undefined) this.#free.push(buffer);
+    else waiter(buffer);
+  }
+}
+
+function objectParams(target: UploadTarget, file: LocalSnapshot, options: SendOptions) {
+  return { Bucket: target.bucket, Key: target.key, ContentType: options.contentType ?? 'application/zip', Metadata: { sha256: file.sha256 } };
+}
+
+function uploadError(error: unknown, target: UploadTarget, note: string | undefined): OperatorError {
+  if (target.signal?.aborted) return interruptedError(target, note);
+  const failure = error instanceof OperatorError ? error : describeS3Error(error, whereOf(target, 'upload'));
+  return note === undefined ? failure : new OperatorError(`${failure.message}; ${note}`, { cause: error });
+}
+
+/** The bytes read must be the file's (save writes NAME.zip once, atomically; this catches anything else). */
+function checkSentMatchesFile(digest: UploadDigest, file: LocalSnapshot): void {
+  if (digest.sha256 === file.sha256 && digest.size === file.size) return;
+  if (file.sha256Origin === 'save') {
+    throw new OperatorError(
+      `${file.displayPath} is not the snapshot this run wrote (sent ${digest.size} bytes with sha256 ${digest.sha256}; ` +
+        `the snapshot step read back sha256 ${file.sha256}): it was replaced or changed in between; check it and run again`,
+    );
+  }
+  throw new OperatorError(
+    `${file.displayPath} changed while it was uploaded (sent ${digest.size} bytes with sha256 ${digest.sha256}, ` +
+      `the file had ${file.size} bytes with sha256 ${file.sha256}); run the upload again`,
+  );
+}
+
+/** Returns a note for the operator when an incomplete multipart upload is left behind, else undefined. */
+async function abortIncompleteUpload(target: UploadTarget, uploadId: string, log: (line: string) => void): Promise<string | undefined> {
+  try {
+    await target.client.send(
+      new AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId }),
+      { abortSignal: AbortSignal.timeout(ABORT_TIMEOUT_MS) },
+    );
+    log(`aborted the incomplete multipart upload of ${objectUrl(target)}`);
+    return undefined;
+  } catch (error) {
+    const reason = isAccessDenied(error)
+      ? 'access denied: the policy lacks s3:AbortMultipartUpload'
+      : messageOf(describeS3Error(error, whereOf(target, 'AbortMultipartUpload')));
+    const note = `the incomplete multipart upload could not be aborted (${reason}); its parts stay in bucket ${target.bucket} until removed or expired by a lifecycle rule`;
+    log(`WARN ${note}`);
+    return note;
+  }
+}
