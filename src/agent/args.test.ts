@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseAgentArgs } from './args.js';
+import { agentRemoveArgs } from './protocol/files.js';
 import { agentS3Args } from './protocol/s3.js';
 import { agentSaveArgs, type AgentSaveRequest } from './protocol/save.js';
 import { agentUploadArgs } from './protocol/upload.js';
@@ -132,4 +133,20 @@ test('s3-list/-remove/-verify: round trip through agentS3Args; names checked; th
   assert.throws(() => parseAgentArgs(agentS3Args('s3-list', { ...noRegion, endpoint: 'https://x' })), /without a scheme/);
   assert.throws(() => parseAgentArgs(['s3-list', '--endpoint', 'x', '--bucket', 'b']), /--folder is required/);
   assert.throws(() => parseAgentArgs(['s3-list', '--endpoint', 'x', '--bucket', 'b', '--folder', '', '--secret', 's']), /unknown argument "--secret"/);
+});
+
+test('agent remove arguments round-trip and refuse bad names', () => {
+  assert.deepEqual(parseAgentArgs(agentRemoveArgs({ names: ['a', 'b c'] })), { command: 'remove', request: { names: ['a', 'b c'] } });
+  assert.deepEqual(parseAgentArgs(['list']), { command: 'list' });
+  assert.throws(() => parseAgentArgs(['remove']), /--name is required/);
+  assert.throws(() => parseAgentArgs(['remove', '--name', '../etc/passwd']), /must not contain "\/"/);
+  assert.throws(() => parseAgentArgs(['remove', '--force']), /unknown argument/);
+  assert.throws(() => parseAgentArgs(['list', '--x']), /unknown agent command/);
+});
+
+test('agent verify takes exactly one plain name', () => {
+  assert.deepEqual(parseAgentArgs(['verify', '--name', 'a']), { command: 'verify', name: 'a' });
+  assert.throws(() => parseAgentArgs(['verify']), /agent verify: --name is required/);
+  assert.throws(() => parseAgentArgs(['verify', '--name', 'a', '--name', 'b']), /exactly one/);
+  assert.throws(() => parseAgentArgs(['verify', '--name', 'a.zip']), /without "\.zip"/);
 });

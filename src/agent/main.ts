@@ -15,14 +15,10 @@
 import { OperatorError, messageOf } from '../errors.js';
 import { parseAgentArgs, type AgentCommand } from './args.js';
 import { parseAgentInput, readAllInput } from './input.js';
-import { formatProgressLine, formatResultLine } from './protocol/wire.js';
-import type { ByteProgress, S3Listing, S3Removal } from '../model/snapshot.js';
-import type { AgentSaveResult, AgentSaveRequest } from './protocol/save.js';
-import type { UploadRequest } from '../s3/upload/upload.js';
-import type { AgentUploadResult } from './protocol/upload.js';
-import type { AgentListResult, AgentRemoveResult } from './protocol/files.js';
-import type { AgentVerifyResult } from './protocol/verify.js';
+import { formatProgressLine, formatResultLine, type AgentInput } from './protocol/wire.js';
+import type { ByteProgress } from '../model/snapshot.js';
 import { CONTAINER_BACKUP_DIR, NODE_SNAPSHOT_DIR } from '../model/paths.js';
+import { localDirectory } from '../archive/snapshot-directory.js';
 import { AGENT_VERSION } from './version.js';
 import { RKE_TOOLS_BINARY } from '../rke-tools/contract.js';
 
@@ -51,30 +47,33 @@ function printProgress(progress: ByteProgress): void {
   process.stdout.write(`${formatProgressLine(progress)}\n`);
 }
 
-async function runSave(request: AgentSaveRequest, signal: AbortSignal): Promise<AgentSaveResult> {
+/**
+ * Run one job and report its outcome: the job's result, or one line of error. When the
+ * run was interrupted that is the error (with `interruptedNote`), for save even when the
+ * job's own error says something else; an unexpected error's stack goes to stderr (the
+ * S3 code turns any error that mentions a key into an OperatorError: such stacks hold none).
+ */
+async function runJob(work: () => Promise<{ ok: true } | { ok: false; error: string }>, interruption?: { signal: AbortSignal; note?: string; overridesErrors?: boolean }): Promise<number> {
   try {
-    const input = parseAgentInput(await readAllInput(process.stdin));
-    const { saveSnapshot } = await import('./save.js');
-    return await saveSnapshot(request, input, { log, signal, onProgress: printProgress });
+    return await report(await work());
   } catch (error) {
-    if (signal.aborted) return { ok: false, error: `interrupted (${String(signal.reason)}); no snapshot was written` };
-    if (!(error instanceof OperatorError)) log(error instanceof Error && error.stack !== undefined ? error.stack : String(error));
-    return { ok: false, error: messageOf(error) };
+    return report({ ok: false, error: failureOf(error, interruption) });
   }
 }
 
-async function runUpload(request: UploadRequest, signal: AbortSignal): Promise<AgentUploadResult> {
-  try {
-    const input = parseAgentInput(await readAllInput(process.stdin));
-    const { uploadSnapshot } = await import('../s3/upload/upload.js');
-    return await uploadSnapshot(request, input, { log, signal, onProgress: printProgress });
-  } catch (error) {
-    if (error instanceof OperatorError) return { ok: false, error: error.message };
-    if (signal.aborted) return { ok: false, error: `interrupted (${String(signal.reason)}); the upload was stopped` };
-    // uploadSnapshot turns any error that mentions a key into an OperatorError: this stack holds none.
-    log(error instanceof Error && error.stack !== undefined ? error.stack : String(error));
-    return { ok: false, error: messageOf(error) };
-  }
+function failureOf(error: unknown, interruption?: { signal: AbortSignal; note?: string; overridesErrors?: boolean }): string {
+  const interrupted = interruption?.signal.aborted
+    ? `interrupted (${String(interruption.signal.reason)})${interruption.note ? `; ${interruption.note}` : ''}`
+    : undefined;
+  if (interrupted !== undefined && interruption?.overridesErrors) return interrupted;
+  if (error instanceof OperatorError) return error.message;
+  if (interrupted !== undefined) return interrupted;
+  log(error instanceof Error && error.stack !== undefined ? error.stack : String(error));
+  return messageOf(error);
+}
+
+async function readInput(): Promise<AgentInput> {
+  return parseAgentInput(await readAllInput(process.stdin));
 }
 
 /** As PID 1 in a container, node ignores SIGTERM unless it handles it: abort the work, which removes the temp file. */
@@ -107,40 +106,37 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`rke-snapshot-agent ${AGENT_VERSION}\n`);
     return 0;
   }
-  if (command.command === 'upload') return report(await runUpload(command.request, abortOnSignals()));
   if (command.command === 'list' || command.command === 'remove' || command.command === 'verify') {
-    const options = { backupDir: CONTAINER_BACKUP_DIR, displayDir: NODE_SNAPSHOT_DIR, log };
-    try {
-      if (command.command === 'verify') return report(await (await import('../archive/verify-copy.js')).verifySnapshotCopy(command.name, options));
-      const { listSnapshotFiles, removeSnapshotFiles } = await import('./files.js');
-      return report(command.command === 'list' ? await listSnapshotFiles(options) : await removeSnapshotFiles(command.request.names, options));
-    } catch (error) {
-      if (!(error instanceof OperatorError)) log(error instanceof Error && error.stack !== undefined ? error.stack : String(error));
-      return report({ ok: false, error: messageOf(error) });
-    }
+    const backup = localDirectory(CONTAINER_BACKUP_DIR, NODE_SNAPSHOT_DIR);
+    if (command.command === 'verify') return runJob(async () => (await import('../archive/verify-copy.js')).verifySnapshotCopy(backup, command.name));
+    const { listSnapshotFiles, removeSnapshotFiles } = await import('../archive/snapshot-files.js');
+    return runJob(() => (command.command === 'list' ? listSnapshotFiles(backup) : removeSnapshotFiles(backup, command.request.names, log)));
   }
-  if ('target' in command) {
-    const signal = abortOnSignals();
-    try {
-      const input = parseAgentInput(await readAllInput(process.stdin));
-      const options = { log, signal };
-      const { listS3Snapshots, removeS3Snapshots, verifyS3Snapshot } = await import('../s3/inventory.js');
-      if (command.command === 's3-list') return report(await listS3Snapshots(command.target, input, options));
-      if (command.command === 's3-remove') return report(await removeS3Snapshots(command.target, command.names, input, options));
-      return report(await verifyS3Snapshot(command.target, command.names[0]!, input, options));
-    } catch (error) {
-      if (error instanceof OperatorError) return report({ ok: false, error: error.message });
-      if (signal.aborted) return report({ ok: false, error: `interrupted (${String(signal.reason)})` });
-      // s3-inventory.ts turns any error that mentions a key into an OperatorError: this stack holds none.
-      log(error instanceof Error && error.stack !== undefined ? error.stack : String(error));
-      return report({ ok: false, error: messageOf(error) });
-    }
+  const signal = abortOnSignals();
+  if (command.command === 'save') {
+    const { saveSnapshot } = await import('./save.js');
+    const request = command.request;
+    return runJob(async () => saveSnapshot(request, await readInput(), { log, signal, onProgress: printProgress }), {
+      signal,
+      note: 'no snapshot was written',
+      overridesErrors: true,
+    });
   }
-  return report(await runSave(command.request, abortOnSignals()));
+  if (command.command === 'upload') {
+    const { uploadSnapshot } = await import('../s3/upload/upload.js');
+    const request = command.request;
+    return runJob(async () => uploadSnapshot(request, await readInput(), { log, signal, onProgress: printProgress }), { signal, note: 'the upload was stopped' });
+  }
+  const { listS3Snapshots, removeS3Snapshots, verifyS3Snapshot } = await import('../s3/inventory.js');
+  const { target, names } = command;
+  const options = { log, signal };
+  if (command.command === 's3-list') return runJob(async () => listS3Snapshots(target, await readInput(), options), { signal });
+  if (command.command === 's3-remove') return runJob(async () => removeS3Snapshots(target, names, await readInput(), options), { signal });
+  return runJob(async () => verifyS3Snapshot(target, names[0]!, await readInput(), options), { signal });
 }
 
 async function report(
-  result: AgentSaveResult | AgentUploadResult | AgentListResult | AgentRemoveResult | AgentVerifyResult | S3Listing | S3Removal,
+  result: { ok: true; peakRssBytes?: number; cpuMs?: number } | { ok: false; error: string },
 ): Promise<number> {
   if (!result.ok) log(`ERROR ${result.error}`);
   const usage = process.resourceUsage();

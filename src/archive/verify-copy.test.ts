@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import { parseAgentArgs } from '../agent/args.js';
+import { localDirectory, type SnapshotDirectory } from './snapshot-directory.js';
 import { writeSnapshotArchive } from './snapshot-zip.js';
 import { verifySnapshotCopy } from './verify-copy.js';
 import { BOLT_FIXTURE_REVISIONS, loadBoltFixture } from '../../test/fixtures/etcd/bolt-fixtures.js';
@@ -14,7 +14,7 @@ import { BOLT_FIXTURE_REVISIONS, loadBoltFixture } from '../../test/fixtures/etc
 const stream = loadBoltFixture('multilevel');
 const db = stream.subarray(0, stream.length - 32);
 
-async function written(name: string, withState = true, snapshot = stream): Promise<{ dir: string; options: { backupDir: string; displayDir: string } }> {
+async function written(name: string, withState = true, snapshot = stream): Promise<{ dir: string; options: SnapshotDirectory }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'verify-copy-'));
   await writeSnapshotArchive({
     target: { dir, fileName: `${name}.zip`, mode: 0o600, overwrite: false, displayPath: `/opt/rke/etcd-snapshots/${name}.zip` },
@@ -25,12 +25,12 @@ async function written(name: string, withState = true, snapshot = stream): Promi
     modified: new Date('2024-05-06T07:08:10Z'),
     ...(withState ? { stateFile: Buffer.from('{}') } : {}),
   });
-  return { dir, options: { backupDir: dir, displayDir: '/opt/rke/etcd-snapshots' } };
+  return { dir, options: localDirectory(dir, '/opt/rke/etcd-snapshots') };
 }
 
 test('an intact copy: ok, with the snapshot size and sha256 and the state file present', async () => {
   const { dir, options } = await written('snap');
-  const result = await verifySnapshotCopy('snap', options);
+  const result = await verifySnapshotCopy(options, 'snap');
   assert.equal(result.status, 'ok', result.problem);
   assert.equal(result.file, '/opt/rke/etcd-snapshots/snap.zip');
   assert.equal(result.snapshotSize, db.length);
@@ -39,19 +39,19 @@ test('an intact copy: ok, with the snapshot size and sha256 and the state file p
   assert.equal(result.stateFileIncluded, true);
   assert.equal(result.sha256, createHash('sha256').update(readFileSync(path.join(dir, 'snap.zip'))).digest('hex'));
   const noState = await written('bare', false);
-  assert.equal((await verifySnapshotCopy('bare', noState.options)).stateFileIncluded, false);
+  assert.equal((await verifySnapshotCopy(noState.options, 'bare')).stateFileIncluded, false);
 });
 
 test('a truncated copy is bad; a missing one is missing; a symlink is not followed', async () => {
   const { dir, options } = await written('snap');
   const file = path.join(dir, 'snap.zip');
   truncateSync(file, Math.floor(readFileSync(file).length / 2));
-  const truncated = await verifySnapshotCopy('snap', options);
+  const truncated = await verifySnapshotCopy(options, 'snap');
   assert.equal(truncated.status, 'bad');
   assert.match(truncated.problem ?? '', /damaged or truncated/);
-  assert.equal((await verifySnapshotCopy('absent', options)).status, 'missing');
+  assert.equal((await verifySnapshotCopy(options, 'absent')).status, 'missing');
   symlinkSync(path.join(dir, 'snap.zip'), path.join(dir, 'link.zip'));
-  const link = await verifySnapshotCopy('link', options);
+  const link = await verifySnapshotCopy(options, 'link');
   assert.deepEqual([link.status, link.problem], ['bad', 'it is a symlink (not followed)']);
 });
 
@@ -61,16 +61,9 @@ test('a flipped byte inside the snapshot fails the CRC or etcd\'s trailer check'
   const bytes = readFileSync(file);
   bytes[200] = bytes[200]! ^ 0xff;
   writeFileSync(file, bytes);
-  const result = await verifySnapshotCopy('snap', options);
+  const result = await verifySnapshotCopy(options, 'snap');
   assert.equal(result.status, 'bad');
   assert.match(result.problem ?? '', /\/backup\/snap/);
-});
-
-test('agent verify takes exactly one plain name', () => {
-  assert.deepEqual(parseAgentArgs(['verify', '--name', 'a']), { command: 'verify', name: 'a' });
-  assert.throws(() => parseAgentArgs(['verify']), /agent verify: --name is required/);
-  assert.throws(() => parseAgentArgs(['verify', '--name', 'a', '--name', 'b']), /exactly one/);
-  assert.throws(() => parseAgentArgs(['verify', '--name', 'a.zip']), /without "\.zip"/);
 });
 
 test('a damaged state file entry makes the copy bad too', async () => {
@@ -82,7 +75,7 @@ test('a damaged state file entry makes the copy bad too', async () => {
   const at = nameAt + entryName.length + bytes.readUInt16LE(nameAt - 30 + 28);
   bytes[at] = bytes[at]! ^ 0xff; // first byte of the state file's deflated data
   writeFileSync(file, bytes);
-  const result = await verifySnapshotCopy('snap', options);
+  const result = await verifySnapshotCopy(options, 'snap');
   assert.equal(result.status, 'bad');
   assert.match(result.problem ?? '', /\/etc\/kubernetes\/snap\.rkestate/);
 });
@@ -94,7 +87,7 @@ test('a database that passes etcd\'s trailer check but has a damaged page is bad
   const bucketRoot = Number(damaged.readBigUInt64LE(keyAt + 3));
   damaged.writeUInt16LE(0x55, bucketRoot * 4096 + 8);
   const { options } = await written('snap', true, Buffer.concat([damaged, createHash('sha256').update(damaged).digest()]));
-  const result = await verifySnapshotCopy('snap', options);
+  const result = await verifySnapshotCopy(options, 'snap');
   assert.equal(result.status, 'bad');
   assert.equal(result.revision, undefined);
   assert.equal(

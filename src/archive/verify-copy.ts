@@ -1,7 +1,4 @@
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
-import { Transform, Writable, type Readable } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInflateRaw } from 'node:zlib';
 import { BoltRevisionTap } from '../etcd/bolt-revision-stream.js';
@@ -10,45 +7,48 @@ import { messageOf } from '../errors.js';
 import { archiveEntryNames } from './snapshot-zip.js';
 import type { CopyCheck } from '../model/snapshot.js';
 import { validateRemovableName } from '../model/names.js';
-import { readAt, sha256Of } from './verify-zip.js';
+import { SymlinkRefused, type OpenedFile, type SnapshotDirectory } from './snapshot-directory.js';
+import { readAt, sha256Of, type RandomAccessFile } from './verify-zip.js';
 import { MAX_TAIL_LENGTH, locateCentralDirectory, parseCentralDirectory, type CentralEntry } from './zip/directory-reader.js';
 import { crc32 } from './zip/crc32.js';
 import { LOCAL_HEADER_FIXED_LENGTH, METHOD_DEFLATE, SIGNATURE } from './zip/records.js';
 
 /**
- * `verify --name NAME`: is /backup/NAME.zip intact? Central directory and local header
+ * `verify --name NAME`: is the directory's NAME.zip intact (in the agent's /backup, or over SFTP)? Central directory and local header
  * readable, the snapshot entry inflates to its recorded size and CRC-32, and the etcd
  * snapshot inside passes etcd's SHA-256 trailer check, and its bbolt database yields the
  * etcd revision it holds (same pass); the state file's presence is reported. A bad copy is a result (`status: "bad"`, `problem`), not an agent failure.
  */
-export async function verifySnapshotCopy(name: string, options: { backupDir: string; displayDir: string }): Promise<CopyCheck> {
+export async function verifySnapshotCopy(dir: SnapshotDirectory, name: string): Promise<CopyCheck> {
   validateRemovableName(name);
   const started = Date.now();
-  const file = `${options.displayDir}/${name}.zip`;
-  const base = { ok: true as const, file, durationMs: 0 };
-  let handle: FileHandle;
+  const fileName = `${name}.zip`;
+  const base = { ok: true as const, file: `${dir.displayDir}/${fileName}`, durationMs: 0 };
+  const done = (result: Omit<CopyCheck, 'ok' | 'file' | 'durationMs'> & Partial<CopyCheck>): CopyCheck => ({ ...base, ...result, durationMs: Date.now() - started });
+  let stats;
+  let opened: OpenedFile;
   try {
-    handle = await open(path.join(options.backupDir, `${name}.zip`), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    stats = await dir.lstat(fileName);
+    if (stats === undefined) return done({ status: 'missing' });
+    if (stats.isSymbolicLink()) return done({ status: 'bad', problem: 'it is a symlink (not followed)' });
+    if (!stats.isFile()) return done({ status: 'bad', problem: 'not a regular file' });
+    opened = await dir.openForReading(fileName);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { ...base, status: 'missing', durationMs: Date.now() - started };
-    const problem = code === 'ELOOP' ? 'it is a symlink (not followed)' : `cannot open it: ${messageOf(error)}`;
-    return { ...base, status: 'bad', problem, durationMs: Date.now() - started };
+    if (error instanceof SymlinkRefused) return done({ status: 'bad', problem: 'it is a symlink (not followed)' });
+    return done({ status: 'bad', problem: `cannot open it: ${messageOf(error)}` });
   }
   try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) return { ...base, status: 'bad', problem: 'not a regular file', durationMs: Date.now() - started };
-    const size = stats.size;
-    const sha256 = await sha256Of(handle, size);
-    const described = { ...base, size, sha256, modified: stats.mtime.toISOString() };
+    const { size } = await opened.stat();
+    const sha256 = await sha256Of(opened, size);
+    const described = { size, sha256, modified: stats.mtime.toISOString() };
     try {
-      const checked = await checkArchive(fileSource(handle, size), name);
-      return { ...described, status: 'ok', ...checked, durationMs: Date.now() - started };
+      const checked = await checkArchive(randomAccessSource(opened, size), name);
+      return done({ ...described, status: 'ok', ...checked });
     } catch (error) {
-      return { ...described, status: 'bad', problem: messageOf(error), durationMs: Date.now() - started };
+      return done({ ...described, status: 'bad', problem: messageOf(error) });
     }
   } finally {
-    await handle.close();
+    await opened.close();
   }
 }
 
@@ -64,13 +64,25 @@ export interface ArchiveSource {
   stream(start: number, end: number): Readable;
 }
 
-function fileSource(handle: FileHandle, size: number): ArchiveSource {
+/** Any positional reader as an ArchiveSource: ranges are streamed in 1 MiB reads, one at a time. */
+export function randomAccessSource(file: RandomAccessFile, size: number): ArchiveSource {
   return {
     size,
-    readAt: (position, length) => readAt(handle, position, length),
-    stream: (start, end) => handle.createReadStream({ start, end, autoClose: false }),
+    readAt: (position, length) => readAt(file, position, length),
+    stream: (start, end) => Readable.from(readRange(file, start, end)),
   };
 }
+
+async function* readRange(file: RandomAccessFile, start: number, end: number): AsyncGenerator<Buffer> {
+  for (let position = start; position <= end; ) {
+    const length = Math.min(RANGE_CHUNK_BYTES, end + 1 - position);
+    const chunk = await readAt(file, position, length);
+    position += length;
+    yield chunk;
+  }
+}
+
+const RANGE_CHUNK_BYTES = 1024 * 1024;
 
 /** What a good copy holds: the etcd snapshot's size and SHA-256 (trailer checked), its etcd revision, whether the state file is in. */
 export type ArchiveFindings = Required<Pick<CopyCheck, 'snapshotSize' | 'snapshotSha256' | 'revision' | 'stateFileIncluded'>>;

@@ -5,16 +5,17 @@ import { loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
 import type { ImageSource } from '../docker/image.js';
 import { resolveRegistryImage } from '../docker/registry.js';
 import { OperatorError } from '../errors.js';
-import { listenForInterruption } from './interruption.js';
+import { addRuntimeOption, chooseRuntime, withNodeRun } from './node-run.js';
 import { withProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
 import type { Logger } from '../log.js';
 import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '../model/names.js';
 import { formatPlan, planSave } from '../snapshot/plan.js';
 import { formatResultTable } from '../snapshot/report.js';
 import { saveResultDocument } from '../snapshot/result-json.js';
-import { RUNTIME_NAMES, verdictFor, type RuntimeName } from '../snapshot/result.js';
+import { verdictFor, type RuntimeName } from '../snapshot/result.js';
+import { dockerRuntime } from '../snapshot/docker-runtime/index.js';
 import { saveSnapshots } from '../snapshot/save.js';
-import { IMAGE_CONTRACT_CHOICES, type ImageContractChoice } from '../snapshot/docker-runtime/rke-tools-image.js';
+import { IMAGE_CONTRACT_CHOICES, type ImageContractChoice } from '../snapshot/docker-runtime/options.js';
 import {
   addDebugOption,
   addNodeAccessOptions,
@@ -63,12 +64,12 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
         .choices(COMPRESSION_MODES)
         .default(DEFAULT_COMPRESSION),
     )
-    .option('--dry-run', 'print what would be done (nodes, image, paths, bucket and keys) and contact nothing', false)
-    .addOption(
-      new Option('--runtime <runtime>', 'docker: the backup agent in a one-off container on each node (as RKE); ssh: no Docker needed, etcd through an SSH tunnel, the zip written over SFTP, --s3 uploads from this machine')
-        .choices(RUNTIME_NAMES)
-        .default('docker'),
-    );
+    .option('--dry-run', 'print what would be done (nodes, image, paths, bucket and keys) and contact nothing', false);
+  addRuntimeOption(
+    command,
+    'the backup agent in a one-off container on each node (as RKE)',
+    'no Docker needed, etcd through an SSH tunnel, the zip written over SFTP, --s3 uploads from this machine',
+  );
   addS3Options(command, 'also upload the snapshot to S3');
   addProgressOption(command);
   addNodeAccessOptions(command);
@@ -114,57 +115,36 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger, dis
     return 0;
   }
 
-  const interruption = listenForInterruption(log, flags.runtime === 'ssh' ? 'snapshot transfers and their temporary files' : 'snapshot containers');
-  display?.start(cluster.etcdNodes.map((node) => node.address));
-  try {
-    const results = await saveSnapshots({
-      cluster,
-      name,
-      overwrite: flags.overwrite,
-      ignoreDockerVersion: flags.ignoreDockerVersion || cluster.ignoreDockerVersion,
-      sshAgentAuth: flags.sshAgentAuth,
-      image: image ?? NO_IMAGE,
-      imageContract: flags.backupImageContract,
-      runtime: flags.runtime,
-      hostKeys,
-      ...(flags.pkiBundle ? { pkiBundle: true } : {}),
-      compression: flags.compression,
-      concurrency: flags.concurrency,
-      ...(s3 ? { s3 } : {}),
-      timeouts: {
-        sshConnectMs: 15_000,
-        dockerApiMs: 30_000,
-        imageTransferMs: flags.imageTimeout * 1000,
-        snapshotMs: cluster.etcd.backupTimeoutSeconds * 1000,
-      },
-      signal: interruption.signal,
-      log,
-      ...(display ? { progress: display.event } : {}),
-    });
+  const runtime = await chooseRuntime(flags.runtime, async () =>
+    dockerRuntime({ image: image!, imageContract: flags.backupImageContract, ignoreDockerVersion: flags.ignoreDockerVersion || cluster.ignoreDockerVersion }),
+  );
+  const interrupts = flags.runtime === 'ssh' ? 'snapshot transfers and their temporary files' : 'snapshot containers';
+  return withNodeRun({ cluster, flags, hostKeys, log, ...(display ? { display } : {}), interrupts }, async (scope, interrupted) => {
+    const job = { name, overwrite: flags.overwrite, ...(flags.pkiBundle ? { pkiBundle: true } : {}), compression: flags.compression };
+    const results = await saveSnapshots({ job, concurrency: flags.concurrency, ...(s3 ? { s3 } : {}) }, runtime, scope);
     // The final progress block stays above the table; nothing is redrawn after this.
     display?.stop();
     const verdict = verdictFor(results, flags.strict, s3 !== undefined);
+    const interruptedExitCode = interrupted();
     if (flags.output === 'json') {
       const document = saveResultDocument(name, results, verdict, {
         s3Requested: s3 !== undefined,
-        ...(interruption.exitCode !== undefined ? { interruptedExitCode: interruption.exitCode } : {}),
+        ...(interruptedExitCode !== undefined ? { interruptedExitCode } : {}),
       });
       process.stdout.write(JSON.stringify(document, null, 2) + '\n');
     } else {
       process.stdout.write(formatResultTable(results) + '\n');
     }
     log.debug(`peak RSS of this CLI: ${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MiB`);
-    if (interruption.exitCode !== undefined) {
+    if (interruptedExitCode !== undefined) {
       log.warn(`interrupted: ${flags.runtime === 'ssh' ? 'temporary files removed' : 'containers removed'}; no partial snapshot was left under a final name`);
-      return interruption.exitCode;
+      return interruptedExitCode;
     }
     if (verdict.exitCode !== 0) throw new OperatorError(verdict.summary ?? 'snapshot failed');
     if (verdict.summary) log.warn(verdict.summary);
     log.info(`Finished snapshot ${name}: saved on ${results.filter((r) => r.ok).length} of ${results.length} etcd node(s)`);
     return 0;
-  } finally {
-    interruption.dispose();
-  }
+  });
 }
 
 /** --runtime ssh runs no container: the flags that choose or shape one are refused rather than ignored. */
@@ -179,9 +159,6 @@ function checkRuntimeFlags(flags: SnapshotSaveFlags): void {
     throw new OperatorError(`${containerOnly.join(', ')} cannot be used with --runtime ssh (it runs no container; --pki-bundle is not built for it yet): drop it or use --runtime docker`);
   }
 }
-
-/** --runtime ssh loads and runs no image; the run context's field is never read then. */
-const NO_IMAGE: ImageSource = { kind: 'bundled', image: { tag: '(none: --runtime ssh)', tarPath: '' } };
 
 /**
  * The bundled agent, which the CLI loads itself, or the --backup-image, which the nodes'

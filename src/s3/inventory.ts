@@ -31,6 +31,8 @@ export interface S3InventoryOptions {
   signal?: AbortSignal;
   createClient?: (options: S3ClientOptions) => S3Client;
   env?: NodeJS.ProcessEnv;
+  /** The error when the default credential chain finds nothing (default: about the node's IAM role). */
+  noCredentials?: (env: NodeJS.ProcessEnv) => Promise<OperatorError>;
 }
 
 /** HeadObject calls for the recorded sha256 of a listing: at most this many, this many at once. */
@@ -76,7 +78,7 @@ async function withClient<T>(
     ...(options.signal ? { signal: options.signal } : {}),
   };
   try {
-    await checkCredentials(base, config.credentials !== undefined, options.env ?? process.env);
+    await checkCredentials(base, config.credentials !== undefined, options.env ?? process.env, options.noCredentials);
     await checkBucket(base);
     return await work(base);
   } catch (error) {

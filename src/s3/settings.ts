@@ -175,3 +175,13 @@ export interface S3Secrets {
 export interface S3SecretsInput {
   s3?: S3Secrets;
 }
+
+/** Where in S3, as every S3 job takes it (upload, list, remove, verify). */
+export function s3TargetOf(settings: S3Settings): S3Target {
+  return { endpoint: settings.endpoint, bucket: settings.bucketName, folder: settings.folder, ...(settings.region ? { region: settings.region } : {}) };
+}
+
+/** The keys and the CA: on an agent container's stdin, never in its arguments or environment. */
+export function s3SecretsOf(settings: S3Settings): S3SecretsInput {
+  return { s3: { ...(settings.credentials ?? {}), ...(settings.customCa ? { customCaPem: settings.customCa } : {}) } };
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatBytes, formatResultTable } from './report.js';
 import { verdictFor, type NodeResult } from './result.js';
-import { mapConcurrently } from './save.js';
+import { mapConcurrently } from './scope.js';
 
 const ok = (address: string): NodeResult => ({
   address,

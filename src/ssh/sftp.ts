@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { OpenMode, SFTPWrapper, Stats as SftpStats } from 'ssh2';
+import type { FileEntryWithStats, OpenMode, SFTPWrapper, Stats as SftpStats } from 'ssh2';
 import { formatSeconds } from '../deadline.js';
 import { OperatorError, messageOf } from '../errors.js';
 import type { SshConnection } from './connection.js';
@@ -100,6 +100,17 @@ export class NodeSftp {
   async stat(path: string): Promise<SftpStats | undefined> {
     try {
       return await this.call<SftpStats>('examining', path, (done) => this.sftp.stat(path, done));
+    } catch (error) {
+      if (error instanceof SftpError && error.status === NO_SUCH_FILE) return undefined;
+      throw error;
+    }
+  }
+
+  /** The names in a directory (without . and ..), or undefined when it does not exist. */
+  async readdir(path: string): Promise<string[] | undefined> {
+    try {
+      const entries = await this.call<FileEntryWithStats[]>('listing', path, (done) => this.sftp.readdir(path, done));
+      return entries.map((entry) => entry.filename).filter((name) => name !== '.' && name !== '..');
     } catch (error) {
       if (error instanceof SftpError && error.status === NO_SUCH_FILE) return undefined;
       throw error;

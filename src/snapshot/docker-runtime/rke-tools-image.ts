@@ -8,7 +8,6 @@
  * first bytes.
  */
 import path from 'node:path';
-import type Docker from 'dockerode';
 import { CONTAINER_BACKUP_DIR, CONTAINER_KUBERNETES_DIR, CONTAINER_SSL_DIR, NODE_SNAPSHOT_DIR } from '../../model/paths.js';
 import {
   IMAGE_CONTRACT_LABEL,
@@ -17,7 +16,6 @@ import {
   rkeToolsSaveInvocation,
   secretForms,
 } from '../../rke-tools/contract.js';
-import type { NodeConfig } from '../../config/cluster.js';
 import { deadline } from '../../deadline.js';
 import { readContainerFileHead } from '../../docker/container-file.js';
 import { describeDockerError } from '../../docker/engine.js';
@@ -27,31 +25,30 @@ import { OperatorError, messageOf } from '../../errors.js';
 import { redactSecrets } from '../../s3/errors.js';
 import { snapshotObjectKey } from '../../s3/key.js';
 import type { S3Settings } from '../../s3/settings.js';
-import { SNAPSHOT_CONTAINER_NAME, type RunContext } from './node-snapshot.js';
+import type { Logger } from '../../log.js';
 import type { NodeResult, ReportedUpload } from '../result.js';
-
-/** How the CLI talks to the backup image: our agent's protocol, or rke-tools' command line. */
-export type ImageContract = 'native' | 'rke-tools';
-export type ImageContractChoice = 'auto' | ImageContract;
-export const IMAGE_CONTRACT_CHOICES: readonly ImageContractChoice[] = ['auto', 'native', 'rke-tools'];
+import type { SaveJob, UploadJob } from '../runtime.js';
+import { CONTAINER_NAMES } from './agent-container.js';
+import type { NodeEngine } from './engine.js';
+import type { DockerRuntimeOptions, ImageContract } from './options.js';
 
 /**
  * `auto`: the bundled agent is native; another image is native only if it carries our
  * label (`io.rke-etcd-snapshot.contract=native`, set by agent-image/build.sh), else it
  * is driven as rke-tools.
  */
-export async function resolveImageContract(docker: Docker, image: string, node: NodeConfig, context: RunContext): Promise<ImageContract> {
-  const choice = context.imageContract ?? 'auto';
+export async function resolveImageContract({ node, docker, scope }: NodeEngine, image: string, options: DockerRuntimeOptions): Promise<ImageContract> {
+  const choice = options.imageContract ?? 'auto';
   if (choice !== 'auto') return choice;
-  if (context.image.kind === 'bundled') return 'native';
-  const inspected = await deadline(docker.getImage(image).inspect(), context.timeouts.dockerApiMs, `inspecting image ${image} on host ${node.address}`, context.signal).catch(
+  if (options.image.kind === 'bundled') return 'native';
+  const inspected = await deadline(docker.getImage(image).inspect(), scope.timeouts.dockerApiMs, `inspecting image ${image} on host ${node.address}`, scope.signal).catch(
     (error: unknown) => {
       if (error instanceof OperatorError) throw error;
       throw new OperatorError(`cannot inspect image ${image} on host ${node.address}: ${describeDockerError(error)}`);
     },
   );
   const contract = inspected.Config?.Labels?.[IMAGE_CONTRACT_LABEL] === 'native' ? 'native' : 'rke-tools';
-  context.log.debug(`host ${node.address}: image ${image} is driven with the ${contract} contract`);
+  scope.log.debug(`host ${node.address}: image ${image} is driven with the ${contract} contract`);
   return contract;
 }
 
@@ -59,20 +56,14 @@ export async function resolveImageContract(docker: Docker, image: string, node: 
 export type RkeToolsSnapshot = Pick<NodeResult, 'file' | 'size'>;
 
 /** The `etcd-snapshot-once` container with rke-tools' command line, then a check of the file. */
-export async function rkeToolsSnapshot(
-  docker: Docker,
-  image: string,
-  node: NodeConfig,
-  context: RunContext,
-  warnings: string[],
-): Promise<RkeToolsSnapshot> {
-  if (context.pkiBundle) {
+export async function rkeToolsSnapshot(engine: NodeEngine, image: string, job: SaveJob): Promise<{ snapshot: RkeToolsSnapshot; warnings: string[] }> {
+  if (job.pkiBundle) {
     throw new OperatorError(
-      `host ${node.address}: ${image} speaks rke-tools' command line, which has no PKI bundle; --pki-bundle needs an image with the bundled agent's protocol`,
+      `host ${engine.node.address}: ${image} speaks rke-tools' command line, which has no PKI bundle; --pki-bundle needs an image with the bundled agent's protocol`,
     );
   }
-  const { snapshot } = await runRkeToolsSave(docker, image, node, context, warnings, { replaceOwnFile: false });
-  return snapshot;
+  const { snapshot, warnings } = await runRkeToolsSave(engine, image, job, { replaceOwnFile: false });
+  return { snapshot, warnings };
 }
 
 /**
@@ -81,18 +72,16 @@ export async function rkeToolsSnapshot(
  * there with the copy that goes to S3 (the node's row is updated to match).
  */
 export async function rkeToolsUpload(
-  docker: Docker,
+  engine: NodeEngine,
   image: string,
-  node: NodeConfig,
-  context: RunContext,
-  result: NodeResult,
-  settings: S3Settings,
-): Promise<ReportedUpload> {
-  if (settings.credentials) warnKeysInEnvironmentOnce(context);
-  context.log.info(`[${node.address}] rke-tools has no upload-only command: taking snapshot ${context.name} again there, with the S3 flags`);
-  const { snapshot, stderr } = await runRkeToolsSave(docker, image, node, context, result.warnings, { replaceOwnFile: true, s3: settings });
-  Object.assign(result, snapshot);
-  const key = snapshotObjectKey(settings.folder, context.name);
+  job: UploadJob,
+): Promise<{ uploaded: ReportedUpload; rewrote: RkeToolsSnapshot; warnings: string[] }> {
+  const { node, scope } = engine;
+  const settings = job.s3;
+  if (settings.credentials) warnKeysInEnvironmentOnce(scope.log);
+  scope.log.info(`[${node.address}] rke-tools has no upload-only command: taking snapshot ${job.name} again there, with the S3 flags`);
+  const { snapshot, stderr, warnings } = await runRkeToolsSave(engine, image, job, { replaceOwnFile: true, s3: settings });
+  const key = snapshotObjectKey(settings.folder, job.name);
   if (stderr.includes(RKE_TOOLS_SKIPPED_UPLOAD)) {
     throw new OperatorError(
       `host ${node.address}: s3://${settings.bucketName}/${key} already exists (from an earlier run) and the bucket is unversioned: ` +
@@ -101,21 +90,19 @@ export async function rkeToolsUpload(
   }
   const reported = /Successfully uploaded \[([^\]]*)\] of size \[(\d+)\]/.exec(stderr);
   return {
-    reportedBy: 'rke-tools',
-    bucket: settings.bucketName,
-    key,
-    ...(reported ? { size: Number(reported[2]) } : {}),
-    warnings: [],
+    uploaded: { reportedBy: 'rke-tools', bucket: settings.bucketName, key, ...(reported ? { size: Number(reported[2]) } : {}), warnings: [] },
+    rewrote: snapshot,
+    warnings,
   };
 }
 
 const warnedRuns = new WeakSet<object>();
 
 /** Once per run: this contract has no other way to hand the keys over. */
-function warnKeysInEnvironmentOnce(context: RunContext): void {
-  if (warnedRuns.has(context.log)) return;
-  warnedRuns.add(context.log);
-  context.log.warn(
+function warnKeysInEnvironmentOnce(log: Logger): void {
+  if (warnedRuns.has(log)) return;
+  warnedRuns.add(log);
+  log.warn(
     'the backup image speaks rke-tools\' command line: the S3 access and secret keys go base64-encoded into the environment of its ' +
       'etcd-snapshot-once container, readable with "docker inspect" on that node while it exists (it is removed after the run); ' +
       'the bundled agent takes them on stdin instead',
@@ -129,21 +116,20 @@ interface SaveOptions {
 }
 
 async function runRkeToolsSave(
-  docker: Docker,
+  { node, docker, scope }: NodeEngine,
   image: string,
-  node: NodeConfig,
-  context: RunContext,
-  warnings: string[],
+  job: Pick<SaveJob, 'name' | 'overwrite' | 'stateFile'>,
   options: SaveOptions,
-): Promise<{ snapshot: RkeToolsSnapshot; stderr: string }> {
+): Promise<{ snapshot: RkeToolsSnapshot; stderr: string; warnings: string[] }> {
   const s3 = options.s3;
+  const warnings: string[] = [];
   const invocation = rkeToolsSaveInvocation({
-    name: context.name,
+    name: job.name,
     internalAddress: node.internalAddress,
     cacert: `${CONTAINER_SSL_DIR}/kube-ca.pem`,
     cert: `${CONTAINER_SSL_DIR}/kube-node.pem`,
     key: `${CONTAINER_SSL_DIR}/kube-node-key.pem`,
-    extraEnv: context.cluster.etcd.extraEnv,
+    extraEnv: scope.cluster.etcd.extraEnv,
     ...(s3
       ? {
           s3: {
@@ -158,9 +144,9 @@ async function runRkeToolsSave(
       : {}),
   });
   const secrets = secretForms(s3?.credentials);
-  const zipPath = `${CONTAINER_BACKUP_DIR}/${context.name}.zip`;
-  const shownPath = `${NODE_SNAPSHOT_DIR}/${context.name}.zip`;
-  const apiMs = context.timeouts.dockerApiMs;
+  const zipPath = `${CONTAINER_BACKUP_DIR}/${job.name}.zip`;
+  const shownPath = `${NODE_SNAPSHOT_DIR}/${job.name}.zip`;
+  const apiMs = scope.timeouts.dockerApiMs;
   let checked: RkeToolsSnapshot | undefined;
   let startedAt = 0;
 
@@ -168,7 +154,7 @@ async function runRkeToolsSave(
     docker,
     node.address,
     {
-      name: SNAPSHOT_CONTAINER_NAME,
+      name: CONTAINER_NAMES.save,
       image,
       cmd: invocation.cmd,
       env: invocation.env,
@@ -177,33 +163,33 @@ async function runRkeToolsSave(
       // own layer and goes with the container whatever happens.
       binds: [
         `${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}`,
-        `${path.posix.join(context.cluster.prefixPath, '/etc/kubernetes/ssl')}:${CONTAINER_SSL_DIR}:ro`,
+        `${path.posix.join(scope.cluster.prefixPath, '/etc/kubernetes/ssl')}:${CONTAINER_SSL_DIR}:ro`,
       ],
-      labels: { 'io.rke-etcd-snapshot.name': context.name },
+      labels: { 'io.rke-etcd-snapshot.name': job.name },
       // afterExit reads the written file through the exited container; removed explicitly after that.
       autoRemove: false,
     },
-    { runTimeoutMs: context.timeouts.snapshotMs, apiTimeoutMs: apiMs, signal: context.signal },
+    { runTimeoutMs: scope.timeouts.snapshotMs, apiTimeoutMs: apiMs, signal: scope.signal },
     {
       beforeStart: async (container) => {
-        if (!context.overwrite && !options.replaceOwnFile) {
-          const existing = await readContainerFileHead(container, zipPath, 0, apiMs, `checking ${shownPath} on host ${node.address}`, context.signal);
+        if (!job.overwrite && !options.replaceOwnFile) {
+          const existing = await readContainerFileHead(container, zipPath, 0, apiMs, `checking ${shownPath} on host ${node.address}`, scope.signal);
           if (existing) throw new OperatorError(`host ${node.address}: ${shownPath} already exists on this node; pass --overwrite to replace it`);
         }
         // RKE deploys the state file before the container starts; rke-tools zips it when present.
         // It goes into the container's /etc/kubernetes, not the node's (see the binds).
-        if (context.stateFile) {
-          const tar = singleFileTar(`${context.name}.rkestate`, context.stateFile, 0o400, Math.floor(Date.now() / 1000));
-          await deadline(container.putArchive(tar, { path: CONTAINER_KUBERNETES_DIR }), apiMs, `placing the state file on host ${node.address}`, context.signal);
+        if (job.stateFile) {
+          const tar = singleFileTar(`${job.name}.rkestate`, job.stateFile, 0o400, Math.floor(Date.now() / 1000));
+          await deadline(container.putArchive(tar, { path: CONTAINER_KUBERNETES_DIR }), apiMs, `placing the state file on host ${node.address}`, scope.signal);
         }
         startedAt = Date.now();
       },
       afterExit: async (container, exitCode) => {
         if (exitCode !== 0) return;
-        const state = await deadline(container.inspect(), apiMs, `inspecting ${SNAPSHOT_CONTAINER_NAME} on host ${node.address}`, context.signal);
+        const state = await deadline(container.inspect(), apiMs, `inspecting ${CONTAINER_NAMES.save} on host ${node.address}`, scope.signal);
         const engineStarted = Date.parse(state.State.StartedAt);
-        const head = await readContainerFileHead(container, zipPath, 30 + Buffer.byteLength(`/backup/${context.name}`), apiMs, `checking ${shownPath} on host ${node.address}`, context.signal);
-        checked = checkWrittenSnapshot(head, context.name, shownPath, Number.isNaN(engineStarted) ? startedAt : engineStarted);
+        const head = await readContainerFileHead(container, zipPath, 30 + Buffer.byteLength(`/backup/${job.name}`), apiMs, `checking ${shownPath} on host ${node.address}`, scope.signal);
+        checked = checkWrittenSnapshot(head, job.name, shownPath, Number.isNaN(engineStarted) ? startedAt : engineStarted);
         if (head && (head.mode & 0o077) !== 0) warnings.push(`${shownPath} has mode ${(head.mode & 0o777).toString(8)}; rke-tools makes it 0600`);
       },
     },
@@ -221,13 +207,13 @@ async function runRkeToolsSave(
   });
   if (outcome.removalError) warnings.push(outcome.removalError);
   const stderr = redactSecrets(outcome.stderr, secrets);
-  for (const line of stderr.split('\n').filter(Boolean)) context.log.debug(`host ${node.address}: ${image}: ${line}`);
+  for (const line of stderr.split('\n').filter(Boolean)) scope.log.debug(`host ${node.address}: ${image}: ${line}`);
   if (outcome.exitCode !== 0) {
     const what = stderr.includes(RKE_TOOLS_UPLOAD_FAILURE) ? 'upload' : 'snapshot';
     throw new OperatorError(`host ${node.address}: the ${what} failed (rke-tools image ${image}, exit code ${outcome.exitCode}): ${lastError(stderr)}`);
   }
   if (!checked) throw new OperatorError(`host ${node.address}: ${shownPath} could not be checked after the rke-tools container exited`);
-  return { snapshot: checked, stderr };
+  return { snapshot: checked, stderr, warnings };
 }
 
 /** Sound and cheap: it is there, regular, not empty, written by this run, and a zip whose first entry is the snapshot. */

@@ -3,9 +3,8 @@ import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, utimesSync, writeFile
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { parseAgentArgs } from './args.js';
-import { agentRemoveArgs } from './protocol/files.js';
-import { listSnapshotFiles, removeSnapshotFiles } from './files.js';
+import { localDirectory } from './snapshot-directory.js';
+import { listSnapshotFiles, removeSnapshotFiles } from './snapshot-files.js';
 import { classifyEntry, validateRemovableName } from '../model/names.js';
 
 function backupDir(): { dir: string; outside: string } {
@@ -17,7 +16,7 @@ function backupDir(): { dir: string; outside: string } {
   return { dir, outside };
 }
 
-const options = (dir: string) => ({ backupDir: dir, displayDir: '/opt/rke/etcd-snapshots' });
+const directory = (dir: string) => localDirectory(dir, '/opt/rke/etcd-snapshots');
 
 test('classifies zip, raw, PKI bundle; hidden temporary files are not snapshots', () => {
   assert.deepEqual(classifyEntry('a.zip'), { kind: 'zip', name: 'a' });
@@ -37,7 +36,7 @@ test('lists regular files with size, time and sha256; symlinks and directories a
   writeFileSync(path.join(outside, 'secret'), 'secret');
   symlinkSync(path.join(outside, 'secret'), path.join(dir, 'link.zip'));
   mkdirSync(path.join(dir, 'sub.zip'));
-  const listed = await listSnapshotFiles(options(dir));
+  const listed = await listSnapshotFiles(directory(dir));
   assert.deepEqual(listed.files.map((f) => [f.file, f.kind, f.name, f.size]), [
     ['a.zip', 'zip', 'a', 5],
     ['pki.bundle.tar.gz', 'pki-bundle', 'pki.bundle.tar.gz', 6],
@@ -52,9 +51,9 @@ test('lists regular files with size, time and sha256; symlinks and directories a
 test('no sha256 above the size limit; a missing directory lists nothing', async () => {
   const { dir } = backupDir();
   writeFileSync(path.join(dir, 'big.zip'), Buffer.alloc(2048));
-  const listed = await listSnapshotFiles({ ...options(dir), sha256MaxBytes: 1024 });
+  const listed = await listSnapshotFiles(directory(dir), { sha256MaxBytes: 1024 });
   assert.equal(listed.files[0]!.sha256, undefined);
-  const none = await listSnapshotFiles(options(path.join(dir, 'absent')));
+  const none = await listSnapshotFiles(directory(path.join(dir, 'absent')));
   assert.deepEqual(none.files, []);
 });
 
@@ -63,7 +62,7 @@ test('removes NAME.zip and raw NAME; missing is reported, not an error', async (
   writeFileSync(path.join(dir, 'a.zip'), 'zip');
   writeFileSync(path.join(dir, 'a'), 'raw');
   writeFileSync(path.join(dir, 'b.zip'), 'other');
-  const result = await removeSnapshotFiles(['a', 'gone'], options(dir));
+  const result = await removeSnapshotFiles(directory(dir), ['a', 'gone']);
   assert.deepEqual(result.names.map((n) => [n.name, n.status, n.removed.map((r) => r.file)]), [
     ['a', 'removed', ['a.zip', 'a']],
     ['gone', 'missing', []],
@@ -76,7 +75,7 @@ test('a symlink or directory of that name is refused and left alone; its target 
   writeFileSync(path.join(outside, 'victim'), 'keep me');
   symlinkSync(path.join(outside, 'victim'), path.join(dir, 'l.zip'));
   mkdirSync(path.join(dir, 'd.zip'));
-  const result = await removeSnapshotFiles(['l', 'd'], options(dir));
+  const result = await removeSnapshotFiles(directory(dir), ['l', 'd']);
   assert.deepEqual(result.names.map((n) => n.status), ['refused', 'refused']);
   assert.match(result.names[0]!.refused[0]!.reason, /symlink/);
   assert.ok(existsSync(path.join(outside, 'victim')));
@@ -90,11 +89,3 @@ test('only plain snapshot names are removable', () => {
   validateRemovableName('rke_etcd_snapshot_2024-05-01T14:03:07+02:00');
 });
 
-test('agent remove arguments round-trip and refuse bad names', () => {
-  assert.deepEqual(parseAgentArgs(agentRemoveArgs({ names: ['a', 'b c'] })), { command: 'remove', request: { names: ['a', 'b c'] } });
-  assert.deepEqual(parseAgentArgs(['list']), { command: 'list' });
-  assert.throws(() => parseAgentArgs(['remove']), /--name is required/);
-  assert.throws(() => parseAgentArgs(['remove', '--name', '../etc/passwd']), /must not contain "\/"/);
-  assert.throws(() => parseAgentArgs(['remove', '--force']), /unknown argument/);
-  assert.throws(() => parseAgentArgs(['list', '--x']), /unknown agent command/);
-});

@@ -1,0 +1,96 @@
+/** One agent job in a one-off container on a node's engine: the image there, the run, its result line. */
+import type { AgentInput } from '../../agent/protocol/wire.js';
+import { ensureImage, type ImageSource } from '../../docker/image.js';
+import { runOneOffContainer, type OneOffOutcome } from '../../docker/one-off-container.js';
+import { OperatorError } from '../../errors.js';
+import type { Failure } from '../../model/snapshot.js';
+import type { NodeEngine } from './engine.js';
+
+/** The containers this runtime starts, one name per job (a stale one of that name is removed first). */
+export const CONTAINER_NAMES = {
+  save: 'etcd-snapshot-once',
+  upload: 'etcd-snapshot-upload',
+  list: 'etcd-snapshot-ls',
+  remove: 'etcd-snapshot-rm',
+  verify: 'etcd-snapshot-verify',
+  's3-list': 'etcd-snapshot-s3-ls',
+  's3-remove': 'etcd-snapshot-s3-rm',
+  's3-verify': 'etcd-snapshot-s3-verify',
+} as const;
+
+export type AgentJobName = keyof typeof CONTAINER_NAMES;
+
+export interface AgentContainerJob {
+  job: AgentJobName;
+  /** The image on the node's engine (ensureAgentImage). */
+  image: string;
+  cmd: string[];
+  binds: string[];
+  /** Sent on stdin: secrets never go into arguments, env or labels. */
+  input: AgentInput;
+  /** The snapshot the job is about, as a label on the container (save, upload). */
+  snapshotName?: string;
+  /** Each stdout line as it streams (the agent's progress lines). */
+  onStdoutLine?: (line: string) => void;
+}
+
+/** The image on the node: found there, or loaded (bundled) / pulled (--backup-image). */
+export function ensureAgentImage({ node, docker, scope }: NodeEngine, source: ImageSource): Promise<string> {
+  return ensureImage(docker, source, {
+    host: node.address,
+    timeoutMs: scope.timeouts.imageTransferMs,
+    signal: scope.signal,
+    debug: scope.log.debug,
+  });
+}
+
+/**
+ * Run one agent job in a one-off container on the node; its stderr goes to the debug log.
+ * The outcome's `removalError` (a container that could not be removed) is the caller's to report.
+ */
+export async function runAgentContainer({ node, docker, scope }: NodeEngine, job: AgentContainerJob): Promise<OneOffOutcome> {
+  const outcome = await runOneOffContainer(
+    docker,
+    node.address,
+    {
+      name: CONTAINER_NAMES[job.job],
+      image: job.image,
+      cmd: job.cmd,
+      env: scope.cluster.etcd.extraEnv,
+      binds: job.binds,
+      labels: job.snapshotName === undefined ? {} : { 'io.rke-etcd-snapshot.name': job.snapshotName },
+      stdin: Buffer.from(JSON.stringify(job.input)),
+      ...(job.onStdoutLine ? { onStdoutLine: job.onStdoutLine } : {}),
+    },
+    { runTimeoutMs: scope.timeouts.snapshotMs, apiTimeoutMs: scope.timeouts.dockerApiMs, signal: scope.signal },
+  );
+  for (const line of outcome.stderr.split('\n').filter(Boolean)) scope.log.debug(`host ${node.address}: agent: ${line}`);
+  return outcome;
+}
+
+/** The agent's result line (success or its own failure), or an OperatorError saying it printed none. */
+export function agentResult<T>(outcome: OneOffOutcome, parse: (stdout: string) => T | Failure | undefined, engine: NodeEngine, job: string): T | Failure {
+  const result = parse(outcome.stdout);
+  if (result !== undefined) return result;
+  const lastLine = outcome.stderr.trim().split('\n').pop() ?? '';
+  throw new OperatorError(
+    `the ${job} container on host ${engine.node.address} exited ${outcome.exitCode >= 0 ? `with status ${outcome.exitCode}` : '(status unknown)'} without a result` +
+      (lastLine ? `: ${lastLine}` : ''),
+  );
+}
+
+/** The agent's result, or an OperatorError naming the node: its own error, or that it printed none. */
+export function agentSuccess<T extends { ok: true; peakRssBytes?: number; cpuMs?: number }>(
+  outcome: OneOffOutcome,
+  parse: (stdout: string) => T | Failure | undefined,
+  engine: NodeEngine,
+  job: string,
+): T {
+  const result = agentResult(outcome, parse, engine, job);
+  if (!result.ok) throw new OperatorError(`host ${engine.node.address}: ${result.error}`);
+  if (result.peakRssBytes !== undefined) {
+    const cpu = typeof result.cpuMs === 'number' ? `, CPU time ${(result.cpuMs / 1000).toFixed(2)} s` : '';
+    engine.scope.log.debug(`host ${engine.node.address}: peak RSS of the ${job} agent: ${(result.peakRssBytes / 1024 / 1024).toFixed(1)} MiB${cpu}`);
+  }
+  return result;
+}
