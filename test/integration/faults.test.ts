@@ -90,6 +90,15 @@ function observed(t: TestContext, outcome: CliOutcome): void {
 const row = (outcome: CliOutcome, node: number) => tableRow(outcome.stdout, lab.addresses[node - 1]!);
 const others = (node: number) => [1, 2, 3].filter((n) => n !== node);
 
+/** Until /opt/rke/etcd-snapshots/FILE exists on node N. */
+async function waitForSnapshotFile(node: number, file: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await snapshotFiles(node)).includes(file)) {
+    if (Date.now() > deadline) throw new Error(`${file} never appeared on node ${node} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
 describe('fault matrix', () => {
   test('NAME.zip pre-existing as a symlink: refused, and --overwrite replaces the link, never writes through it', async (t) => {
     const target = '/opt/rke/it-flt-link-target';
@@ -140,8 +149,12 @@ describe('fault matrix', () => {
     try {
       first = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-flt-first']).outcome;
       await waitForRunningContainer(busy, 'etcd-snapshot-once');
-      // The first run is then busy on that node only: its other nodes are done.
-      for (const node of others(busy)) await waitForNoContainer(node, 'etcd-snapshot-once');
+      // The first run is then busy on that node only once its other nodes are done: their zip is
+      // written and their container gone (a node it has not reached yet has no container either).
+      for (const node of others(busy)) {
+        await waitForSnapshotFile(node, 'it-flt-first.zip');
+        await waitForNoContainer(node, 'etcd-snapshot-once');
+      }
       const second = await save(['--config', lab.clusterYml, '--name', 'it-flt-second']);
       observed(t, second);
       assert.equal(second.code, 0, second.stderr);
