@@ -29,7 +29,7 @@ const DEFAULT_HEALTH_TIMEOUT_SECONDS = 30;
 const SAVE_OPTIONS = ['name', 'endpoint', 'cacert', 'cert', 'key', 'health-timeout', 'compression'] as const;
 const UPLOAD_OPTIONS = ['name', 'endpoint', 'bucket', 'folder', 'region', 'sha256'] as const;
 
-/** Parses the agent's arguments, as protocol.ts's agentSaveArgs/agentUploadArgs write them (`--flag=value` also accepted). */
+/** Parses the agent's arguments, as agent/protocol/'s agentSaveArgs, agentUploadArgs, ... write them (`--flag=value` also accepted). */
 export function parseAgentArgs(argv: readonly string[]): AgentCommand {
   const [command, ...rest] = argv;
   if (command === 'version' && rest.length === 0) return { command: 'version' };

@@ -10,7 +10,7 @@
  *                                                (containers etcd-snapshot-s3-ls/-rm/-verify: the S3 location)
  *   agent version
  *   agent /opt/rke-tools/rke-etcd-backup etcd-backup save --once ...   (rke-tools' command line, rke-tools/contract.ts)
- * Logs go to stderr; stdout gets exactly one result line (protocol.ts). Exit 0 on success, 1 on failure.
+ * Logs go to stderr; stdout gets exactly one result line (protocol/wire.ts). Exit 0 on success, 1 on failure.
  */
 import { OperatorError, messageOf } from '../errors.js';
 import { parseAgentArgs, type AgentCommand } from './args.js';
@@ -42,7 +42,7 @@ function quietIpServerNameWarning(): void {
   });
 }
 
-/** Progress lines go to stdout, before the result line (protocol.ts PROGRESS_PREFIX). */
+/** Progress lines go to stdout, before the result line (protocol/wire.ts PROGRESS_PREFIX). */
 function printProgress(progress: ByteProgress): void {
   process.stdout.write(`${formatProgressLine(progress)}\n`);
 }

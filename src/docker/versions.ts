@@ -1,7 +1,7 @@
 /**
  * RKE's Docker version check (rancher/rke hosts/tunnel.go checkDockerVersion and
  * docker/docker.go IsSupportedDockerVersion), with the table RKE reads from
- * kontainer-driver-metadata (pkg/rke/k8s_docker_info.go). See docs/rke-behaviour.md.
+ * kontainer-driver-metadata (pkg/rke/k8s_docker_info.go). See docs/compatibility.md.
  */
 
 const UP_TO_20_10 = ['1.13.x', '17.03.x', '17.06.x', '17.09.x', '18.06.x', '18.09.x', '19.03.x', '20.10.x'];

@@ -20,7 +20,7 @@ export const RKE_TOOLS_BINARY = '/opt/rke-tools/rke-etcd-backup';
 
 /**
  * The label our agent image carries (agent-image/build.sh): an image with
- * `<label>=native` speaks the native protocol (protocol.ts); any other image is driven
+ * `<label>=native` speaks the native protocol (agent/protocol/); any other image is driven
  * with rke-tools' command line.
  */
 export const IMAGE_CONTRACT_LABEL = 'io.rke-etcd-snapshot.contract';
