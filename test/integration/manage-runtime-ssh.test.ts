@@ -51,11 +51,25 @@ async function json(config: string, command: string, ...args: string[]): Promise
   }
 }
 
-/** The copies of it-mssh-* snapshots in an ls document, as both runtimes must report them. */
+/**
+ * The copies of it-mssh-* snapshots in an ls document, as both runtimes must report them,
+ * by name. SFTP (version 3) carries modification times in whole seconds: compared at that.
+ */
 function mineOf(doc: any): unknown {
   return doc.snapshots
     .filter((snapshot: any) => snapshot.name.startsWith('it-mssh-'))
-    .map((snapshot: any) => ({ name: snapshot.name, missingOn: snapshot.missingOn, copies: snapshot.copies }));
+    .map((snapshot: any) => ({
+      name: snapshot.name,
+      missingOn: snapshot.missingOn,
+      copies: snapshot.copies.map((copy: any) => ({ ...copy, modified: copy.modified.replace(/\.\d+Z$/, 'Z') })),
+    }))
+    .sort((a: any, b: any) => a.name.localeCompare(b.name));
+}
+
+/** Zip snapshots on node N (regular files, not hidden) other than this test's planted ones. */
+async function otherZips(node: number): Promise<number> {
+  const out = await nodeExec(node, 'find', DIR, '-maxdepth', '1', '-type', 'f', '-name', '*.zip', '!', '-name', '.*', '!', '-name', 'it-mssh-p*');
+  return out.split('\n').filter(Boolean).length;
 }
 
 describe('snapshot-ls/-verify/-rm/-prune --runtime ssh', () => {
@@ -99,9 +113,11 @@ describe('snapshot-ls/-verify/-rm/-prune --runtime ssh', () => {
   });
 
   test('rm removes over SFTP, never through a symlink; prune keeps the newest', async () => {
-    for (const [name, time] of [['it-mssh-p1', '2000-01-01T00:00:00Z'], ['it-mssh-p2', '2000-01-02T00:00:00Z']] as const) {
+    // Older than anything else on the nodes, so that a --keep that spares every other zip removes only ours.
+    const planted = ['it-mssh-p1', 'it-mssh-p2', 'it-mssh-p3', 'it-mssh-p4'];
+    for (const [index, name] of planted.entries()) {
       for (let node = 1; node <= lab.addresses.length; node++) {
-        await nodeExec(node, 'sh', '-c', 'printf x > "$1/$2.zip" && chmod 600 "$1/$2.zip" && touch -d "$3" "$1/$2.zip"', 'sh', DIR, name, time);
+        await nodeExec(node, 'sh', '-c', 'printf x > "$1/$2.zip" && chmod 600 "$1/$2.zip" && touch -d "$3" "$1/$2.zip"', 'sh', DIR, name, `199${index}-01-01T00:00:00Z`);
       }
     }
     const removed = await json(noDocker, 'snapshot-rm', '--name', 'it-mssh-a', '--runtime', 'ssh');
@@ -114,14 +130,16 @@ describe('snapshot-ls/-verify/-rm/-prune --runtime ssh', () => {
     assert.deepEqual(first.refused, [{ file: 'it-mssh-link.zip', reason: 'a symlink, not removed' }]);
     assert.equal((await nodeExec(1, 'cat', '/tmp/it-mssh-outside/f')).trim(), 'secret');
 
-    // The two planted zips are older than every other snapshot on the nodes: keeping all but
-    // them removes exactly them.
-    const zips = (await nodeExec(1, 'find', DIR, '-maxdepth', '1', '-type', 'f', '-name', '*.zip', '!', '-name', '.*')).split('\n').filter(Boolean).length;
-    const pruned = await json(noDocker, 'snapshot-prune', '--keep', String(zips - 2), '--runtime', 'ssh');
+    const others = await Promise.all(lab.addresses.map((_, index) => otherZips(index + 1)));
+    const keep = Math.max(...others) + 2;
+    const pruned = await json(noDocker, 'snapshot-prune', '--keep', String(keep), '--runtime', 'ssh');
     assert.equal(pruned.outcome.code, 0, pruned.outcome.stderr);
-    for (let node = 1; node <= lab.addresses.length; node++) {
-      const left = (await snapshotFiles(node)).filter((file) => file.startsWith('it-mssh-p'));
-      assert.deepEqual(left, [], `node ${node}`);
+    for (const [index, location] of pruned.doc.locations.entries()) {
+      const expectedRemoved = planted.slice(0, Math.max(0, planted.length - (keep - others[index]!)));
+      assert.deepEqual(location.remove.map((r: any) => [r.name, r.status]).sort(), expectedRemoved.map((name) => [name, 'removed']));
+      const left = (await snapshotFiles(index + 1)).filter((file) => file.startsWith('it-mssh-p')).sort();
+      assert.deepEqual(left, planted.filter((name) => !expectedRemoved.includes(name)).map((name) => `${name}.zip`));
+      assert.equal(await otherZips(index + 1), others[index], 'no other snapshot was removed');
     }
   });
 
