@@ -56,6 +56,8 @@ usage: s3.sh COMMAND [--dir DIR] [ARGS]
                      take the metadata stand-in away / bring it back
   rgw-kill | rgw-start
                      faults for tests: radosgw dies at once (SIGKILL) / comes back
+  rgw-pause | rgw-resume
+                     faults for tests: radosgw goes silent (SIGSTOP: connections stay open, nothing answers) / answers again (SIGCONT)
 DIR defaults to $S3_LAB_DIR, else /tmp/rke-s3-lab.
 At up: S3_LAB_SUBNET=127.X.Y puts S3 on 127.X.Y.1 and IMDS on 127.X.Y.2 (default 127.0.3);
 S3_LAB_MEMSTORE_MIB (default 2560) and S3_LAB_QUOTA_MIB (per bucket, default 1024) size it.
@@ -829,11 +831,17 @@ cmd_imds() { # start|stop
   esac
 }
 
-cmd_rgw() { # kill|start
+cmd_rgw() { # kill|start|pause|resume
   parse_dir_only "${@:2}"
   load_state
   take_lock 60 s3.sh
+  local pid
   case $1 in
+  pause | resume)
+    pid=$(daemon_pid rgw) || die "radosgw is not running"
+    if [ "$1" = pause ]; then kill -STOP "$pid"; else kill -CONT "$pid"; fi
+    log "radosgw ${1}d (pid $pid)"
+    ;;
   kill)
     stop_daemon rgw KILL 3
     log "radosgw killed"
@@ -867,6 +875,8 @@ main() {
   imds-start) cmd_imds start "$@" ;;
   rgw-kill) cmd_rgw kill "$@" ;;
   rgw-start) cmd_rgw start "$@" ;;
+  rgw-pause) cmd_rgw pause "$@" ;;
+  rgw-resume) cmd_rgw resume "$@" ;;
   help | -h | --help) usage ;;
   *)
     usage >&2

@@ -150,3 +150,9 @@ test('agent verify takes exactly one plain name', () => {
   assert.throws(() => parseAgentArgs(['verify', '--name', 'a', '--name', 'b']), /exactly one/);
   assert.throws(() => parseAgentArgs(['verify', '--name', 'a.zip']), /without "\.zip"/);
 });
+
+test('agent sweep takes exactly one plain name', () => {
+  assert.deepEqual(parseAgentArgs(['sweep', '--name', 'a']), { command: 'sweep', name: 'a' });
+  assert.throws(() => parseAgentArgs(['sweep']), /agent sweep: --name is required/);
+  assert.throws(() => parseAgentArgs(['sweep', '--name', '../a']), /must not contain "\/"/);
+});

@@ -15,6 +15,7 @@ export type AgentCommand =
   | { command: 'list' }
   | { command: 'remove'; request: AgentRemoveRequest }
   | { command: 'verify'; name: string }
+  | { command: 'sweep'; name: string }
   | { command: AgentS3Command; target: S3Target; names: string[] }
   | { command: 'version' };
 
@@ -22,7 +23,7 @@ export const AGENT_USAGE =
   'usage: agent save --name NAME --endpoint https://HOST:2379 --cacert FILE --cert FILE --key FILE ' +
   '[--health-timeout SECONDS] [--compression fast|standard|none] [--overwrite] [--pki-bundle] | ' +
   'agent upload --name NAME --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--sha256 HEX] [--overwrite] [--pki-bundle] | ' +
-  'agent list | agent remove --name NAME [--name NAME ...] | agent verify --name NAME | ' +
+  'agent list | agent remove --name NAME [--name NAME ...] | agent verify --name NAME | agent sweep --name NAME | ' +
   'agent s3-list|s3-remove|s3-verify --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--name NAME ...] | agent version';
 
 const DEFAULT_HEALTH_TIMEOUT_SECONDS = 30;
@@ -37,10 +38,10 @@ export function parseAgentArgs(argv: readonly string[]): AgentCommand {
   if (command === 'upload') return { command: 'upload', request: parseUpload(rest) };
   if (command === 'list' && rest.length === 0) return { command: 'list' };
   if (command === 'remove') return { command: 'remove', request: parseRemove(rest) };
-  if (command === 'verify') {
-    const { names } = parseRemove(rest, 'verify');
-    if (names.length !== 1) throw new OperatorError('agent verify: give exactly one --name');
-    return { command: 'verify', name: names[0]! };
+  if (command === 'verify' || command === 'sweep') {
+    const { names } = parseRemove(rest, command);
+    if (names.length !== 1) throw new OperatorError(`agent ${command}: give exactly one --name`);
+    return { command, name: names[0]! };
   }
   if (command === 's3-list' || command === 's3-remove' || command === 's3-verify') return parseS3(command, rest);
   throw new OperatorError(`unknown agent command ${JSON.stringify(command ?? '')}; ${AGENT_USAGE}`);

@@ -17,7 +17,7 @@ import { parseAgentArgs, type AgentCommand } from './args.js';
 import { parseAgentInput, readAllInput } from './input.js';
 import { formatProgressLine, formatResultLine, type AgentInput } from './protocol/wire.js';
 import type { ByteProgress } from '../model/snapshot.js';
-import { CONTAINER_BACKUP_DIR, NODE_SNAPSHOT_DIR } from '../model/paths.js';
+import { CONTAINER_BACKUP_DIR, NODE_SNAPSHOT_DIR, PKI_BUNDLE_FILE_NAME } from '../model/paths.js';
 import { localDirectory } from '../archive/snapshot-directory.js';
 import { AGENT_VERSION } from './version.js';
 import { RKE_TOOLS_BINARY } from '../rke-tools/contract.js';
@@ -106,10 +106,15 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`rke-snapshot-agent ${AGENT_VERSION}\n`);
     return 0;
   }
-  if (command.command === 'list' || command.command === 'remove' || command.command === 'verify') {
+  if (command.command === 'list' || command.command === 'remove' || command.command === 'verify' || command.command === 'sweep') {
     const backup = localDirectory(CONTAINER_BACKUP_DIR, NODE_SNAPSHOT_DIR);
     if (command.command === 'verify') return runJob(async () => (await import('../archive/verify-copy.js')).verifySnapshotCopy(backup, command.name));
-    const { listSnapshotFiles, removeSnapshotFiles } = await import('../archive/snapshot-files.js');
+    const { listSnapshotFiles, removeSnapshotFiles, sweepTemporaryFiles } = await import('../archive/snapshot-files.js');
+    if (command.command === 'sweep') {
+      const started = Date.now();
+      const finalNames = [`${command.name}.zip`, PKI_BUNDLE_FILE_NAME];
+      return runJob(async () => ({ ok: true, dir: NODE_SNAPSHOT_DIR, swept: await sweepTemporaryFiles(backup, finalNames, log), durationMs: Date.now() - started }));
+    }
     return runJob(() => (command.command === 'list' ? listSnapshotFiles(backup) : removeSnapshotFiles(backup, command.request.names, log)));
   }
   const signal = abortOnSignals();

@@ -30,9 +30,16 @@ export interface RkeToolsOptions {
   env: Readonly<Record<string, string | undefined>>;
   write: (line: string) => void;
   signal: AbortSignal;
-  /** Where the node's directories are seen; the container's /backup and /etc/kubernetes by default. */
-  directories?: AgentDirectories;
+  /** Where the node's directories are seen; the container's /backup, /etc/kubernetes/ssl and /etc/kubernetes by default. */
+  directories?: RkeToolsDirectories;
 }
+
+/** RKE binds the node's whole /etc/kubernetes, and places the state file there before it starts the container. */
+export interface RkeToolsDirectories extends AgentDirectories {
+  kubernetesDir: string;
+}
+
+const RKE_TOOLS_DIRECTORIES: RkeToolsDirectories = { ...CONTAINER_DIRECTORIES, kubernetesDir: CONTAINER_KUBERNETES_DIR };
 
 /** Runs the command; returns the exit status. Never throws. */
 export async function runRkeTools(argv: readonly string[], options: RkeToolsOptions): Promise<number> {
@@ -46,7 +53,7 @@ export async function runRkeTools(argv: readonly string[], options: RkeToolsOpti
     return 1;
   }
   const secrets = [request.s3?.accessKeyId, request.s3?.secretAccessKey];
-  const directories = options.directories ?? CONTAINER_DIRECTORIES;
+  const directories = options.directories ?? RKE_TOOLS_DIRECTORIES;
   try {
     if (request.ignored.length > 0 && request.debug) log('debug', `accepted and not used by this image: ${request.ignored.join(' ')}`);
     log('info', 'Initializing Onetime Backup', { name: request.name });
@@ -68,7 +75,7 @@ export async function runRkeTools(argv: readonly string[], options: RkeToolsOpti
       input,
       { log: (line) => log('info', line), signal: options.signal, directories },
     ).finally(async () => {
-      // saveSnapshot removes the file it deploys; this also covers a failure before that point.
+      // RKE leaves it behind when the snapshot fails; rke-tools removes it, and so do we, whatever happened.
       if (input.stateFileBase64 !== undefined) await removeStateFile(directories.kubernetesDir, request.name).catch(() => undefined);
     });
     log('info', 'Created local backup', { name: request.name, runtime: `${((Date.now() - started) / 1000).toFixed(3)}s`, size: saved.size, sha256: saved.sha256 });

@@ -1,4 +1,4 @@
-import { join, posix } from 'node:path';
+import { posix } from 'node:path';
 import { connectEtcd, type EtcdClient } from '../etcd/client.js';
 import { describeGrpcError } from '../etcd/grpc-error.js';
 import { checkEtcdHealth } from '../etcd/health.js';
@@ -8,23 +8,24 @@ import { checkTargetFree, ensureDirectory, type AtomicTarget } from '../archive/
 import { writeSnapshotArchive } from '../archive/snapshot-zip.js';
 import { COMPRESSION_LEVELS, DEFAULT_COMPRESSION } from '../model/compression.js';
 import { checkPkiBundleTarget, pkiBundleTarget, scanPkiDirectory, writePkiBundle, type PkiScan } from '../archive/pki-bundle.js';
-import { CONTAINER_BACKUP_DIR, CONTAINER_KUBERNETES_DIR, CONTAINER_SSL_DIR, NODE_SNAPSHOT_DIR } from '../model/paths.js';
+import { CONTAINER_BACKUP_DIR, CONTAINER_SSL_DIR, NODE_SNAPSHOT_DIR, PKI_BUNDLE_FILE_NAME } from '../model/paths.js';
 import type { AgentInput } from './protocol/wire.js';
 import type { PkiBundleFile, SavedSnapshot } from '../model/snapshot.js';
 import type { AgentSaveRequest } from './protocol/save.js';
-import { deployStateFile, removeStateFile } from '../archive/state-file.js';
+import { sweepTemporaryFiles } from '../archive/snapshot-files.js';
+import { localDirectory } from '../archive/snapshot-directory.js';
 import type { ProgressReport } from '../archive/progress-tally.js';
 
 export interface AgentDirectories {
-  /** Where the node's /opt/rke/etcd-snapshots is seen. */
+  /** Where the node's /opt/rke/etcd-snapshots is seen (bound read-write: the only place the agent writes). */
   backupDir: string;
-  /** Where the node's /etc/kubernetes is seen. */
-  kubernetesDir: string;
+  /** Where the node's <prefix_path>/etc/kubernetes/ssl is seen (bound read-only: certificates, and --pki-bundle's source). */
+  sslDir: string;
 }
 
 export const CONTAINER_DIRECTORIES: AgentDirectories = {
   backupDir: CONTAINER_BACKUP_DIR,
-  kubernetesDir: CONTAINER_KUBERNETES_DIR,
+  sslDir: CONTAINER_SSL_DIR,
 };
 
 export interface SaveOptions {
@@ -39,7 +40,10 @@ export interface SaveOptions {
 
 /**
  * The agent's job on one etcd node: health check, snapshot streamed into
- * /opt/rke/etcd-snapshots/NAME.zip (with the state file when given), verified.
+ * /opt/rke/etcd-snapshots/NAME.zip (with the state file when given), verified. The state
+ * file goes from standard input straight into the archive as /etc/kubernetes/NAME.rkestate,
+ * the entry rke-tools writes; it is never placed on the node (RKE places it there only so
+ * that rke-tools can zip it from disk, and leaves it behind when the snapshot fails).
  */
 export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput, options: SaveOptions = {}): Promise<SavedSnapshot> {
   const started = Date.now();
@@ -48,9 +52,12 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
   const target = zipTarget(request, directories.backupDir);
 
   await ensureDirectory(directories.backupDir, NODE_SNAPSHOT_DIR);
+  // Only one save runs on a node at a time (its container's name is fixed): temporary files of
+  // this name are an earlier run's that was killed before it could remove them.
+  await sweepTemporaryFiles(localDirectory(directories.backupDir, NODE_SNAPSHOT_DIR), [target.fileName, PKI_BUNDLE_FILE_NAME], log);
   await checkTargetFree(target);
   // --pki-bundle: a node whose certificates cannot be bundled fails before etcd is asked for anything.
-  const pkiScan = request.pkiBundle ? await scanPkiDirectory(join(directories.kubernetesDir, 'ssl'), CONTAINER_SSL_DIR) : undefined;
+  const pkiScan = request.pkiBundle ? await scanPkiDirectory(directories.sslDir, CONTAINER_SSL_DIR) : undefined;
   if (request.pkiBundle) await checkPkiBundleTarget(pkiBundleTarget(directories.backupDir));
   const stateFile = input.stateFileBase64 === undefined ? undefined : Buffer.from(input.stateFileBase64, 'base64');
 
@@ -58,7 +65,6 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
   try {
     await checkEtcdHealth(client, request.healthTimeoutSeconds * 1000, options.signal);
     await logStatus(client, request.healthTimeoutSeconds * 1000, log);
-    if (stateFile !== undefined) await deployStateFile(directories.kubernetesDir, request.name, stateFile);
     const idleTimeoutMs = options.snapshotIdleTimeoutMs ?? DEFAULT_SNAPSHOT_IDLE_TIMEOUT_MS;
     const written = await writeSnapshotArchive({
       target,
@@ -89,11 +95,6 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
     };
   } finally {
     client.close();
-    if (stateFile !== undefined) {
-      await removeStateFile(directories.kubernetesDir, request.name).catch((error: unknown) => {
-        log(`could not remove the deployed state file ${request.name}.rkestate: ${messageOf(error)}`);
-      });
-    }
   }
 }
 

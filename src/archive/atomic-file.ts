@@ -56,7 +56,7 @@ export async function writeFileAtomically<T>(
   target: AtomicTarget,
   write: (file: FileHandle) => Promise<T>,
 ): Promise<{ value: T; stats: Stats }> {
-  const tempPath = join(target.dir, `.${target.fileName}.tmp-${randomBytes(6).toString('hex')}`);
+  const tempPath = join(target.dir, temporaryName(target.fileName));
   const finalPath = join(target.dir, target.fileName);
   let handle: FileHandle | undefined;
   try {
@@ -76,6 +76,17 @@ export async function writeFileAtomically<T>(
     await rm(tempPath, { force: true }).catch(() => undefined);
     throw fileWriteError(error, target.displayPath);
   }
+}
+
+/** `.FILE.tmp-` and 12 hex digits: the only names this project writes before the final one. */
+export function temporaryName(fileName: string): string {
+  return `.${fileName}.tmp-${randomBytes(6).toString('hex')}`;
+}
+
+/** Whether `entry` is one of our temporary names for `fileName`. */
+export function isTemporaryNameOf(entry: string, fileName: string): boolean {
+  const prefix = `.${fileName}.tmp-`;
+  return entry.startsWith(prefix) && /^[0-9a-f]{12}$/.test(entry.slice(prefix.length));
 }
 
 const CREATE_NEW_FILE = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;

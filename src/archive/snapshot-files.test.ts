@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { localDirectory } from './snapshot-directory.js';
-import { listSnapshotFiles, removeSnapshotFiles } from './snapshot-files.js';
+import { listSnapshotFiles, removeSnapshotFiles, sweepTemporaryFiles } from './snapshot-files.js';
 import { classifyEntry, validateRemovableName } from '../model/names.js';
 
 function backupDir(): { dir: string; outside: string } {
@@ -89,3 +89,21 @@ test('only plain snapshot names are removable', () => {
   validateRemovableName('rke_etcd_snapshot_2024-05-01T14:03:07+02:00');
 });
 
+
+test('sweep removes only our temporary names of the given files, regular files only, never through a symlink', async () => {
+  const { dir, outside } = backupDir();
+  const ours = ['.a.zip.tmp-0123456789ab', '.pki.bundle.tar.gz.tmp-ffffffffffff'];
+  const others = ['.a.zip.tmp-0123', '.a.zip.tmp-0123456789abc', '.b.zip.tmp-0123456789ab', 'a.zip', '.a.zip.tmp-0123456789AB', 'x.a.zip.tmp-0123456789ab'];
+  for (const file of [...ours, ...others]) writeFileSync(path.join(dir, file), 'x');
+  writeFileSync(path.join(outside, 'target'), 'keep');
+  symlinkSync(path.join(outside, 'target'), path.join(dir, '.a.zip.tmp-aaaaaaaaaaaa'));
+  mkdirSync(path.join(dir, '.a.zip.tmp-bbbbbbbbbbbb'));
+  const logged: string[] = [];
+  const swept = await sweepTemporaryFiles(directory(dir), ['a.zip', 'pki.bundle.tar.gz'], (line) => logged.push(line));
+  assert.deepEqual(swept.sort(), [...ours].sort());
+  assert.deepEqual(readdirSync(dir).sort(), [...others, '.a.zip.tmp-aaaaaaaaaaaa', '.a.zip.tmp-bbbbbbbbbbbb'].sort());
+  assert.equal(existsSync(path.join(outside, 'target')), true);
+  assert.equal(logged.length, 2);
+  assert.match(logged[0]!, /^removed \/opt\/rke\/etcd-snapshots\/\.\S+\.tmp-[0-9a-f]{12}, a temporary file an earlier run left \(1 bytes\)$/);
+  assert.deepEqual(await sweepTemporaryFiles(directory(path.join(dir, 'absent')), ['a.zip']), []);
+});

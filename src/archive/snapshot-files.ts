@@ -6,6 +6,7 @@
 import { messageOf } from '../errors.js';
 import { classifyEntry, validateRemovableName } from '../model/names.js';
 import type { RemovedSnapshot, SkippedEntry, SnapshotFile, SnapshotListing, SnapshotRemoval } from '../model/snapshot.js';
+import { isTemporaryNameOf } from './atomic-file.js';
 import type { SnapshotDirectory } from './snapshot-directory.js';
 import { sha256Of } from './verify-zip.js';
 
@@ -97,4 +98,25 @@ export async function removeSnapshotFiles(dir: SnapshotDirectory, names: readonl
   }
   if (results.some((result) => result.removed.length > 0)) await dir.sync();
   return { ok: true, dir: dir.displayDir, names: results, durationMs: Date.now() - started };
+}
+
+/**
+ * Removes our own temporary files for these final names (`.NAME.zip.tmp-<12 hex>`, see
+ * atomic-file.ts) that a writer killed mid-way (SIGKILL, its memory limit, the node's
+ * reboot) could not remove. Only regular files of exactly those names; nothing else is
+ * touched. Returns the names removed.
+ */
+export async function sweepTemporaryFiles(dir: SnapshotDirectory, finalNames: readonly string[], log?: (line: string) => void): Promise<string[]> {
+  const swept: string[] = [];
+  for (const entry of (await dir.names()) ?? []) {
+    if (!finalNames.some((name) => isTemporaryNameOf(entry, name))) continue;
+    const stats = await dir.lstat(entry);
+    if (!stats?.isFile()) continue;
+    if (await dir.unlink(entry)) {
+      swept.push(entry);
+      log?.(`removed ${dir.displayDir}/${entry}, a temporary file an earlier run left (${stats.size} bytes)`);
+    }
+  }
+  if (swept.length > 0) await dir.sync();
+  return swept;
 }

@@ -1,31 +1,12 @@
 import { rm } from 'node:fs/promises';
-import { join, posix } from 'node:path';
-import { CONTAINER_KUBERNETES_DIR } from '../model/paths.js';
-import { writeFileAtomically } from './atomic-file.js';
+import { join } from 'node:path';
 
-/** The state file's name beside the snapshot, as rke-tools names it. */
+/** The state file's name beside the snapshot, as rke-tools names it (the archive entry /etc/kubernetes/NAME.rkestate). */
 export function stateFileName(snapshotName: string): string {
   return `${snapshotName}.rkestate`;
 }
 
-/**
- * Places the cluster state file as /etc/kubernetes/NAME.rkestate (mode 0400), as RKE
- * does for a snapshot. The caller removes it afterwards (removeStateFile), whatever happens.
- */
-export async function deployStateFile(kubernetesDir: string, snapshotName: string, bytes: Buffer): Promise<void> {
-  const fileName = stateFileName(snapshotName);
-  await writeFileAtomically(
-    {
-      dir: kubernetesDir,
-      fileName,
-      mode: 0o400,
-      overwrite: true,
-      displayPath: posix.join(CONTAINER_KUBERNETES_DIR, fileName),
-    },
-    (file) => file.writeFile(bytes),
-  );
-}
-
+/** rke-tools' contract: RKE placed /etc/kubernetes/NAME.rkestate for the snapshot; it goes once the snapshot is done. */
 export async function removeStateFile(kubernetesDir: string, snapshotName: string): Promise<void> {
   await rm(join(kubernetesDir, stateFileName(snapshotName)), { force: true });
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { resolveS3Settings, type S3Flags, type S3Settings } from '../s3/settings.js';
 import { certificatesIgnoredForAgent } from '../ssh/credentials.js';
 import { HOST_KEY_POLICIES, HostKeyVerifier, type HostKeyPolicy } from '../ssh/host-key-verifier.js';
+import { AGENT_LIMIT_DEFAULTS, type AgentLimits } from '../snapshot/docker-runtime/options.js';
 
 /** The flags every command that reaches the etcd nodes shares (config, SSH, host keys, concurrency, debug). */
 export interface NodeAccessFlags {
@@ -100,4 +101,52 @@ export function addS3Options(command: Command, what: string): Command {
 export async function resolveS3Flags(flags: S3CommandFlags, cluster: ClusterConfig, clusterFile: string, log: Logger): Promise<S3Settings | undefined> {
   if (!flags.s3) return undefined;
   return resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile, warn: log.warn });
+}
+
+/** The resource bounds of the agent containers (docker runtime only; docs/security.md). */
+export interface AgentLimitFlags {
+  agentMemory: number;
+  agentPids: number;
+  agentCpuShares: number;
+  agentCpus?: number;
+}
+
+export function addAgentLimitOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--agent-memory <MiB>', 'memory limit of each agent container (it peaks near 115 MiB; --runtime docker)')
+        .default(AGENT_LIMIT_DEFAULTS.memoryMiB)
+        .argParser(wholeNumberAtLeast(6, 'Docker\'s minimum')),
+    )
+    .addOption(new Option('--agent-pids <n>', 'process/thread limit of each agent container').default(AGENT_LIMIT_DEFAULTS.pids).argParser(wholeNumberAtLeast(8)))
+    .addOption(
+      new Option('--agent-cpu-shares <n>', 'CPU weight of each agent container; etcd has the default 1024, so below it etcd wins under contention')
+        .default(AGENT_LIMIT_DEFAULTS.cpuShares)
+        .argParser(wholeNumberAtLeast(2)),
+    )
+    .addOption(new Option('--agent-cpus <n>', 'also cap each agent container at this many CPUs (e.g. 0.5); default: no cap').argParser(positiveNumber));
+}
+
+export function agentLimitsOf(flags: AgentLimitFlags, log: Logger): AgentLimits {
+  if (flags.agentMemory < 128) log.warn(`--agent-memory ${flags.agentMemory}: the agent peaks near 115 MiB; below 128 MiB its container may be killed by the limit`);
+  return {
+    memoryMiB: flags.agentMemory,
+    pids: flags.agentPids,
+    cpuShares: flags.agentCpuShares,
+    ...(flags.agentCpus !== undefined ? { cpus: flags.agentCpus } : {}),
+  };
+}
+
+function wholeNumberAtLeast(minimum: number, why?: string): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value) || parsed < minimum) throw new InvalidArgumentError(`must be a whole number of at least ${minimum}${why ? ` (${why})` : ''}`);
+    return parsed;
+  };
+}
+
+function positiveNumber(value: string): number {
+  const parsed = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !(parsed > 0)) throw new InvalidArgumentError('must be a number above 0, e.g. 0.5 or 2');
+  return parsed;
 }

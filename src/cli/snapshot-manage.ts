@@ -21,13 +21,16 @@ import type { RuntimeName } from '../snapshot/result.js';
 import type { RunScope } from '../snapshot/scope.js';
 import { storesOf } from '../snapshot/stores.js';
 import {
+  addAgentLimitOptions,
   addDebugOption,
+  agentLimitsOf,
   addNodeAccessOptions,
   addOutputOption,
   addProgressOption,
   addS3Options,
   prepareNodeAccess,
   resolveS3Flags,
+  type AgentLimitFlags,
   type NodeAccessFlags,
   type OutputFormat,
   type S3CommandFlags,
@@ -35,7 +38,7 @@ import {
 import { addRuntimeOption, chooseRuntime, withNodeRun } from './node-run.js';
 import { withProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
 
-interface ManageFlags extends NodeAccessFlags, S3CommandFlags {
+interface ManageFlags extends NodeAccessFlags, S3CommandFlags, AgentLimitFlags {
   output: OutputFormat;
   progress: ProgressMode;
   runtime: RuntimeName;
@@ -83,6 +86,7 @@ function manageCommand(name: string, description: string, s3What: string, own: (
   const command = own(new Command(name).description(description));
   addS3Options(command, s3What);
   addNodeAccessOptions(addProgressOption(addOutputOption(command)));
+  addAgentLimitOptions(command);
   addRuntimeOption(
     command,
     'short agent containers on each node (as snapshot-save runs the agent)',
@@ -186,7 +190,7 @@ async function withStores(
   const s3 = await resolveS3Flags(flags, cluster, flags.config, log);
   const hostKeys = await prepareNodeAccess(flags, cluster, log);
   const runtime = await chooseRuntime(flags.runtime, async () =>
-    dockerRuntime({ image: { kind: 'bundled', image: await locateBundledAgentImage() }, ignoreDockerVersion: true }),
+    dockerRuntime({ image: { kind: 'bundled', image: await locateBundledAgentImage() }, ignoreDockerVersion: true, limits: agentLimitsOf(flags, log) }),
   );
   const interrupts = flags.runtime === 'ssh' ? 'SFTP transfers' : 'agent containers';
   return withNodeRun({ cluster, flags, hostKeys, log, ...(display ? { display } : {}), interrupts }, (scope) =>

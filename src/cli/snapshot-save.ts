@@ -17,20 +17,23 @@ import { dockerRuntime } from '../snapshot/docker-runtime/index.js';
 import { saveSnapshots } from '../snapshot/save.js';
 import { IMAGE_CONTRACT_CHOICES, type ImageContractChoice } from '../snapshot/docker-runtime/options.js';
 import {
+  addAgentLimitOptions,
   addDebugOption,
+  agentLimitsOf,
   addNodeAccessOptions,
   addOutputOption,
   addProgressOption,
   addS3Options,
   prepareNodeAccess,
   resolveS3Flags,
+  type AgentLimitFlags,
   type NodeAccessFlags,
   type OutputFormat,
   type S3CommandFlags,
 } from './common-flags.js';
 
 /** The parsed flags of `rke etcd snapshot-save`. */
-export interface SnapshotSaveFlags extends S3CommandFlags, NodeAccessFlags {
+export interface SnapshotSaveFlags extends S3CommandFlags, NodeAccessFlags, AgentLimitFlags {
   name?: string;
   ignoreDockerVersion: boolean;
   strict: boolean;
@@ -73,6 +76,7 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
   addS3Options(command, 'also upload the snapshot to S3');
   addProgressOption(command);
   addNodeAccessOptions(command);
+  addAgentLimitOptions(command);
   addOutputOption(command);
   addDebugOption(command);
   return command.action(async (flags: SnapshotSaveFlags) => {
@@ -116,7 +120,12 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger, dis
   }
 
   const runtime = await chooseRuntime(flags.runtime, async () =>
-    dockerRuntime({ image: image!, imageContract: flags.backupImageContract, ignoreDockerVersion: flags.ignoreDockerVersion || cluster.ignoreDockerVersion }),
+    dockerRuntime({
+      image: image!,
+      imageContract: flags.backupImageContract,
+      ignoreDockerVersion: flags.ignoreDockerVersion || cluster.ignoreDockerVersion,
+      limits: agentLimitsOf(flags, log),
+    }),
   );
   const interrupts = flags.runtime === 'ssh' ? 'snapshot transfers and their temporary files' : 'snapshot containers';
   return withNodeRun({ cluster, flags, hostKeys, log, ...(display ? { display } : {}), interrupts }, async (scope, interrupted) => {

@@ -23,6 +23,25 @@ export interface OneOffContainerSpec {
   stdin?: Buffer;
   /** Called with each complete line of the container's stdout as it streams (live progress), besides collecting it. */
   onStdoutLine?: (line: string) => void;
+  /** What the container may do and use (docs/security.md); absent: the engine's defaults. */
+  confinement?: Confinement;
+}
+
+/** A container's privileges and resource bounds, as HostConfig carries them. */
+export interface Confinement {
+  /** Linux capabilities: every one is dropped, then these are added back. */
+  capAdd: string[];
+  /** The image's file system read-only; writes go to the binds and tmpfs mounts only. */
+  readonlyRootfs: boolean;
+  /** Mount point → options, e.g. { '/tmp': 'rw,noexec,nosuid,nodev,size=16m' }. */
+  tmpfs: Record<string, string>;
+  /** Memory limit in bytes (swap not allowed beyond it). */
+  memoryBytes: number;
+  pidsLimit: number;
+  /** Relative CPU weight (the engine's default is 1024). */
+  cpuShares: number;
+  /** A hard cap in CPUs (1.5 = one and a half cores); absent: none. */
+  cpus?: number;
 }
 
 /** Checks on the container's files while it exists but does not run (the archive API works on created and exited containers). */
@@ -43,6 +62,8 @@ export interface OneOffContainerLimits {
 
 export interface OneOffOutcome {
   exitCode: number;
+  /** The kernel killed it for going over its memory limit (the engine's `oom` event; confined containers only). */
+  oomKilled?: boolean;
   stdout: string;
   stderr: string;
   /** Set when the container could not be removed afterwards: the operator must act. */
@@ -124,13 +145,30 @@ async function runAttached(
   const stderr = new BoundedText(OUTPUT_LIMIT_BYTES);
   const outputDone = collectOutput(docker, stream, stdout, stderr, spec.onStdoutLine);
 
-  await api(container.start(), `starting ${spec.name}`).catch((error) => {
-    throw new OperatorError(`cannot start container ${spec.name} on host ${host}: ${describeDockerError(error)}`);
-  });
-  const startedAt = Date.now();
-  if (spec.stdin !== undefined) stream.end(spec.stdin);
+  // The engine removes the container as it exits (AutoRemove), so `docker inspect` cannot be
+  // asked afterwards whether its memory limit killed it: its `oom` event, watched from before the start, says so.
+  const oom = spec.confinement ? await api(watchForOom(docker, container.id), `watching ${spec.name} for its memory limit`) : undefined;
+  try {
+    await api(container.start(), `starting ${spec.name}`).catch((error) => {
+      throw new OperatorError(`cannot start container ${spec.name} on host ${host}: ${describeDockerError(error)}`);
+    });
+    const startedAt = Date.now();
+    if (spec.stdin !== undefined) stream.end(spec.stdin);
+    const exit = await waitWithin(container, host, limits);
+    // The output may still be in flight when the engine reports the exit.
+    await deadline(outputDone, 5_000, 'reading the container output').catch(() => undefined);
+    const oomKilled = oom ? await oom.killed(exit.StatusCode === KILLED_STATUS ? 2_000 : 0) : false;
+    return { exitCode: exit.StatusCode, ...(oomKilled ? { oomKilled } : {}), stdout: stdout.text(), stderr: stderr.text(), startedAt };
+  } finally {
+    oom?.close();
+  }
+}
 
-  const exit = await deadline(waitForExit(container), limits.runTimeoutMs, `the snapshot on host ${host}`, limits.signal).catch((error: unknown) => {
+/** 128 + SIGKILL: what the engine reports for a container the kernel (or `docker kill`) killed. */
+const KILLED_STATUS = 137;
+
+async function waitWithin(container: Docker.Container, host: string, limits: OneOffContainerLimits): Promise<{ StatusCode: number }> {
+  return deadline(waitForExit(container), limits.runTimeoutMs, `the snapshot on host ${host}`, limits.signal).catch((error: unknown) => {
     if (error instanceof OperatorError && /did not finish within/.test(error.message)) {
       throw new OperatorError(
         `the snapshot container on host ${host} did not finish within ${formatSeconds(limits.runTimeoutMs)} ` +
@@ -139,9 +177,36 @@ async function runAttached(
     }
     throw error;
   });
-  // The output may still be in flight when the engine reports the exit.
-  await deadline(outputDone, 5_000, 'reading the container output').catch(() => undefined);
-  return { exitCode: exit.StatusCode, stdout: stdout.text(), stderr: stderr.text(), startedAt };
+}
+
+/**
+ * The engine's events for this container's `oom`, from now on. `killed(graceMs)` says
+ * whether one came, waiting up to `graceMs` for an event still on its way.
+ */
+async function watchForOom(docker: Docker, id: string): Promise<{ killed(graceMs: number): Promise<boolean>; close(): void }> {
+  const events = (await docker.getEvents({ filters: { container: [id], event: ['oom'] } })) as NodeJS.ReadableStream & { destroy?: () => void };
+  let seen = false;
+  let notify: (() => void) | undefined;
+  events.on('data', () => {
+    seen = true;
+    notify?.();
+  });
+  events.on('error', () => undefined);
+  return {
+    async killed(graceMs) {
+      if (!seen && graceMs > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, graceMs);
+          notify = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      return seen;
+    },
+    close: () => events.destroy?.(),
+  };
 }
 
 /**
@@ -182,8 +247,24 @@ function createContainer(docker: Docker, spec: OneOffContainerSpec): Promise<Doc
       RestartPolicy: { Name: 'no' },
       // The engine removes it when it exits, even if this run is gone by then (SSH lost, CLI killed).
       AutoRemove: spec.autoRemove ?? true,
+      ...(spec.confinement ? confinementConfig(spec.confinement) : {}),
     },
   });
+}
+
+function confinementConfig(confinement: Confinement): Docker.HostConfig {
+  return {
+    CapDrop: ['ALL'],
+    CapAdd: confinement.capAdd,
+    SecurityOpt: ['no-new-privileges'],
+    ReadonlyRootfs: confinement.readonlyRootfs,
+    Tmpfs: confinement.tmpfs,
+    Memory: confinement.memoryBytes,
+    MemorySwap: confinement.memoryBytes,
+    PidsLimit: confinement.pidsLimit,
+    CpuShares: confinement.cpuShares,
+    ...(confinement.cpus !== undefined ? { NanoCpus: Math.round(confinement.cpus * 1e9) } : {}),
+  };
 }
 
 /**

@@ -138,6 +138,13 @@ export interface S3Removal extends SnapshotRemoval {
   warnings: string[];
 }
 
+/** Temporary files a killed writer left, removed (`sweep`). */
+export interface TemporaryFilesSwept extends JobStats {
+  ok: true;
+  dir: string;
+  swept: string[];
+}
+
 /** One copy of snapshot NAME checked: zip intact, etcd's trailer, state file. */
 export interface CopyCheck extends JobStats {
   ok: true;

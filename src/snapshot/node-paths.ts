@@ -1,9 +1,14 @@
 import path from 'node:path';
-import { CONTAINER_KUBERNETES_DIR } from '../model/paths.js';
+import { CONTAINER_KUBERNETES_DIR, CONTAINER_SSL_DIR } from '../model/paths.js';
 
 /** Where a node keeps what the agent sees as /etc/kubernetes: `<prefix_path>/etc/kubernetes`. */
 export function nodeKubernetesDir(prefixPath: string): string {
   return path.posix.join(prefixPath, CONTAINER_KUBERNETES_DIR);
+}
+
+/** The node's <prefix_path>/etc/kubernetes/ssl: the certificates the agent sees as /etc/kubernetes/ssl. */
+export function nodeSslDir(prefixPath: string): string {
+  return path.posix.join(prefixPath, CONTAINER_SSL_DIR);
 }
 
 /**

@@ -51,12 +51,12 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** Fresh backup (not yet existing) and kubernetes directories for one case. */
-async function caseDirectories(): Promise<{ backupDir: string; kubernetesDir: string }> {
+/** Fresh backup (not yet existing) and certificate directories for one case. */
+async function caseDirectories(): Promise<{ backupDir: string; sslDir: string }> {
   const base = join(root, `case-${++caseNumber}`);
-  const kubernetesDir = join(base, 'kubernetes');
-  await mkdir(kubernetesDir, { recursive: true });
-  return { backupDir: join(base, 'backup'), kubernetesDir };
+  const sslDir = join(base, 'ssl');
+  await mkdir(sslDir, { recursive: true });
+  return { backupDir: join(base, 'backup'), sslDir };
 }
 
 function request(overrides: Partial<AgentSaveRequest> = {}): AgentSaveRequest {
@@ -92,7 +92,8 @@ describe('agent save against a real etcd', () => {
     assert.equal((await stat(zipPath)).mode & 0o777, 0o600);
     assert.equal((await stat(directories.backupDir)).mode & 0o777, 0o700);
     assert.deepEqual(await readdir(directories.backupDir), [`${name}.zip`], 'no temporary or raw file left');
-    assert.deepEqual(await readdir(directories.kubernetesDir), [], 'the deployed state file is removed');
+    assert.deepEqual(await readdir(join(root, `case-${caseNumber}`)), ['backup', 'ssl'], 'nothing written outside the snapshots directory');
+    assert.deepEqual(await readdir(directories.sslDir), [], 'the state file is never placed on the node');
     assert.ok(logs.some((line) => line.includes('is healthy')), logs.join('\n'));
 
     const unzip = await checkWithUnzip(zipPath);
@@ -156,7 +157,7 @@ describe('agent save against a real etcd', () => {
     });
     assert.ok(Date.now() - startedAt < 3500, 'within the health timeout');
     assert.deepEqual(await readdir(directories.backupDir), []);
-    assert.deepEqual(await readdir(directories.kubernetesDir), []);
+    assert.deepEqual(await readdir(directories.sslDir), []);
   });
 
   test('etcd that never answers: not healthy within the health timeout, and no file', async () => {
@@ -181,7 +182,7 @@ describe('agent save against a real etcd', () => {
     // Bounded by the 1 s health timeout (the default is 30 s); generous for a loaded machine.
     assert.ok(Date.now() - startedAt < 10_000, `took ${Date.now() - startedAt} ms`);
     assert.deepEqual(await readdir(directories.backupDir), []);
-    assert.deepEqual(await readdir(directories.kubernetesDir), []);
+    assert.deepEqual(await readdir(directories.sslDir), []);
   });
 
   test('a client certificate etcd does not trust: not healthy, and no file', async () => {

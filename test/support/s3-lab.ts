@@ -82,8 +82,8 @@ export async function versionsOf(bucket: string, key: string): Promise<string[]>
   return (listing.Versions ?? []).filter((v: { Key: string }) => v.Key === key).map((v: { VersionId: string }) => v.VersionId);
 }
 
-/** A fault of the S3 lab: radosgw killed outright, or started again. */
-export async function rgw(command: 'rgw-kill' | 'rgw-start'): Promise<void> {
+/** A fault of the S3 lab: radosgw killed outright or started again; paused (silent, SIGSTOP) or resumed. */
+export async function rgw(command: 'rgw-kill' | 'rgw-start' | 'rgw-pause' | 'rgw-resume'): Promise<void> {
   await run('bash', [S3_SCRIPT, command]);
 }
 

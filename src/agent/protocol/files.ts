@@ -1,9 +1,12 @@
 /**
+ * `sweep --name N` (container etcd-snapshot-sweep) removes N's temporary files that a killed
+ * `save` left (`.N.zip.tmp-*`, `.pki.bundle.tar.gz.tmp-*`).
+ *
  * `list` (container etcd-snapshot-ls, /backup bound read-only): the snapshots directory's
  * regular files. `remove --name N [--name N ...]` (container etcd-snapshot-rm): unlink
  * N.zip and N. Neither reads standard input.
  */
-import type { Failure, SnapshotListing, SnapshotRemoval } from '../../model/snapshot.js';
+import type { Failure, SnapshotListing, SnapshotRemoval, TemporaryFilesSwept } from '../../model/snapshot.js';
 import { outcomeCheck, parseLastResult } from './wire.js';
 
 export interface AgentRemoveRequest {
@@ -13,6 +16,7 @@ export interface AgentRemoveRequest {
 
 export type AgentListResult = SnapshotListing | Failure;
 export type AgentRemoveResult = SnapshotRemoval | Failure;
+export type AgentSweepResult = TemporaryFilesSwept | Failure;
 
 export function agentListArgs(): string[] {
   return ['list'];
@@ -20,6 +24,14 @@ export function agentListArgs(): string[] {
 
 export function agentRemoveArgs(request: AgentRemoveRequest): string[] {
   return ['remove', ...request.names.flatMap((name) => ['--name', name])];
+}
+
+export function agentSweepArgs(name: string): string[] {
+  return ['sweep', '--name', name];
+}
+
+export function parseSweepResultLine(stdout: string): AgentSweepResult | undefined {
+  return parseLastResult(stdout, outcomeCheck<AgentSweepResult>((record) => typeof record.dir === 'string' && Array.isArray(record.swept)));
 }
 
 export function parseListResultLine(stdout: string): AgentListResult | undefined {

@@ -1,10 +1,11 @@
 /** One agent job in a one-off container on a node's engine: the image there, the run, its result line. */
 import type { AgentInput } from '../../agent/protocol/wire.js';
 import { ensureImage, type ImageSource } from '../../docker/image.js';
-import { runOneOffContainer, type OneOffOutcome } from '../../docker/one-off-container.js';
+import { runOneOffContainer, type Confinement, type OneOffOutcome } from '../../docker/one-off-container.js';
 import { OperatorError } from '../../errors.js';
 import type { Failure } from '../../model/snapshot.js';
 import type { NodeEngine } from './engine.js';
+import type { AgentLimits } from './options.js';
 
 /** The containers this runtime starts, one name per job (a stale one of that name is removed first). */
 export const CONTAINER_NAMES = {
@@ -13,6 +14,7 @@ export const CONTAINER_NAMES = {
   list: 'etcd-snapshot-ls',
   remove: 'etcd-snapshot-rm',
   verify: 'etcd-snapshot-verify',
+  sweep: 'etcd-snapshot-sweep',
   's3-list': 'etcd-snapshot-s3-ls',
   's3-remove': 'etcd-snapshot-s3-rm',
   's3-verify': 'etcd-snapshot-s3-verify',
@@ -32,6 +34,26 @@ export interface AgentContainerJob {
   snapshotName?: string;
   /** Each stdout line as it streams (the agent's progress lines). */
   onStdoutLine?: (line: string) => void;
+  /** The run's --agent-* bounds. */
+  limits: AgentLimits;
+}
+
+/**
+ * What every agent container may do (docs/security.md): no capability at all (the files it
+ * reads and writes are root's own, so root needs none to use them), no privilege gain, a
+ * read-only image with a small /tmp, and the run's resource bounds. It writes only to the
+ * binds its job declares writable.
+ */
+export function agentConfinement(limits: AgentLimits, options: { readonlyRootfs: boolean } = { readonlyRootfs: true }): Confinement {
+  return {
+    capAdd: [],
+    readonlyRootfs: options.readonlyRootfs,
+    tmpfs: { '/tmp': 'rw,noexec,nosuid,nodev,size=16m,mode=1777' },
+    memoryBytes: limits.memoryMiB * 1024 * 1024,
+    pidsLimit: limits.pids,
+    cpuShares: limits.cpuShares,
+    ...(limits.cpus !== undefined ? { cpus: limits.cpus } : {}),
+  };
 }
 
 /** The image on the node: found there, or loaded (bundled) / pulled (--backup-image). */
@@ -61,6 +83,7 @@ export async function runAgentContainer({ node, docker, scope }: NodeEngine, job
       labels: job.snapshotName === undefined ? {} : { 'io.rke-etcd-snapshot.name': job.snapshotName },
       stdin: Buffer.from(JSON.stringify(job.input)),
       ...(job.onStdoutLine ? { onStdoutLine: job.onStdoutLine } : {}),
+      confinement: agentConfinement(job.limits),
     },
     { runTimeoutMs: scope.timeouts.snapshotMs, apiTimeoutMs: scope.timeouts.dockerApiMs, signal: scope.signal },
   );
@@ -70,6 +93,12 @@ export async function runAgentContainer({ node, docker, scope }: NodeEngine, job
 
 /** The agent's result line (success or its own failure), or an OperatorError saying it printed none. */
 export function agentResult<T>(outcome: OneOffOutcome, parse: (stdout: string) => T | Failure | undefined, engine: NodeEngine, job: string): T | Failure {
+  if (outcome.oomKilled) {
+    throw new OperatorError(
+      `the ${job} container on host ${engine.node.address} was killed by its memory limit (OOMKilled, exit status ${outcome.exitCode}); ` +
+        'if the node needs more, raise --agent-memory',
+    );
+  }
   const result = parse(outcome.stdout);
   if (result !== undefined) return result;
   const lastLine = outcome.stderr.trim().split('\n').pop() ?? '';

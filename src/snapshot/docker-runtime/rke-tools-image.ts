@@ -28,9 +28,9 @@ import type { S3Settings } from '../../s3/settings.js';
 import type { Logger } from '../../log.js';
 import type { NodeResult, ReportedUpload } from '../result.js';
 import type { SaveJob, UploadJob } from '../runtime.js';
-import { CONTAINER_NAMES } from './agent-container.js';
+import { CONTAINER_NAMES, agentConfinement } from './agent-container.js';
 import type { NodeEngine } from './engine.js';
-import type { DockerRuntimeOptions, ImageContract } from './options.js';
+import type { AgentLimits, DockerRuntimeOptions, ImageContract } from './options.js';
 
 /**
  * `auto`: the bundled agent is native; another image is native only if it carries our
@@ -56,13 +56,13 @@ export async function resolveImageContract({ node, docker, scope }: NodeEngine, 
 export type RkeToolsSnapshot = Pick<NodeResult, 'file' | 'size'>;
 
 /** The `etcd-snapshot-once` container with rke-tools' command line, then a check of the file. */
-export async function rkeToolsSnapshot(engine: NodeEngine, image: string, job: SaveJob): Promise<{ snapshot: RkeToolsSnapshot; warnings: string[] }> {
+export async function rkeToolsSnapshot(engine: NodeEngine, image: string, job: SaveJob, limits: AgentLimits): Promise<{ snapshot: RkeToolsSnapshot; warnings: string[] }> {
   if (job.pkiBundle) {
     throw new OperatorError(
       `host ${engine.node.address}: ${image} speaks rke-tools' command line, which has no PKI bundle; --pki-bundle needs an image with the bundled agent's protocol`,
     );
   }
-  const { snapshot, warnings } = await runRkeToolsSave(engine, image, job, { replaceOwnFile: false });
+  const { snapshot, warnings } = await runRkeToolsSave(engine, image, job, { replaceOwnFile: false, limits });
   return { snapshot, warnings };
 }
 
@@ -75,12 +75,13 @@ export async function rkeToolsUpload(
   engine: NodeEngine,
   image: string,
   job: UploadJob,
+  limits: AgentLimits,
 ): Promise<{ uploaded: ReportedUpload; rewrote: RkeToolsSnapshot; warnings: string[] }> {
   const { node, scope } = engine;
   const settings = job.s3;
   if (settings.credentials) warnKeysInEnvironmentOnce(scope.log);
   scope.log.info(`[${node.address}] rke-tools has no upload-only command: taking snapshot ${job.name} again there, with the S3 flags`);
-  const { snapshot, stderr, warnings } = await runRkeToolsSave(engine, image, job, { replaceOwnFile: true, s3: settings });
+  const { snapshot, stderr, warnings } = await runRkeToolsSave(engine, image, job, { replaceOwnFile: true, s3: settings, limits });
   const key = snapshotObjectKey(settings.folder, job.name);
   if (stderr.includes(RKE_TOOLS_SKIPPED_UPLOAD)) {
     throw new OperatorError(
@@ -113,6 +114,7 @@ interface SaveOptions {
   /** The S3 step: the file this run wrote may be replaced. */
   replaceOwnFile: boolean;
   s3?: S3Settings;
+  limits: AgentLimits;
 }
 
 async function runRkeToolsSave(
@@ -168,6 +170,9 @@ async function runRkeToolsSave(
       labels: { 'io.rke-etcd-snapshot.name': job.name },
       // afterExit reads the written file through the exited container; removed explicitly after that.
       autoRemove: false,
+      // As confined as the bundled agent, but for the image's own file system: the state file is
+      // put into its /etc/kubernetes before the start (rke-tools zips it from there).
+      confinement: agentConfinement(options.limits, { readonlyRootfs: false }),
     },
     { runTimeoutMs: scope.timeouts.snapshotMs, apiTimeoutMs: apiMs, signal: scope.signal },
     {

@@ -18,7 +18,7 @@ import type { S3Jobs, S3Outcome } from '../runtime.js';
 import type { RunScope } from '../scope.js';
 import { agentResult, ensureAgentImage, runAgentContainer } from './agent-container.js';
 import { withNodeEngine } from './engine.js';
-import type { DockerRuntimeOptions } from './options.js';
+import { limitsOf, type DockerRuntimeOptions } from './options.js';
 
 export function s3JobsFromNodes(settings: S3Settings, nodes: NodeConfig[], scope: RunScope, options: DockerRuntimeOptions): S3Jobs {
   const run = <T extends { ok: true }>(command: AgentS3Command, names: string[], parse: (stdout: string) => T | Failure | undefined) =>
@@ -55,6 +55,7 @@ async function askFromNodes<T extends { ok: true }>({ settings, nodes, scope, op
           cmd: agentS3Args(command, s3TargetOf(settings), names),
           binds: [],
           input: s3SecretsOf(settings),
+          limits: limitsOf(options),
         });
         if (outcome.removalError) warnings.push(outcome.removalError);
         return agentResult(outcome, parse, engine, command);

@@ -4,15 +4,16 @@ import { parseProgressLine, type AgentInput } from '../../agent/protocol/wire.js
 import type { NodeConfig } from '../../config/cluster.js';
 import { OperatorError } from '../../errors.js';
 import { DEFAULT_COMPRESSION } from '../../model/compression.js';
-import { CONTAINER_BACKUP_DIR, CONTAINER_KUBERNETES_DIR, CONTAINER_SSL_DIR, NODE_SNAPSHOT_DIR } from '../../model/paths.js';
+import { CONTAINER_BACKUP_DIR, CONTAINER_SSL_DIR, NODE_SNAPSHOT_DIR } from '../../model/paths.js';
 import type { SavedSnapshot } from '../../model/snapshot.js';
 import { failureMessage } from '../node-ssh.js';
-import { nodeKubernetesDir, withNodePaths } from '../node-paths.js';
+import { nodeSslDir, withNodePaths } from '../node-paths.js';
 import type { NodeResult, NodeTimings } from '../result.js';
 import type { SaveJob } from '../runtime.js';
 import type { RunScope } from '../scope.js';
 import { agentSuccess, ensureAgentImage, runAgentContainer } from './agent-container.js';
-import type { DockerRuntimeOptions } from './options.js';
+import { sweepAfterKill } from './files.js';
+import { limitsOf, type AgentLimits, type DockerRuntimeOptions } from './options.js';
 import { checkEngine, checkEtcdRunning, withNodeEngine, type NodeEngine } from './engine.js';
 import { resolveImageContract, rkeToolsSnapshot } from './rke-tools-image.js';
 
@@ -41,11 +42,11 @@ export async function saveOnNode(node: NodeConfig, job: SaveJob, scope: RunScope
       lap('imageMs');
       scope.progress?.({ node: node.address, phase: 'snapshot' });
       if (contract === 'rke-tools') {
-        const written = await rkeToolsSnapshot(engine, image, job);
+        const written = await rkeToolsSnapshot(engine, image, job, limitsOf(options));
         warnings.push(...written.warnings);
         return written.snapshot;
       }
-      const saved = await runSnapshotAgent(engine, image, job, timings, warnings);
+      const saved = await runSnapshotAgent(engine, { image, job, limits: limitsOf(options), timings, warnings });
       return savedFields(saved);
     });
     return { ...base, ...result, ok: true, warnings, durationMs: Date.now() - started, timings };
@@ -54,8 +55,21 @@ export async function saveOnNode(node: NodeConfig, job: SaveJob, scope: RunScope
   }
 }
 
-/** The agent's `save` in `etcd-snapshot-once`; a container it could not remove is added to `warnings`. */
-async function runSnapshotAgent(engine: NodeEngine, image: string, job: SaveJob, timings: NodeTimings, warnings: string[]): Promise<SavedSnapshot> {
+/** One node's save: what it runs, and the node's row it fills in (timings, warnings). */
+interface SnapshotRun {
+  image: string;
+  job: SaveJob;
+  limits: AgentLimits;
+  timings: NodeTimings;
+  warnings: string[];
+}
+
+/**
+ * The agent's `save` in `etcd-snapshot-once`: the snapshots directory bound read-write (the
+ * only place it writes), the certificates read-only. A container it could not remove is
+ * added to `warnings`; one its memory limit killed has its temporary file swept.
+ */
+async function runSnapshotAgent(engine: NodeEngine, { image, job, limits, timings, warnings }: SnapshotRun): Promise<SavedSnapshot> {
   const { node, scope } = engine;
   const input: AgentInput = job.stateFile ? { stateFileBase64: job.stateFile.toString('base64') } : {};
   const outcome = await runAgentContainer(engine, {
@@ -74,14 +88,16 @@ async function runSnapshotAgent(engine: NodeEngine, image: string, job: SaveJob,
       // Sent only when it is not the default: a copy of an older agent (--backup-image) does not know the flag.
       ...(job.compression && job.compression !== DEFAULT_COMPRESSION ? { compression: job.compression } : {}),
     }),
-    binds: [`${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}`, `${nodeKubernetesDir(scope.cluster.prefixPath)}:${CONTAINER_KUBERNETES_DIR}`],
+    binds: [`${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}`, `${nodeSslDir(scope.cluster.prefixPath)}:${CONTAINER_SSL_DIR}:ro`],
     input,
+    limits,
     onStdoutLine: (line) => {
       const progress = parseProgressLine(line);
       if (progress !== undefined) scope.progress?.({ node: node.address, phase: progress.phase, ...(progress.bytes === undefined ? {} : { bytes: progress.bytes }) });
     },
   });
   if (outcome.removalError) warnings.push(outcome.removalError);
+  if (outcome.oomKilled) warnings.push(...(await sweepAfterKill(engine, { image, name: job.name, limits })));
   timings.containerStartMs = outcome.timings.startMs;
   timings.agentMs = outcome.timings.runMs;
   timings.containerRemoveMs = outcome.timings.removeMs;

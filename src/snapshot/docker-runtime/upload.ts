@@ -10,7 +10,7 @@ import type { Outcome, UploadJob, UploadReport } from '../runtime.js';
 import type { RunScope } from '../scope.js';
 import { agentSuccess, ensureAgentImage, runAgentContainer } from './agent-container.js';
 import { withNodeEngine } from './engine.js';
-import type { DockerRuntimeOptions } from './options.js';
+import { limitsOf, type DockerRuntimeOptions } from './options.js';
 import { resolveImageContract, rkeToolsUpload } from './rke-tools-image.js';
 
 /** Never throws. */
@@ -26,7 +26,7 @@ export async function uploadFromNode(
     const report = await withNodeEngine(node, scope, async (engine): Promise<UploadReport> => {
       const image = await ensureAgentImage(engine, options.image);
       if ((await resolveImageContract(engine, image, options)) === 'rke-tools') {
-        const { uploaded, rewrote, warnings: rkeToolsWarnings } = await rkeToolsUpload(engine, image, job);
+        const { uploaded, rewrote, warnings: rkeToolsWarnings } = await rkeToolsUpload(engine, image, job, limitsOf(options));
         warnings.push(...rkeToolsWarnings);
         return { uploaded, rewrote };
       }
@@ -47,6 +47,7 @@ export async function uploadFromNode(
           if (progress?.bytes !== undefined) scope.progress?.({ node: node.address, phase: 'upload', bytes: progress.bytes });
         },
         input: s3SecretsOf(job.s3),
+        limits: limitsOf(options),
       });
       if (outcome.removalError) warnings.push(outcome.removalError);
       return { uploaded: agentSuccess(outcome, parseUploadResultLine, engine, 'upload') };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { nodeSslDir } from './save.js';
+import { nodeSslDir } from '../node-paths.js';
 
 test('the certificates come from <prefix_path>/etc/kubernetes/ssl, as the container binds them', () => {
   assert.equal(nodeSslDir('/'), '/etc/kubernetes/ssl');

@@ -1,7 +1,7 @@
 import { COMPRESSION_LEVELS, DEFAULT_COMPRESSION } from '../../model/compression.js';
 import { posix } from 'node:path';
 import type { AtomicTarget } from '../../archive/atomic-file.js';
-import { CONTAINER_SSL_DIR, NODE_SNAPSHOT_DIR } from '../../model/paths.js';
+import { NODE_SNAPSHOT_DIR } from '../../model/paths.js';
 import type { NodeConfig } from '../../config/cluster.js';
 import { formatSeconds } from '../../deadline.js';
 import { createEtcdClient, type EtcdTlsPems } from '../../etcd/client.js';
@@ -13,7 +13,7 @@ import { NodeSftp, SftpError } from '../../ssh/sftp.js';
 import type { SshConnection } from '../../ssh/connection.js';
 import { SshTcpTunnel } from '../../ssh/tcp-tunnel.js';
 import { failureMessage, withNodeSsh } from '../node-ssh.js';
-import { nodeKubernetesDir } from '../node-paths.js';
+import { nodeSslDir } from '../node-paths.js';
 import type { NodeResult } from '../result.js';
 import type { SaveJob } from '../runtime.js';
 import type { RunScope } from '../scope.js';
@@ -127,11 +127,6 @@ async function writeSnapshot({ ssh, sftp, node, job, scope }: SshSave): Promise<
 function zipTarget(job: SaveJob): AtomicTarget {
   const fileName = `${job.name}.zip`;
   return { dir: NODE_SNAPSHOT_DIR, fileName, mode: 0o600, overwrite: job.overwrite, displayPath: posix.join(NODE_SNAPSHOT_DIR, fileName) };
-}
-
-/** The node's <prefix_path>/etc/kubernetes/ssl: where the container path's /etc/kubernetes/ssl comes from. */
-export function nodeSslDir(prefixPath: string): string {
-  return posix.join(nodeKubernetesDir(prefixPath), posix.relative('/etc/kubernetes', CONTAINER_SSL_DIR));
 }
 
 function pemDescription(scope: RunScope): string {

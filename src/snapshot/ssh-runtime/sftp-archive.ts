@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import { alreadyExistsError, type AtomicTarget } from '../../archive/atomic-file.js';
+import { alreadyExistsError, temporaryName, type AtomicTarget } from '../../archive/atomic-file.js';
 import { writeArchiveContent, type ArchiveContent, type WrittenArchive } from '../../archive/snapshot-zip.js';
 import { verifyArchive } from '../../archive/verify-zip.js';
 import { OperatorError } from '../../errors.js';
@@ -68,7 +67,7 @@ export async function writeArchiveOverSftp(
   content: ArchiveContent,
   log: { debug(line: string): void },
 ): Promise<WrittenArchive> {
-  const tempPath = posix.join(target.dir, `.${target.fileName}.tmp-${randomBytes(6).toString('hex')}`);
+  const tempPath = posix.join(target.dir, temporaryName(target.fileName));
   const finalPath = posix.join(target.dir, target.fileName);
   let file: SftpFile | undefined = await sftp.createNew(tempPath, target.mode);
   let published = false;
