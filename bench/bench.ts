@@ -14,13 +14,16 @@ import { clusterFile } from '../test/support/cli-run.js';
 import { REPO_ROOT, labFacts, runCli, tempDir, type LabFacts } from '../test/support/lab.js';
 import { aws, s3LabFacts, type S3LabFacts } from '../test/support/s3-lab.js';
 import { putObjects } from './etcd-fill.js';
-import { markdownTable, mib, rate, ratio, replaceGenerated, seconds, type BenchRow } from './table.js';
+import { startLatencyProbe, type LatencySamples } from './etcd-latency.js';
+import { AGENT_LIMIT_DEFAULTS } from '../src/snapshot/docker-runtime/options.js';
+import { markdownTable, mib, percentile, rate, ratio, replaceGenerated, seconds, type BenchRow } from './table.js';
 
 const run = promisify(execFile);
 const LAB_SCRIPT = path.join(REPO_ROOT, 'lab', 'lab.sh');
 const MiB = 1024 * 1024;
 const SIZES_MIB = (process.env.BENCH_SIZES_MIB ?? '256,1024').split(',').map((value) => Number(value.trim()));
 const S3_FOLDER = 'bench';
+const LATENCY_IDLE_MS = 20_000;
 
 interface SaveRun {
   document: any;
@@ -47,6 +50,7 @@ async function main(): Promise<void> {
   for (const [index, sizeMiB] of SIZES_MIB.entries()) {
     const dbBytes = await fillTo(sizeMiB * MiB);
     await perNodeAndZip(dbBytes);
+    if (index === 0) await etcdLatency(dbBytes);
     await memoryAndUpload(dbBytes);
     if (index === SIZES_MIB.length - 1) await endToEnd(dbBytes);
   }
@@ -142,6 +146,47 @@ async function perNodeAndZip(dbBytes: number): Promise<void> {
       target: mode === 'fast' ? 'default' : '',
     });
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// 7. etcd's request latency while a snapshot runs on its node
+
+async function etcdLatency(dbBytes: number): Promise<void> {
+  const size = mib(dbBytes);
+  log(`7. etcd latency on node 1 at ${size}: ${LATENCY_IDLE_MS / 1000} s idle, then during a snapshot of each compression mode, with and without the CPU weight`);
+  const tls = { endpoint: `${lab.addresses[0]}:2379`, ca: lab.ca, cert: lab.nodeCert, key: lab.nodeKey };
+  const probe = startLatencyProbe(tls);
+  await new Promise((resolve) => setTimeout(resolve, LATENCY_IDLE_MS));
+  const idle = await probe.stop();
+  const idleP99 = percentile(idle.puts, 99);
+  rows.push({ item: 7, what: 'etcd latency idle (put / serializable get)', size, ours: latency(idle), reference: '', ratio: '', target: '' });
+  for (const mode of ['fast', 'standard', 'none']) {
+    for (const shares of [AGENT_LIMIT_DEFAULTS.cpuShares, 1024]) {
+      const during = startLatencyProbe(tls);
+      const result = await save(singleNodeYml, `bench-latency-${mode}`, ['--compression', mode, '--overwrite', '--agent-cpu-shares', String(shares)]);
+      const samples = await during.stop();
+      await removeSnapshots(1, `bench-latency-${mode}.zip`);
+      const weight = shares === AGENT_LIMIT_DEFAULTS.cpuShares ? `CPU weight ${shares} (default)` : `CPU weight ${shares} (= etcd's)`;
+      rows.push({
+        item: 7,
+        what: `etcd latency during a snapshot, --compression ${mode}, ${weight} (${seconds(result.document.nodes[0].timings.agentMs)})`,
+        size,
+        ours: latency(samples),
+        reference: `idle put p99 ${idleP99.toFixed(1)} ms`,
+        ratio: (percentile(samples.puts, 99) / idleP99).toFixed(2),
+        target: shares === AGENT_LIMIT_DEFAULTS.cpuShares ? 'put p99 ≤ 2× idle' : '',
+      });
+    }
+  }
+  notes.push(
+    `etcd latency (item 7): a client on this machine puts 100 bytes (through raft) then reads it back serializable (the member alone), every ${20} ms, ` +
+      'against node 1\'s member while node 1 takes a snapshot; the ratio is put p99 during / idle. The lab\'s 3 members, their engines and the agent share 2 cores.',
+  );
+}
+
+function latency(samples: LatencySamples): string {
+  const ms = (values: number[], p: number) => percentile(values, p).toFixed(1);
+  return `put p50 ${ms(samples.puts, 50)} / p99 ${ms(samples.puts, 99)} ms; get p50 ${ms(samples.gets, 50)} / p99 ${ms(samples.gets, 99)} ms` + (samples.errors ? `; ${samples.errors} errors` : '');
 }
 
 // ---------------------------------------------------------------------------------------

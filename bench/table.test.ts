@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { markdownTable, ratio, rate, replaceGenerated } from './table.js';
+import { markdownTable, percentile, ratio, rate, replaceGenerated } from './table.js';
 
 test('ratios and rates read as the table shows them', () => {
   assert.equal(ratio(95, 100), '0.95');
@@ -21,4 +21,13 @@ test('the generated block is replaced in place, or appended once', () => {
   assert.match(first, /prose\n\n<!-- bench:begin .*-->\ntable one\n<!-- bench:end -->\n$/);
   const second = replaceGenerated(first + '\nafter\n', 'table two');
   assert.ok(second.includes('table two') && !second.includes('table one') && second.endsWith('\nafter\n'));
+});
+
+test('percentiles by nearest rank', () => {
+  const values = Array.from({ length: 100 }, (_, index) => 100 - index); // 100..1, unsorted
+  assert.equal(percentile(values, 50), 50);
+  assert.equal(percentile(values, 99), 99);
+  assert.equal(percentile(values, 100), 100);
+  assert.equal(percentile([7], 99), 7);
+  assert.ok(Number.isNaN(percentile([], 50)));
 });

@@ -1,7 +1,7 @@
 /** The benchmark's results as rows, and the table they print as. Pure. */
 
 export interface BenchRow {
-  /** Which of the issue's measurements (1..6). */
+  /** Which measurement of docs/performance.md (1..7). */
   item: number;
   what: string;
   /** DB size the row was measured at, or '' when it does not apply. */
@@ -41,4 +41,12 @@ export function replaceGenerated(document: string, generated: string): string {
   const to = document.indexOf(end);
   if (from === -1 || to < from) return `${document.trimEnd()}\n\n${block}\n`;
   return document.slice(0, from) + block + document.slice(to + end.length);
+}
+
+/** The p-th percentile (0..100) of `values` by the nearest-rank method; NaN for none. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1]!;
 }
