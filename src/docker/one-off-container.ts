@@ -2,6 +2,7 @@ import { PassThrough, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { InterruptedError, deadline, formatSeconds } from '../deadline.js';
 import { OperatorError, messageOf } from '../errors.js';
+import { confinementConfig, watchForOom, type Confinement } from './confinement.js';
 import { describeDockerError, isNotFound } from './engine.js';
 
 export interface OneOffContainerSpec {
@@ -25,23 +26,6 @@ export interface OneOffContainerSpec {
   onStdoutLine?: (line: string) => void;
   /** What the container may do and use (docs/security.md); absent: the engine's defaults. */
   confinement?: Confinement;
-}
-
-/** A container's privileges and resource bounds, as HostConfig carries them. */
-export interface Confinement {
-  /** Linux capabilities: every one is dropped, then these are added back. */
-  capAdd: string[];
-  /** The image's file system read-only; writes go to the binds and tmpfs mounts only. */
-  readonlyRootfs: boolean;
-  /** Mount point → options, e.g. { '/tmp': 'rw,noexec,nosuid,nodev,size=16m' }. */
-  tmpfs: Record<string, string>;
-  /** Memory limit in bytes (swap not allowed beyond it). */
-  memoryBytes: number;
-  pidsLimit: number;
-  /** Relative CPU weight (the engine's default is 1024). */
-  cpuShares: number;
-  /** A hard cap in CPUs (1.5 = one and a half cores); absent: none. */
-  cpus?: number;
 }
 
 /** Checks on the container's files while it exists but does not run (the archive API works on created and exited containers). */
@@ -180,36 +164,6 @@ async function waitWithin(container: Docker.Container, host: string, limits: One
 }
 
 /**
- * The engine's events for this container's `oom`, from now on. `killed(graceMs)` says
- * whether one came, waiting up to `graceMs` for an event still on its way.
- */
-async function watchForOom(docker: Docker, id: string): Promise<{ killed(graceMs: number): Promise<boolean>; close(): void }> {
-  const events = (await docker.getEvents({ filters: { container: [id], event: ['oom'] } })) as NodeJS.ReadableStream & { destroy?: () => void };
-  let seen = false;
-  let notify: (() => void) | undefined;
-  events.on('data', () => {
-    seen = true;
-    notify?.();
-  });
-  events.on('error', () => undefined);
-  return {
-    async killed(graceMs) {
-      if (!seen && graceMs > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, graceMs);
-          notify = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-      return seen;
-    },
-    close: () => events.destroy?.(),
-  };
-}
-
-/**
  * The container's exit status. The engine removes it on exit (AutoRemove), so a container
  * that finished before the wait reached the engine is already gone: its status is then
  * unknown, and the agent's result line (or its absence) in the output decides.
@@ -250,21 +204,6 @@ function createContainer(docker: Docker, spec: OneOffContainerSpec): Promise<Doc
       ...(spec.confinement ? confinementConfig(spec.confinement) : {}),
     },
   });
-}
-
-function confinementConfig(confinement: Confinement): Docker.HostConfig {
-  return {
-    CapDrop: ['ALL'],
-    CapAdd: confinement.capAdd,
-    SecurityOpt: ['no-new-privileges'],
-    ReadonlyRootfs: confinement.readonlyRootfs,
-    Tmpfs: confinement.tmpfs,
-    Memory: confinement.memoryBytes,
-    MemorySwap: confinement.memoryBytes,
-    PidsLimit: confinement.pidsLimit,
-    CpuShares: confinement.cpuShares,
-    ...(confinement.cpus !== undefined ? { NanoCpus: Math.round(confinement.cpus * 1e9) } : {}),
-  };
 }
 
 /**

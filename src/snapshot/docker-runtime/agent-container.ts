@@ -1,7 +1,8 @@
 /** One agent job in a one-off container on a node's engine: the image there, the run, its result line. */
 import type { AgentInput } from '../../agent/protocol/wire.js';
 import { ensureImage, type ImageSource } from '../../docker/image.js';
-import { runOneOffContainer, type Confinement, type OneOffOutcome } from '../../docker/one-off-container.js';
+import type { Confinement } from '../../docker/confinement.js';
+import { runOneOffContainer, type OneOffOutcome } from '../../docker/one-off-container.js';
 import { OperatorError } from '../../errors.js';
 import type { Failure } from '../../model/snapshot.js';
 import type { NodeEngine } from './engine.js';
