@@ -1,7 +1,7 @@
 /**
  * What a one-off container may do and use: capabilities, privilege gain, its image's file
  * system, memory, processes and CPU (docs/security.md), and how a kill by its memory limit
- * is seen when the container is gone before anyone can inspect it.
+ * is told when the container is gone before anyone can inspect it.
  */
 import type Docker from 'dockerode';
 
@@ -38,31 +38,18 @@ export function confinementConfig(confinement: Confinement): Docker.HostConfig {
 }
 
 /**
- * The engine's events for this container's `oom`, from now on. `killed(graceMs)` says
- * whether one came, waiting up to `graceMs` for an event still on its way.
+ * Whether the engine recorded an `oom` event for this container since `sinceSeconds` (Unix
+ * time): asked once, after the fact, of the engine's recent events (it keeps the last few
+ * hundred), so nothing is held open while the container runs. Asked only when the container
+ * was killed (exit status 137): a container that exits by itself was not.
  */
-export async function watchForOom(docker: Docker, id: string): Promise<{ killed(graceMs: number): Promise<boolean>; close(): void }> {
-  const events = (await docker.getEvents({ filters: { container: [id], event: ['oom'] } })) as NodeJS.ReadableStream & { destroy?: () => void };
+export async function oomEventSince(docker: Docker, id: string, sinceSeconds: number): Promise<boolean> {
+  const events = (await docker.getEvents({
+    since: sinceSeconds,
+    until: Math.ceil(Date.now() / 1000),
+    filters: { container: [id], event: ['oom'] },
+  })) as NodeJS.ReadableStream;
   let seen = false;
-  let notify: (() => void) | undefined;
-  events.on('data', () => {
-    seen = true;
-    notify?.();
-  });
-  events.on('error', () => undefined);
-  return {
-    async killed(graceMs) {
-      if (!seen && graceMs > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, graceMs);
-          notify = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-      return seen;
-    },
-    close: () => events.destroy?.(),
-  };
+  for await (const chunk of events) if ((chunk as Buffer).length > 0) seen = true;
+  return seen;
 }

@@ -2,7 +2,7 @@ import { PassThrough, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { InterruptedError, deadline, formatSeconds } from '../deadline.js';
 import { OperatorError, messageOf } from '../errors.js';
-import { confinementConfig, watchForOom, type Confinement } from './confinement.js';
+import { confinementConfig, oomEventSince, type Confinement } from './confinement.js';
 import { describeDockerError, isNotFound } from './engine.js';
 
 export interface OneOffContainerSpec {
@@ -129,23 +129,21 @@ async function runAttached(
   const stderr = new BoundedText(OUTPUT_LIMIT_BYTES);
   const outputDone = collectOutput(docker, stream, stdout, stderr, spec.onStdoutLine);
 
+  await api(container.start(), `starting ${spec.name}`).catch((error) => {
+    throw new OperatorError(`cannot start container ${spec.name} on host ${host}: ${describeDockerError(error)}`);
+  });
+  const startedAt = Date.now();
+  if (spec.stdin !== undefined) stream.end(spec.stdin);
+  const exit = await waitWithin(container, host, limits);
+  // The output may still be in flight when the engine reports the exit.
+  await deadline(outputDone, 5_000, 'reading the container output').catch(() => undefined);
   // The engine removes the container as it exits (AutoRemove), so `docker inspect` cannot be
-  // asked afterwards whether its memory limit killed it: its `oom` event, watched from before the start, says so.
-  const oom = spec.confinement ? await api(watchForOom(docker, container.id), `watching ${spec.name} for its memory limit`) : undefined;
-  try {
-    await api(container.start(), `starting ${spec.name}`).catch((error) => {
-      throw new OperatorError(`cannot start container ${spec.name} on host ${host}: ${describeDockerError(error)}`);
-    });
-    const startedAt = Date.now();
-    if (spec.stdin !== undefined) stream.end(spec.stdin);
-    const exit = await waitWithin(container, host, limits);
-    // The output may still be in flight when the engine reports the exit.
-    await deadline(outputDone, 5_000, 'reading the container output').catch(() => undefined);
-    const oomKilled = oom ? await oom.killed(exit.StatusCode === KILLED_STATUS ? 2_000 : 0) : false;
-    return { exitCode: exit.StatusCode, ...(oomKilled ? { oomKilled } : {}), stdout: stdout.text(), stderr: stderr.text(), startedAt };
-  } finally {
-    oom?.close();
-  }
+  // asked afterwards whether its memory limit killed it: the engine's `oom` event says so.
+  const oomKilled =
+    spec.confinement !== undefined && exit.StatusCode === KILLED_STATUS
+      ? await api(oomEventSince(docker, container.id, Math.floor(startedAt / 1000) - 1), `asking for ${spec.name}'s memory-limit events`)
+      : false;
+  return { exitCode: exit.StatusCode, ...(oomKilled ? { oomKilled } : {}), stdout: stdout.text(), stderr: stderr.text(), startedAt };
 }
 
 /** 128 + SIGKILL: what the engine reports for a container the kernel (or `docker kill`) killed. */
