@@ -5,7 +5,8 @@ import { loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
 import type { ImageSource } from '../docker/image.js';
 import { resolveRegistryImage } from '../docker/registry.js';
 import { OperatorError } from '../errors.js';
-import { addRuntimeOption, chooseRuntime, withNodeRun } from './node-run.js';
+import { addRuntimeOption, withNodeRun } from './node-run.js';
+import { sshRuntime } from '../snapshot/ssh-runtime/index.js';
 import { withProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
 import type { Logger } from '../log.js';
 import { defaultNameWarning, defaultSnapshotName, validateSnapshotName } from '../model/names.js';
@@ -119,14 +120,16 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger, dis
     return 0;
   }
 
-  const runtime = await chooseRuntime(flags.runtime, async () =>
-    dockerRuntime({
-      image: image!,
-      imageContract: flags.backupImageContract,
-      ignoreDockerVersion: flags.ignoreDockerVersion || cluster.ignoreDockerVersion,
-      limits: agentLimitsOf(flags, log),
-    }),
-  );
+  // No image is chosen for --runtime ssh: it starts no container.
+  const runtime =
+    image === undefined
+      ? sshRuntime
+      : dockerRuntime({
+          image,
+          imageContract: flags.backupImageContract,
+          ignoreDockerVersion: flags.ignoreDockerVersion || cluster.ignoreDockerVersion,
+          limits: agentLimitsOf(flags, log),
+        });
   const interrupts = flags.runtime === 'ssh' ? 'snapshot transfers and their temporary files' : 'snapshot containers';
   return withNodeRun({ cluster, flags, hostKeys, log, ...(display ? { display } : {}), interrupts }, async (scope, interrupted) => {
     const job = { name, overwrite: flags.overwrite, ...(flags.pkiBundle ? { pkiBundle: true } : {}), compression: flags.compression };
