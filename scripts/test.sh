@@ -8,6 +8,8 @@ shopt -s globstar nullglob
 
 bash scripts/setup.sh
 
+# Two checkouts can run their suites side by side: give each its own RKE_LAB_SUBNET
+# (127.X.Y for the nodes) and S3_LAB_SUBNET (for the S3 server); both default to the lab's.
 # Short and per checkout: the lab keeps unix sockets under it (108-byte path limit).
 export LAB_DIR="${LAB_DIR:-/tmp/rke-lab-$(printf %s "$PWD" | sha256sum | cut -c1-8)/test}"
 mkdir -p "$LAB_DIR"
@@ -23,7 +25,7 @@ teardown() {
 }
 trap teardown EXIT
 echo "Bringing up the 3-node lab in $LAB_DIR and the S3 server in $S3_LAB_DIR (log: $lab_log)"
-if ! { bash lab/lab.sh up --nodes 3 --dir "$LAB_DIR" && bash lab/s3.sh up --dir "$S3_LAB_DIR"; } >"$lab_log" 2>&1; then
+if ! { bash lab/lab.sh up --nodes 3 --dir "$LAB_DIR" --subnet "${RKE_LAB_SUBNET:-127.0.2}" && bash lab/s3.sh up --dir "$S3_LAB_DIR"; } >"$lab_log" 2>&1; then
   tail -n 30 "$lab_log" >&2
   echo "ERROR the lab did not come up; see $lab_log" >&2
   exit 1
