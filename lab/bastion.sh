@@ -4,6 +4,9 @@
 #   up   [--dir DIR]   start them (tears down leftovers first)
 #   down [--dir DIR]   stop them and remove the network namespace
 #   env  [--dir DIR]   shell-sourceable facts
+#   silence bastion|K [--dir DIR]   faults for tests: the bastion, or node K behind it, stops
+#                      answering (its packets are dropped inside the namespace: no RST, no ICMP)
+#   restore [--dir DIR]  answer again (removes every rule `silence` added)
 #
 # What `up` builds, for a lab of N nodes on 127.0.X.*:
 #  - a network namespace rkeb-<hash of DIR> joined to the host by a veth pair that carries
@@ -245,15 +248,50 @@ BASTION_LOGS=$BD/logs
 EOF
 }
 
+# Silence drops packets with iptables inside our own namespace only: the host's firewall is
+# never touched, and the rules go with the namespace at `down`.
+readonly SILENCE_CHAIN=RKE-LAB-SILENCE
+ns_iptables() { ip netns exec "$NETNS" iptables -w "$@"; }
+
+cmd_silence() { # bastion | K
+  local what=$1
+  netns_exists "$NETNS" || die "the bastion lab is not up in $DIR"
+  ns_iptables -N "$SILENCE_CHAIN" 2>/dev/null || true
+  ns_iptables -C INPUT -j "$SILENCE_CHAIN" 2>/dev/null || ns_iptables -I INPUT -j "$SILENCE_CHAIN"
+  if [[ $what == bastion ]]; then
+    ns_iptables -A "$SILENCE_CHAIN" -i "$VETH_NS" -j DROP # everything the host sends the bastion
+  elif [[ $what =~ ^[0-9]+$ ]] && ((what >= 1 && what <= LAB_NODES)); then
+    # both ways between the bastion and node K's sshd
+    ns_iptables -A "$SILENCE_CHAIN" -d "$INNER_PREFIX.$what" -p tcp --dport 22 -j DROP
+    ns_iptables -A "$SILENCE_CHAIN" -s "$INNER_PREFIX.$what" -p tcp --sport 22 -j DROP
+  else
+    die "silence: expected bastion or a node number 1..$LAB_NODES, got '$what'"
+  fi
+  log "silenced $what"
+}
+
+cmd_restore() {
+  netns_exists "$NETNS" || die "the bastion lab is not up in $DIR"
+  ns_iptables -F "$SILENCE_CHAIN" 2>/dev/null || true
+  log "restored"
+}
+
 main() {
   CMD=${1:-help}
   (($#)) && shift
+  local what=""
+  if [[ $CMD == silence ]]; then
+    what=${1:-}
+    (($#)) && shift
+  fi
   parse_dir_only "$@"
   case $CMD in
   up) load_lab && cmd_up ;;
   down) cmd_down ;;
   env) load_lab && cmd_env ;;
-  *) die "usage: bastion.sh up|down|env [--dir DIR]" ;;
+  silence) load_lab && cmd_silence "$what" ;;
+  restore) load_lab && cmd_restore ;;
+  *) die "usage: bastion.sh up|down|env|silence bastion|K|restore [--dir DIR]" ;;
   esac
 }
 

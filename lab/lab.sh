@@ -45,7 +45,10 @@ usage: lab.sh COMMAND [OPTIONS]
   ssh [--dir DIR] N [CMD...]       ssh to node N as root with the lab key
   etcdctl [--dir DIR] ARGS...      etcdctl (v3) against all members, TLS with the kube-node cert
   dockerd-stop [--dir DIR] N       faults for tests: stop node N's dockerd (its etcd container dies)
-  dockerd-start [--dir DIR] N      start it again, then the etcd container
+  dockerd-kill [--dir DIR] N       SIGKILL node N's dockerd alone: containerd and its shims keep the
+                                   containers (etcd, a running snapshot agent) going, as when dockerd crashes
+  dockerd-start [--dir DIR] N      start it again (after a kill: the orphaned containers are killed
+                                   through containerd first), then the etcd container
   ssh-drop [--dir DIR] N           cut every SSH session to node N (sshd keeps listening)
 DIR defaults to $LAB_DIR, else <repo>/.lab.
 EOF
@@ -994,28 +997,72 @@ engine_children() { # node N's containerd and shims, which can outlive its docke
   return 0
 }
 
-stop_engine_children() { # wait for them to go (a new dockerd fails while the old containerd holds its socket), else TERM, KILL
-  local n=$1 round i pid
+stop_engine_children() { # n [rounds]: each round sends its signal (none for WAIT), then gives them 10 s to go
+  local n=$1 rounds=${2:-WAIT TERM KILL} round i pid
   local -a pids=()
-  for round in WAIT TERM KILL; do
+  for round in $rounds; do
+    mapfile -t pids < <(engine_children "$n")
+    ((${#pids[@]})) || return 0
+    if [[ $round != WAIT ]]; then
+      log "node $n: ${round} to containerd processes still alive without their dockerd: ${pids[*]}"
+      for pid in "${pids[@]}"; do kill "-$round" "$pid" 2>/dev/null || true; done
+    fi
     for ((i = 0; i < 100; i++)); do
       mapfile -t pids < <(engine_children "$n")
       ((${#pids[@]})) || return 0
       sleep 0.1
     done
-    [[ $round == WAIT ]] && continue
-    log "node $n: ${round} to containerd processes still alive after dockerd stopped: ${pids[*]}"
-    for pid in "${pids[@]}"; do kill "-$round" "$pid" 2>/dev/null || true; done
   done
-  mapfile -t pids < <(engine_children "$n")
-  ((${#pids[@]} == 0)) || die "node $n: containerd processes still alive: ${pids[*]}"
+  die "node $n: containerd processes still alive: ${pids[*]}"
+}
+
+cmd_dockerd_kill() { # dockerd dies at once; what containerd runs goes on without it
+  parse_node_command "$@"
+  local pid nd i
+  nd=$(node_dir "$NODE_N")
+  pid=$(dockerd_pid "$NODE_N") || die "node $NODE_N: dockerd is not running"
+  kill -KILL "$pid"
+  for ((i = 0; i < 50; i++)); do
+    pid_is "$pid" dockerd "$nd/docker-data" || return 0
+    sleep 0.1
+  done
+  die "node $NODE_N: dockerd (pid $pid) did not die"
+}
+
+kill_orphaned_tasks() { # after dockerd-kill: the processes of node N's containers, still running without it
+  local n=$1 nd c p cg
+  local -a ids=() pids=()
+  nd=$(node_dir "$n")
+  for c in "$nd"/docker-data/containers/*/; do
+    c=${c%/}
+    ids+=("${c##*/}")
+  done
+  ((${#ids[@]})) || return 0
+  for p in /proc/[0-9]*; do
+    cg=""
+    read -r -d '' cg 2>/dev/null <"$p/cgroup" || true
+    for c in "${ids[@]}"; do
+      [[ $cg == *"$c"* ]] && pids+=("${p#/proc/}") && break
+    done
+  done
+  ((${#pids[@]})) || return 0
+  log "node $n: killing the processes of containers left running when its dockerd was killed: ${pids[*]}"
+  kill -KILL "${pids[@]}" 2>/dev/null || true
 }
 
 cmd_dockerd_start() { # the engine back, and the etcd container started again
   parse_node_command "$@"
   dockerd_pid "$NODE_N" >/dev/null && die "node $NODE_N: dockerd is already running"
-  start_dockerd "$NODE_N"
-  wait_dockerd "$NODE_N"
+  kill_orphaned_tasks "$NODE_N"
+  stop_engine_children "$NODE_N" "TERM KILL" # after a kill, containerd does not leave by itself
+  rm -f "$(node_dir "$NODE_N")/dockerd.pid" # a killed dockerd leaves it, and a new one refuses to start
+  # After a kill, the first start may time out while its containerd cleans up the dead tasks.
+  if ! (start_dockerd "$NODE_N" && wait_dockerd "$NODE_N"); then
+    log "node $NODE_N: dockerd did not come up; trying once more"
+    rm -f "$(node_dir "$NODE_N")/dockerd.pid"
+    start_dockerd "$NODE_N"
+    wait_dockerd "$NODE_N"
+  fi
   ndocker "$NODE_N" start etcd >/dev/null
 }
 
@@ -1047,6 +1094,7 @@ main() {
   ssh) cmd_ssh "$@" ;;
   etcdctl) cmd_etcdctl "$@" ;;
   dockerd-stop) cmd_dockerd_stop "$@" ;;
+  dockerd-kill) cmd_dockerd_kill "$@" ;;
   dockerd-start) cmd_dockerd_start "$@" ;;
   ssh-drop) cmd_ssh_drop "$@" ;;
   help | -h | --help) usage ;;

@@ -11,7 +11,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { bastionDown, bastionUp, type BastionLab } from '../support/bastion-lab.js';
+import { bastionDown, bastionHostEntry, bastionUp, behindBastion as behindBastion_, type BastionLab } from '../support/bastion-lab.js';
 import { assertNoAgentContainers, clusterFile as clusterFile_, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
 import {
   waitForRunningContainer,
@@ -61,21 +61,8 @@ function countLines(file: string, pattern: RegExp): number {
 }
 
 /** The lab's nodes, reached at their sshd behind the bastion; etcd still at their lab address. */
-function behindBastion(config: Record<string, any>): void {
-  config.nodes.forEach((node: any, i: number) => {
-    node.internal_address = node.address;
-    node.address = bastion.nodeAddresses[i];
-    node.port = bastion.nodePort;
-  });
-}
-
-const bastionHost = (extra: Record<string, unknown> = {}) => ({
-  address: bastion.address,
-  port: bastion.port,
-  user: bastion.user,
-  ssh_key_path: bastion.key,
-  ...extra,
-});
+const behindBastion = (config: Record<string, any>) => behindBastion_(bastion, config);
+const bastionHost = (extra: Record<string, unknown> = {}) => bastionHostEntry(bastion, extra);
 
 async function assertFailedEverywhere(outcome: { code: number | null; stdout: string; stderr: string }, addresses: string[], error: (address: string) => RegExp) {
   assert.equal(outcome.code, 1, outcome.stderr);

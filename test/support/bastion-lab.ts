@@ -48,3 +48,22 @@ export async function bastionUp(lab: LabFacts): Promise<BastionLab> {
 export async function bastionDown(lab: LabFacts): Promise<void> {
   await run('bash', [SCRIPT, 'down', '--dir', lab.dir], { timeout: 60_000 });
 }
+
+/** `lab/bastion.sh silence`: the bastion, or node K behind it, stops answering (packets dropped); `restore` undoes it. */
+export async function bastionFault(lab: LabFacts, command: 'silence' | 'restore', what?: 'bastion' | number): Promise<void> {
+  await run('bash', [SCRIPT, command, ...(what === undefined ? [] : [String(what)]), '--dir', lab.dir], { timeout: 30_000 });
+}
+
+/** Edits a cluster config so that the lab's nodes are reached at their sshd behind the bastion (etcd still at their lab address). */
+export function behindBastion(bastion: BastionLab, config: Record<string, any>): void {
+  config.nodes.forEach((node: any, i: number) => {
+    node.internal_address = node.address;
+    node.address = bastion.nodeAddresses[i];
+    node.port = bastion.nodePort;
+  });
+}
+
+/** The cluster's bastion_host entry for the lab's bastion. */
+export function bastionHostEntry(bastion: BastionLab, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { address: bastion.address, port: bastion.port, user: bastion.user, ssh_key_path: bastion.key, ...extra };
+}

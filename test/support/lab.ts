@@ -104,8 +104,8 @@ export async function copyFromNode(node: number, nodePath: string, hostPath: str
   await nodeExec(node, 'cp', '--', nodePath, hostPath);
 }
 
-/** A fault from lab.sh on node N: stop or start its dockerd, or cut its SSH sessions. */
-export async function labFault(command: 'dockerd-stop' | 'dockerd-start' | 'ssh-drop', node: number): Promise<void> {
+/** A fault from lab.sh on node N: stop, kill (SIGKILL, its containers go on) or start its dockerd, or cut its SSH sessions. */
+export async function labFault(command: 'dockerd-stop' | 'dockerd-kill' | 'dockerd-start' | 'ssh-drop', node: number): Promise<void> {
   await run('bash', [LAB_SCRIPT, command, ...labDirArgs(), String(node)]);
 }
 

@@ -104,3 +104,9 @@ export function imdsRequests(facts: S3LabFacts): string {
     return '';
   }
 }
+
+/** The ids of the multipart uploads the server still holds for exactly `key`. */
+export async function pendingUploadIdsOf(bucket: string, key: string): Promise<string[]> {
+  const listing = await aws('s3api', 'list-multipart-uploads', '--bucket', bucket, '--prefix', key);
+  return (listing?.Uploads ?? []).filter((upload: { Key: string }) => upload.Key === key).map((upload: { UploadId: string }) => upload.UploadId);
+}
