@@ -58,12 +58,19 @@ export function dockerOverSsh(ssh: SshConnection, socketPath: string, requestTim
 
 export interface EngineInfo {
   serverVersion: string;
+  /** The node's clock minus this machine's, from the engine's SystemTime (absent if it gave none). */
+  clockOffsetMs?: number;
 }
 
 export async function readEngineInfo(docker: Docker, host: string, socketPath: string): Promise<EngineInfo> {
   try {
-    const info = (await docker.info()) as { ServerVersion?: string };
-    return { serverVersion: info.ServerVersion ?? 'unknown' };
+    const asked = Date.now();
+    const info = (await docker.info()) as { ServerVersion?: string; SystemTime?: string };
+    const nodeTime = info.SystemTime ? Date.parse(info.SystemTime) : Number.NaN;
+    return {
+      serverVersion: info.ServerVersion ?? 'unknown',
+      ...(Number.isFinite(nodeTime) ? { clockOffsetMs: nodeTime - (asked + Date.now()) / 2 } : {}),
+    };
   } catch (error) {
     if (error instanceof OperatorError) throw error;
     throw new OperatorError(`cannot talk to Docker at ${socketPath} on host ${host}: ${describeDockerError(error)}`);

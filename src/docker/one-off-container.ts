@@ -4,6 +4,7 @@ import { InterruptedError, deadline, formatSeconds } from '../deadline.js';
 import { OperatorError, messageOf } from '../errors.js';
 import { confinementConfig, oomEventSince, type Confinement } from './confinement.js';
 import { describeDockerError, isNotFound } from './engine.js';
+import { EngineLostError, watchEngine } from './engine-watch.js';
 
 export interface OneOffContainerSpec {
   name: string;
@@ -26,6 +27,8 @@ export interface OneOffContainerSpec {
   onStdoutLine?: (line: string) => void;
   /** What the container may do and use (docs/security.md); absent: the engine's defaults. */
   confinement?: Confinement;
+  /** What it does, for messages: "the snapshot" (default), "the upload". */
+  purpose?: string;
 }
 
 /** Checks on the container's files while it exists but does not run (the archive API works on created and exited containers). */
@@ -101,6 +104,9 @@ export async function runOneOffContainer(
     outcome = await runAttached(docker, container, host, spec, limits);
     if (hooks.afterExit) await hooks.afterExit(container, outcome.exitCode);
   } catch (error) {
+    // No engine to ask: the container goes on under containerd, and the engine removes it
+    // (AutoRemove) once it is back. The caller finds out what the container left on the node.
+    if (error instanceof EngineLostError) throw error;
     const removalError = await removeContainer(container, limits.apiTimeoutMs, host, spec.name);
     if (removalError) throw new OperatorError(`${messageOf(error)}; also ${removalError}`);
     throw error;
@@ -134,7 +140,7 @@ async function runAttached(
   });
   const startedAt = Date.now();
   if (spec.stdin !== undefined) stream.end(spec.stdin);
-  const exit = await waitWithin(container, host, limits);
+  const exit = await waitWatchingEngine(container, host, spec, limits, startedAt);
   // The output may still be in flight when the engine reports the exit.
   await deadline(outputDone, 5_000, 'reading the container output').catch(() => undefined);
   // The engine removes the container as it exits (AutoRemove), so `docker inspect` cannot be
@@ -148,6 +154,26 @@ async function runAttached(
 
 /** 128 + SIGKILL: what the engine reports for a container the kernel (or `docker kill`) killed. */
 const KILLED_STATUS = 137;
+
+/** The container's exit, unless the engine is lost first (EngineLostError, within seconds: engine-watch.ts). */
+async function waitWatchingEngine(
+  container: Docker.Container,
+  host: string,
+  spec: OneOffContainerSpec,
+  limits: OneOffContainerLimits,
+  startedAt: number,
+): Promise<{ StatusCode: number }> {
+  const watch = watchEngine(container, { host, what: spec.purpose ?? 'the snapshot', startedAt });
+  // Once the engine is lost, the wait (and its run-timeout timer) is given up.
+  const giveUp = new AbortController();
+  const signal = limits.signal ? AbortSignal.any([limits.signal, giveUp.signal]) : giveUp.signal;
+  try {
+    return await Promise.race([waitWithin(container, host, { ...limits, signal }), watch.lost]);
+  } finally {
+    watch.stop();
+    giveUp.abort();
+  }
+}
 
 async function waitWithin(container: Docker.Container, host: string, limits: OneOffContainerLimits): Promise<{ StatusCode: number }> {
   return deadline(waitForExit(container), limits.runTimeoutMs, `the snapshot on host ${host}`, limits.signal).catch((error: unknown) => {

@@ -23,6 +23,19 @@ export const CONTAINER_NAMES = {
 
 export type AgentJobName = keyof typeof CONTAINER_NAMES;
 
+/** What each job is, in the operator's messages ("lost the Docker engine on host X during the snapshot"). */
+const JOB_PURPOSES: Record<AgentJobName, string> = {
+  save: 'the snapshot',
+  upload: 'the upload',
+  list: 'the listing',
+  remove: 'the removal',
+  verify: 'the check',
+  sweep: 'the sweep of temporary files',
+  's3-list': 'the S3 listing',
+  's3-remove': 'the S3 removal',
+  's3-verify': 'the S3 check',
+};
+
 export interface AgentContainerJob {
   job: AgentJobName;
   /** The image on the node's engine (ensureAgentImage). */
@@ -85,12 +98,16 @@ export async function runAgentContainer({ node, docker, scope }: NodeEngine, job
       stdin: Buffer.from(JSON.stringify(job.input)),
       ...(job.onStdoutLine ? { onStdoutLine: job.onStdoutLine } : {}),
       confinement: agentConfinement(job.limits),
+      purpose: JOB_PURPOSES[job.job],
     },
     { runTimeoutMs: scope.timeouts.snapshotMs, apiTimeoutMs: scope.timeouts.dockerApiMs, signal: scope.signal },
   );
   for (const line of outcome.stderr.split('\n').filter(Boolean)) scope.log.debug(`host ${node.address}: agent: ${line}`);
   return outcome;
 }
+
+/** 128 + SIGKILL: the engine's exit status for a container killed outright. */
+export const KILLED_STATUS = 137;
 
 /** The agent's result line (success or its own failure), or an OperatorError saying it printed none. */
 export function agentResult<T>(outcome: OneOffOutcome, parse: (stdout: string) => T | Failure | undefined, engine: NodeEngine, job: string): T | Failure {
@@ -103,6 +120,12 @@ export function agentResult<T>(outcome: OneOffOutcome, parse: (stdout: string) =
   const result = parse(outcome.stdout);
   if (result !== undefined) return result;
   const lastLine = outcome.stderr.trim().split('\n').pop() ?? '';
+  if (outcome.exitCode === KILLED_STATUS) {
+    throw new OperatorError(
+      `the ${job} container on host ${engine.node.address} was killed (exit status 137: SIGKILL, from "docker kill", an operator or the kernel; ` +
+        'not its memory limit) before it reported a result',
+    );
+  }
   throw new OperatorError(
     `the ${job} container on host ${engine.node.address} exited ${outcome.exitCode >= 0 ? `with status ${outcome.exitCode}` : '(status unknown)'} without a result` +
       (lastLine ? `: ${lastLine}` : ''),

@@ -5,6 +5,7 @@ import { deadline } from '../../deadline.js';
 import { describeDockerError, dockerOverSsh, isNotFound, readEngineInfo } from '../../docker/engine.js';
 import { checkDockerVersion } from '../../docker/versions.js';
 import { OperatorError } from '../../errors.js';
+import type { SshConnection } from '../../ssh/connection.js';
 import { withNodeSsh } from '../node-ssh.js';
 import type { RunScope } from '../scope.js';
 
@@ -13,6 +14,8 @@ export interface NodeEngine {
   node: NodeConfig;
   docker: Docker;
   scope: RunScope;
+  /** The connection the engine is reached through: also how the node's files are read when the engine is lost. */
+  ssh: SshConnection;
 }
 
 const lostConnectionAdvice =
@@ -21,12 +24,15 @@ const lostConnectionAdvice =
 /** Connect to the node over SSH, hand its Docker engine to `work`, always disconnect. */
 export function withNodeEngine<T>(node: NodeConfig, scope: RunScope, work: (engine: NodeEngine) => Promise<T>): Promise<T> {
   return withNodeSsh(node, scope, lostConnectionAdvice, (ssh, nodeScope) =>
-    work({ node, docker: dockerOverSsh(ssh, node.dockerSocket, scope.timeouts.dockerApiMs), scope: nodeScope }),
+    work({ node, docker: dockerOverSsh(ssh, node.dockerSocket, scope.timeouts.dockerApiMs), scope: nodeScope, ssh }),
   );
 }
 
-/** `docker info`, and unless ignored, the engine's version against the cluster's Kubernetes version (RKE's table). */
-export async function checkEngine({ node, docker, scope }: NodeEngine, ignoreDockerVersion: boolean): Promise<void> {
+/**
+ * `docker info`, and unless ignored, the engine's version against the cluster's Kubernetes
+ * version (RKE's table). Returns the node's clock offset when the engine gave its time.
+ */
+export async function checkEngine({ node, docker, scope }: NodeEngine, ignoreDockerVersion: boolean): Promise<number | undefined> {
   const info = await deadline(
     readEngineInfo(docker, node.address, node.dockerSocket),
     scope.timeouts.dockerApiMs,
@@ -34,11 +40,12 @@ export async function checkEngine({ node, docker, scope }: NodeEngine, ignoreDoc
     scope.signal,
   );
   scope.log.debug(`host ${node.address}: Docker ${info.serverVersion}`);
-  if (ignoreDockerVersion) return;
+  if (ignoreDockerVersion) return info.clockOffsetMs;
   const check = checkDockerVersion(info.serverVersion, scope.cluster.kubernetesVersion);
   if (!check.supported) {
     throw new OperatorError(`host ${node.address}: ${check.message} (pass --ignore-docker-version to skip this check)`);
   }
+  return info.clockOffsetMs;
 }
 
 /** RKE's check and message: the `etcd` container must be running. */

@@ -5,16 +5,18 @@ import type { NodeConfig } from '../../config/cluster.js';
 import { OperatorError } from '../../errors.js';
 import { DEFAULT_COMPRESSION } from '../../model/compression.js';
 import { CONTAINER_BACKUP_DIR, CONTAINER_SSL_DIR, NODE_SNAPSHOT_DIR } from '../../model/paths.js';
-import type { SavedSnapshot } from '../../model/snapshot.js';
+import type { CopyCheck, SavedSnapshot } from '../../model/snapshot.js';
+import { EngineLostError } from '../../docker/engine-watch.js';
 import { failureMessage } from '../node-ssh.js';
 import { nodeSslDir, withNodePaths } from '../node-paths.js';
 import type { NodeResult, NodeTimings } from '../result.js';
 import type { SaveJob } from '../runtime.js';
 import type { RunScope } from '../scope.js';
-import { agentSuccess, ensureAgentImage, runAgentContainer } from './agent-container.js';
+import { KILLED_STATUS, agentSuccess, ensureAgentImage, runAgentContainer } from './agent-container.js';
 import { sweepAfterKill } from './files.js';
 import { limitsOf, type AgentLimits, type DockerRuntimeOptions } from './options.js';
 import { checkEngine, checkEtcdRunning, withNodeEngine, type NodeEngine } from './engine.js';
+import { findCopyAfterEngineLoss } from './engine-lost.js';
 import { resolveImageContract, rkeToolsSnapshot } from './rke-tools-image.js';
 
 /** Take one node's snapshot. Never throws: failures become the result's `error`. */
@@ -33,7 +35,7 @@ export async function saveOnNode(node: NodeConfig, job: SaveJob, scope: RunScope
     scope.progress?.({ node: node.address, phase: 'connecting' });
     const result = await withNodeEngine(node, scope, async (engine) => {
       lap('sshConnectMs');
-      await checkEngine(engine, options.ignoreDockerVersion);
+      const clockOffsetMs = await checkEngine(engine, options.ignoreDockerVersion);
       await checkEtcdRunning(engine);
       lap('dockerChecksMs');
       scope.progress?.({ node: node.address, phase: 'image' });
@@ -46,8 +48,15 @@ export async function saveOnNode(node: NodeConfig, job: SaveJob, scope: RunScope
         warnings.push(...written.warnings);
         return written.snapshot;
       }
-      const saved = await runSnapshotAgent(engine, { image, job, limits: limitsOf(options), timings, warnings });
-      return savedFields(saved);
+      try {
+        return savedFields(await runSnapshotAgent(engine, { image, job, limits: limitsOf(options), timings, warnings }));
+      } catch (error) {
+        if (!(error instanceof EngineLostError)) throw error;
+        scope.progress?.({ node: node.address, phase: 'verify' });
+        const found = await findCopyAfterEngineLoss(engine, { lost: error, name: job.name, clockOffsetMs });
+        warnings.push(found.note);
+        return checkedFields(found.copy);
+      }
     });
     return { ...base, ...result, ok: true, warnings, durationMs: Date.now() - started, timings };
   } catch (error) {
@@ -97,7 +106,8 @@ async function runSnapshotAgent(engine: NodeEngine, { image, job, limits, timing
     },
   });
   if (outcome.removalError) warnings.push(outcome.removalError);
-  if (outcome.oomKilled) warnings.push(...(await sweepAfterKill(engine, { image, name: job.name, limits })));
+  // Killed (its memory limit, `docker kill`, the kernel): it could not remove its temporary file.
+  if (outcome.oomKilled || outcome.exitCode === KILLED_STATUS) warnings.push(...(await sweepAfterKill(engine, { image, name: job.name, limits })));
   timings.containerStartMs = outcome.timings.startMs;
   timings.agentMs = outcome.timings.runMs;
   timings.containerRemoveMs = outcome.timings.removeMs;
@@ -117,7 +127,7 @@ async function runSnapshotAgent(engine: NodeEngine, { image, job, limits, timing
 }
 
 /** The node's row from the agent's report: the copy's fields, and the agent's peak memory. */
-function savedFields(saved: SavedSnapshot): Omit<NodeResult, 'address' | 'hostnameOverride' | 'ok' | 'durationMs' | 'warnings'> {
+function savedFields(saved: SavedSnapshot): CopyFields {
   return {
     file: saved.file,
     size: saved.size,
@@ -128,5 +138,20 @@ function savedFields(saved: SavedSnapshot): Omit<NodeResult, 'address' | 'hostna
     stateFileIncluded: saved.stateFileIncluded,
     ...(saved.pkiBundle ? { pkiBundle: saved.pkiBundle } : {}),
     ...(saved.peakRssBytes !== undefined ? { agentPeakRssBytes: saved.peakRssBytes } : {}),
+  };
+}
+
+type CopyFields = Omit<NodeResult, 'address' | 'hostnameOverride' | 'ok' | 'durationMs' | 'warnings'>;
+
+/** The node's row from a copy verified over SSH (the engine was lost before the agent reported). */
+function checkedFields(copy: CopyCheck): CopyFields {
+  return {
+    file: copy.file,
+    size: copy.size ?? 0,
+    sha256: copy.sha256 ?? '',
+    ...(copy.snapshotSize !== undefined ? { snapshotSize: copy.snapshotSize } : {}),
+    ...(copy.snapshotSha256 !== undefined ? { snapshotSha256: copy.snapshotSha256 } : {}),
+    ...(typeof copy.revision === 'number' ? { revision: copy.revision } : {}),
+    stateFileIncluded: copy.stateFileIncluded ?? false,
   };
 }
