@@ -28,12 +28,20 @@ export async function withNodeSsh<T>(
     if (ssh.lostSignal.aborted && !scope.signal.aborted) {
       // The lost connection is the cause; what it broke (a wait, a removal) is detail.
       scope.log.debug(`host ${node.address}: after the SSH connection was lost: ${messageOf(error)}`);
-      throw new OperatorError(`the SSH connection to host ${node.address} was lost; ${advice}`);
+      throw new OperatorError(`${lostConnection(node, ssh, scope)}; ${advice}`);
     }
     throw error;
   } finally {
     ssh.close();
   }
+}
+
+/** What was lost: the bastion (every node behind it), or this node's own connection, and how when known. */
+function lostConnection(node: NodeConfig, ssh: SshConnection, scope: RunScope): string {
+  const bastionLost = scope.bastion?.lossMessage();
+  if (bastionLost) return `host ${node.address}: ${bastionLost}`;
+  const cause = ssh.lossCause();
+  return `the SSH connection to host ${node.address} was lost${cause ? `: ${cause}` : ''}`;
 }
 
 /** The operator's one line for a node's failure; anything unexpected keeps its stack under --debug. */

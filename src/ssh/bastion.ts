@@ -25,6 +25,7 @@ export interface BastionOptions {
  */
 export class Bastion {
   private connection: Promise<SshConnection> | undefined;
+  private opened: SshConnection | undefined;
   private closed = false;
   readonly target: SshTarget;
 
@@ -56,6 +57,13 @@ export class Bastion {
     }
   }
 
+  /** Set once the bastion's connection dropped mid-run: the one line for every node behind it. */
+  lossMessage(): string | undefined {
+    if (!this.opened?.lostSignal.aborted) return undefined;
+    const cause = this.opened.lossCause();
+    return `the SSH connection to bastion host ${this.config.address} was lost${cause ? `: ${cause}` : ''}; every node reached through it fails`;
+  }
+
   /** Close the bastion connection (the nodes' channels on it close with it). */
   close(): void {
     this.closed = true;
@@ -67,6 +75,8 @@ export class Bastion {
 
   private connect(): Promise<SshConnection> {
     if (this.closed) return Promise.reject(new OperatorError(`the SSH connection to bastion host ${this.config.address} is closed`));
+    const lost = this.lossMessage();
+    if (lost) return Promise.reject(new OperatorError(lost));
     this.connection ??= this.open();
     return this.connection;
   }
@@ -85,6 +95,7 @@ export class Bastion {
         this.options.signal,
       );
       if (this.closed) connection.close();
+      this.opened = connection;
       return connection;
     } catch (error) {
       // A connection that completes after the deadline is closed, not left open.

@@ -26,6 +26,15 @@ export interface SshConnectOptions {
   via?: string;
 }
 
+/**
+ * A keepalive every 5 s; after 3 without a reply (ssh2 gives up at the 4th tick) the
+ * connection is declared lost: a silent network (packets dropped, no RST) fails the node
+ * within about 20 s instead of waiting on TCP for many minutes.
+ */
+const KEEPALIVE_INTERVAL_MS = 5_000;
+const KEEPALIVE_COUNT_MAX = 3;
+export const SILENCE_DETECTED_AFTER_S = (KEEPALIVE_INTERVAL_MS * (KEEPALIVE_COUNT_MAX + 1)) / 1000;
+
 /** An authenticated SSH connection to one node. */
 export class SshConnection {
   private closed = false;
@@ -34,10 +43,16 @@ export class SshConnection {
   /** Aborts when the connection drops without close() being called: the node is gone mid-work. */
   readonly lostSignal: AbortSignal = this.lost.signal;
 
+  /** The other end stopped answering keepalives: the network (or the host) went silent. */
+  private silent = false;
+
   private constructor(
     private readonly client: InstanceType<typeof ssh2.Client>,
     readonly target: SshTarget,
   ) {
+    client.on('error', (error: Error & { level?: string }) => {
+      if (error.level === 'client-timeout') this.silent = true;
+    });
     client.on('close', () => {
       const lost = !this.closed;
       this.closed = true;
@@ -63,8 +78,8 @@ export class SshConnection {
       port: target.port,
       username: target.user,
       readyTimeout: options.timeoutMs,
-      keepaliveInterval: 10_000,
-      keepaliveCountMax: 3,
+      keepaliveInterval: KEEPALIVE_INTERVAL_MS,
+      keepaliveCountMax: KEEPALIVE_COUNT_MAX,
       ...(options.sock ? { sock: options.sock } : {}),
       ...authConfig(client, target, credentials),
     };
@@ -150,6 +165,11 @@ export class SshConnection {
         }
       });
     });
+  }
+
+  /** How it was lost, when known (after `lostSignal` aborted): the other end went silent. */
+  lossCause(): string | undefined {
+    return this.silent ? `it stopped answering (no reply to SSH keepalives for ${SILENCE_DETECTED_AFTER_S} s: the network to it may be down)` : undefined;
   }
 
   close(): void {
