@@ -63,7 +63,7 @@ async function runJob(work: () => Promise<{ ok: true } | { ok: false; error: str
 
 function failureOf(error: unknown, interruption?: { signal: AbortSignal; note?: string; overridesErrors?: boolean }): string {
   const interrupted = interruption?.signal.aborted
-    ? `interrupted (${String(interruption.signal.reason)})${interruption.note ? `; ${interruption.note}` : ''}`
+    ? `stopped by ${String(interruption.signal.reason)} (its container was stopped: by this run, an operator, or the engine shutting down)${interruption.note ? `; ${interruption.note}` : ''}`
     : undefined;
   if (interrupted !== undefined && interruption?.overridesErrors) return interrupted;
   if (error instanceof OperatorError) return error.message;

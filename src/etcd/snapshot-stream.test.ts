@@ -35,11 +35,20 @@ test('fails when etcd goes quiet for the idle timeout, and cancels the call', as
   assert.equal(call.cancelled, true);
 });
 
-test('a gRPC error names the endpoint and the cause', async () => {
+test('etcd going away mid-stream is said as the operator reads it: how, and after how much', async () => {
   const call = fakeCall();
   const bytes = buffer(snapshotStream(call, options));
-  call.destroy(Object.assign(new Error('x'), { code: 14, details: 'connection reset' }));
-  await assert.rejects(bytes, { message: 'snapshot from https://10.0.0.1:2379 failed: connection reset (UNAVAILABLE)' });
+  call.push({ remaining_bytes: 1, blob: Buffer.alloc(3 * 1024 * 1024) });
+  await new Promise((resolve) => setImmediate(resolve));
+  call.destroy(Object.assign(new Error('x'), { code: 14, details: 'read ECONNRESET' }));
+  await assert.rejects(bytes, { message: 'etcd at https://10.0.0.1:2379 stopped answering during the snapshot (connection reset after 3.0 MiB received)' });
+});
+
+test('another gRPC error names the endpoint and the cause', async () => {
+  const call = fakeCall();
+  const bytes = buffer(snapshotStream(call, options));
+  call.destroy(Object.assign(new Error('x'), { code: 8, details: 'too big' }));
+  await assert.rejects(bytes, { message: 'snapshot from https://10.0.0.1:2379 failed: too big (RESOURCE_EXHAUSTED)' });
 });
 
 test('the idle timer does not run while the consumer holds data back', async () => {

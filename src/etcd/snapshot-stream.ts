@@ -58,7 +58,9 @@ export function snapshotStream(
     if (!output.destroyed) output.destroy(error);
   };
 
+  let received = 0;
   call.on('data', (message: SnapshotResponse) => {
+    received += message.blob.length;
     if (message.blob.length === 0 || output.push(message.blob)) {
       armIdleTimer();
     } else {
@@ -74,7 +76,25 @@ export function snapshotStream(
     disarmIdleTimer();
     // Our own cancel() (after destroy) reports CANCELLED; the real cause is already set.
     if (grpcCode(error) === GrpcStatus.CANCELLED && output.destroyed) return;
-    fail(new OperatorError(`snapshot from ${options.endpoint} failed: ${describeGrpcError(error)}`, { cause: error }));
+    fail(new OperatorError(describeStreamFailure(error, options.endpoint, received), { cause: error }));
   });
   return output;
+}
+
+/**
+ * The operator's words for a snapshot stream that broke: etcd going away mid-stream (killed,
+ * restarted, its node rebooting) reaches grpc-js as UNAVAILABLE with the transport's reason.
+ */
+export function describeStreamFailure(error: unknown, endpoint: string, receivedBytes: number): string {
+  if (grpcCode(error) !== GrpcStatus.UNAVAILABLE) return `snapshot from ${endpoint} failed: ${describeGrpcError(error)}`;
+  const details = (error as { details?: string }).details ?? '';
+  const how = /ECONNRESET|reset/i.test(details)
+    ? 'connection reset'
+    : /ECONNREFUSED/i.test(details)
+      ? 'connection refused'
+      : /GOAWAY|closed|dropped|ended|EPIPE/i.test(details)
+        ? 'connection closed'
+        : describeGrpcError(error);
+  const mib = (receivedBytes / 1024 / 1024).toFixed(1);
+  return `etcd at ${endpoint} stopped answering during the snapshot (${how} after ${mib} MiB received)`;
 }
