@@ -24,6 +24,12 @@ export async function uploadOneCopy(results: NodeResult[], nodes: NodeConfig[], 
     if (!outcome.ok || problem !== undefined) {
       result.uploadError = problem;
       scope.log.warn(`[${node.address}] upload failed: ${problem}`);
+      if (problem !== undefined && isStalledServer(problem)) {
+        // It answered, then went silent mid-upload: another node's try would most likely only
+        // wait out the client's timeouts against the same server (docs/reliability.md).
+        scope.log.warn(`not trying the other nodes' copies: the S3 endpoint stopped answering; they stay on their nodes`);
+        return;
+      }
       continue;
     }
     const { uploaded, rewrote } = outcome.result;
@@ -56,4 +62,9 @@ function bundleProblem(uploaded: UploadedSnapshot | { reportedBy: 'rke-tools' },
     );
   }
   return undefined;
+}
+
+/** The upload's stall bound ended it (s3/upload/stall.ts). */
+export function isStalledServer(message: string): boolean {
+  return /S3 endpoint \S+ stopped answering during the upload/.test(message);
 }

@@ -13,6 +13,7 @@ import { PartDigester, partCount, type UploadDigest } from '../etag.js';
 import { describeS3Error, isAccessDenied } from '../errors.js';
 import { progressTally, type ProgressReport, type ProgressTally } from '../../archive/progress-tally.js';
 import type { LocalSnapshot } from './file.js';
+import { UploadStalled, watchForStall, type StallWatch } from './stall.js';
 import { interruptedError, objectUrl, whereOf, type UploadTarget } from './target.js';
 import { readInto } from '../../archive/verify-zip.js';
 
@@ -41,6 +42,8 @@ export interface SentObject {
 
 export interface SendOptions {
   partSize?: number;
+  /** How long nothing may move before the upload fails (default UPLOAD_STALL_MS). */
+  stallMs?: number;
   /** Default application/zip (the snapshot). */
   contentType?: string;
   log: (line: string) => void;
@@ -108,11 +111,27 @@ async function putWhole(target: UploadTarget, reader: PartReader, options: SendO
       ContentLength: body.length,
       ContentMD5: md5.toString('base64'),
     });
-    const output = await target.client.send(sendBodyInPieces(command, body), target.signal ? { abortSignal: target.signal } : {});
-    return { digest, ...(output.VersionId ? { versionId: output.VersionId } : {}) };
+    const cancel = new AbortController();
+    const stall = watchForStall(target, (stalled) => cancel.abort(stalled), options.stallMs);
+    const stopOnSignal = () => cancel.abort(target.signal?.reason);
+    target.signal?.addEventListener('abort', stopOnSignal, { once: true });
+    try {
+      const output = await target.client.send(sendBodyInPieces(command, body, stall.touch), { abortSignal: cancel.signal });
+      return { digest, ...(output.VersionId ? { versionId: output.VersionId } : {}) };
+    } catch (error) {
+      throw stalledOr(cancel.signal, error);
+    } finally {
+      stall.stop();
+      target.signal?.removeEventListener('abort', stopOnSignal);
+    }
   } catch (error) {
     throw uploadError(error, target, undefined);
   }
+}
+
+/** When the stall watch cancelled the requests, that is the cause (not the requests' AbortError). */
+function stalledOr(signal: AbortSignal, error: unknown): unknown {
+  return signal.aborted && signal.reason instanceof UploadStalled ? signal.reason : error;
 }
 
 /**
@@ -132,8 +151,10 @@ async function putInParts(target: UploadTarget, reader: PartReader, options: Sen
   const cancel = new AbortController();
   const stopOnSignal = () => cancel.abort(target.signal?.reason);
   target.signal?.addEventListener('abort', stopOnSignal, { once: true });
+  const stall = watchForStall(target, (stalled) => cancel.abort(stalled), options.stallMs);
   try {
-    const parts = await sendParts(target, reader, uploadId, cancel);
+    const parts = await sendParts(target, reader, uploadId, cancel, stall);
+    stall.stop(); // the completion may take the server a while on a large object; the client's timeouts bound it
     const digest = reader.digest();
     const completed = await target.client.send(
       new CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
@@ -141,15 +162,17 @@ async function putInParts(target: UploadTarget, reader: PartReader, options: Sen
     );
     return { digest, ...(completed.VersionId ? { versionId: completed.VersionId } : {}) };
   } catch (error) {
+    const cause = stalledOr(cancel.signal, error);
     cancel.abort();
     const note = await abortIncompleteUpload(target, uploadId, options.log);
-    throw uploadError(error, target, note);
+    throw uploadError(cause, target, note);
   } finally {
+    stall.stop();
     target.signal?.removeEventListener('abort', stopOnSignal);
   }
 }
 
-async function sendParts(target: UploadTarget, reader: PartReader, uploadId: string, cancel: AbortController): Promise<CompletedPart[]> {
+async function sendParts(target: UploadTarget, reader: PartReader, uploadId: string, cancel: AbortController, stall: StallWatch): Promise<CompletedPart[]> {
   const pool = new BufferPool(Math.min(PARTS_IN_FLIGHT, reader.parts), reader.partSize);
   const completed: CompletedPart[] = [];
   const inFlight = new Set<Promise<void>>();
@@ -164,8 +187,9 @@ async function sendParts(target: UploadTarget, reader: PartReader, uploadId: str
       failure = { error };
       break;
     }
-    const sending = sendPart(target, uploadId, number, part, cancel.signal).then(
+    const sending = sendPart(target, uploadId, number, part, cancel.signal, stall.touch).then(
       (etag) => {
+        stall.touch();
         completed.push({ PartNumber: number, ETag: etag });
         pool.give(buffer);
       },
@@ -184,7 +208,14 @@ async function sendParts(target: UploadTarget, reader: PartReader, uploadId: str
   return completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
 }
 
-async function sendPart(target: UploadTarget, uploadId: string, number: number, part: { body: Buffer; md5: Buffer }, signal: AbortSignal): Promise<string> {
+async function sendPart(
+  target: UploadTarget,
+  uploadId: string,
+  number: number,
+  part: { body: Buffer; md5: Buffer },
+  signal: AbortSignal,
+  onPieceSent: () => void,
+): Promise<string> {
   const command = new UploadPartCommand({
     Bucket: target.bucket,
     Key: target.key,
@@ -194,7 +225,7 @@ async function sendPart(target: UploadTarget, uploadId: string, number: number, 
     ContentLength: part.body.length,
     ContentMD5: part.md5.toString('base64'),
   });
-  const output = await target.client.send(sendBodyInPieces(command, part.body), { abortSignal: signal });
+  const output = await target.client.send(sendBodyInPieces(command, part.body, onPieceSent), { abortSignal: signal });
   if (output.ETag === undefined) throw new OperatorError(`S3 endpoint ${target.endpoint} accepted part ${number} of ${objectUrl(target)} without an ETag`);
   return output.ETag;
 }
@@ -210,14 +241,14 @@ async function sendPart(target: UploadTarget, uploadId: string, number: number, 
  *   HTTPS): hashing every byte once more for it costs CPU on the etcd node, and the
  *   part's Content-MD5, which the server checks, already covers it.
  */
-export function sendBodyInPieces<C extends PutObjectCommand | UploadPartCommand>(command: C, body: Buffer): C {
+export function sendBodyInPieces<C extends PutObjectCommand | UploadPartCommand>(command: C, body: Buffer, onPieceSent: () => void = () => undefined): C {
   const unsignedPayload: BuildMiddleware<object, object> = (next) => (args) => {
     (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
     return next(args);
   };
   const swapBody: DeserializeMiddleware<object, object> = (next) => (args) => {
     const request = args.request as { body?: unknown };
-    if (body.length > 0) request.body = Readable.from(slicesOf(body, BODY_PIECE_SIZE), { objectMode: false });
+    if (body.length > 0) request.body = Readable.from(slicesOf(body, BODY_PIECE_SIZE, onPieceSent), { objectMode: false });
     return next(args);
   };
   const stack = command.middlewareStack as unknown as MiddlewareStack<object, object>;
@@ -226,8 +257,12 @@ export function sendBodyInPieces<C extends PutObjectCommand | UploadPartCommand>
   return command;
 }
 
-function* slicesOf(buffer: Buffer, size: number): Generator<Buffer> {
-  for (let offset = 0; offset < buffer.length; offset += size) yield buffer.subarray(offset, offset + size);
+/** The pieces, each taken when the socket wants more: `onTaken` says the previous one went. */
+function* slicesOf(buffer: Buffer, size: number, onTaken: () => void): Generator<Buffer> {
+  for (let offset = 0; offset < buffer.length; offset += size) {
+    onTaken();
+    yield buffer.subarray(offset, offset + size);
+  }
 }
 
 /** A fixed set of part buffers: `take` waits until one is given back. */
@@ -289,9 +324,19 @@ async function abortIncompleteUpload(target: UploadTarget, uploadId: string, log
   } catch (error) {
     const reason = isAccessDenied(error)
       ? 'access denied: the policy lacks s3:AbortMultipartUpload'
-      : messageOf(describeS3Error(error, whereOf(target, 'AbortMultipartUpload')));
-    const note = `the incomplete multipart upload could not be aborted (${reason}); its parts stay in bucket ${target.bucket} until removed or expired by a lifecycle rule`;
+      : isTimeout(error)
+        ? `no answer within ${ABORT_TIMEOUT_MS / 1000} s`
+        : messageOf(describeS3Error(error, whereOf(target, 'AbortMultipartUpload')));
+    const note =
+      `the incomplete multipart upload (upload id ${uploadId}) could not be aborted (${reason}); its parts stay in bucket ${target.bucket} ` +
+      `until removed (aws s3api abort-multipart-upload --bucket ${target.bucket} --key ${target.key} --upload-id ${uploadId}) or expired by a lifecycle rule`;
     log(`WARN ${note}`);
     return note;
   }
+}
+
+/** Our own bound on a request (AbortSignal.timeout) ended it. */
+function isTimeout(error: unknown): boolean {
+  const name = (error as { name?: string }).name;
+  return name === 'TimeoutError' || name === 'AbortError';
 }

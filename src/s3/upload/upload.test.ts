@@ -316,8 +316,9 @@ test('a failed multipart upload keeps its own error; a refused abort is added as
   assert.equal(
     error.message,
     `S3 upload of s3://snapshots/${KEY} at 127.0.3.1:7480 failed: We encountered an internal error. (InternalError, HTTP 500); ` +
-      'the incomplete multipart upload could not be aborted (access denied: the policy lacks s3:AbortMultipartUpload); ' +
-      'its parts stay in bucket snapshots until removed or expired by a lifecycle rule',
+      'the incomplete multipart upload (upload id upload-1) could not be aborted (access denied: the policy lacks s3:AbortMultipartUpload); ' +
+      `its parts stay in bucket snapshots until removed (aws s3api abort-multipart-upload --bucket snapshots --key ${KEY} --upload-id upload-1) ` +
+      'or expired by a lifecycle rule',
   );
   fake.fail.delete('AbortMultipartUploadCommand');
   const clean = await failure(run(fake));
@@ -503,4 +504,18 @@ test('--pki-bundle: a node without the bundle file fails before anything is sent
     '/opt/rke/etcd-snapshots/pki.bundle.tar.gz does not exist on this node: this node has no PKI bundle to upload (it is written by save --pki-bundle)',
   );
   assert.deepEqual(fake.calls, []);
+});
+
+test('a server that stops answering mid-upload: the upload fails after the stall bound, and the abort is tried', async () => {
+  await snapshotFile(2 * PART + 1);
+  for (const hung of ['UploadPartCommand', 'PutObjectCommand'] as const) {
+    if (hung === 'PutObjectCommand') await snapshotFile(100);
+    const fake = new FakeS3();
+    fake.gate.set(hung, new Promise<void>(() => undefined)); // never answers
+    const started = Date.now();
+    const error = await failure(run(fake, {}, { stallMs: 300 }));
+    assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
+    assert.match(error.message, new RegExp(`^S3 endpoint 127\\.0\\.3\\.1:7480 stopped answering during the upload of s3://snapshots/${KEY}: nothing was accepted for 0\\.3 s`));
+    if (hung === 'UploadPartCommand') assert.equal(fake.calls.at(-1), 'AbortMultipartUploadCommand');
+  }
 });

@@ -35,6 +35,8 @@ export interface UploadOptions {
   createClient?: (options: S3ClientOptions) => S3Client;
   /** For tests (S3's minimum is 5 MiB); the agent uses PART_SIZE. */
   partSize?: number;
+  /** For tests; the agent uses UPLOAD_STALL_MS. */
+  stallMs?: number;
   /** Read for the instance-metadata diagnosis when no credentials are found. */
   env?: NodeJS.ProcessEnv;
   /** The error when the default credential chain finds nothing (default: about the node's IAM role). */
@@ -128,11 +130,11 @@ async function uploadFile(
   const plan = await planKey(target, request.overwrite, warn);
   const bundlePlan = bundleTarget === undefined ? undefined : await planKey(bundleTarget, request.overwrite, warn);
   log(planMessage(plan, target, file));
-  const uploaded = await sendAndVerify(target, file, 'application/zip', { log, warn, partSize: options.partSize, onProgress: options.onProgress });
+  const uploaded = await sendAndVerify(target, file, 'application/zip', { log, warn, partSize: options.partSize, stallMs: options.stallMs, onProgress: options.onProgress });
   let pkiBundle: UploadedObject | undefined;
   if (bundleTarget !== undefined && options.bundle !== undefined && bundlePlan !== undefined) {
     log(planMessage(bundlePlan, bundleTarget, options.bundle));
-    pkiBundle = await sendAndVerify(bundleTarget, options.bundle, 'application/gzip', { log, warn, partSize: options.partSize });
+    pkiBundle = await sendAndVerify(bundleTarget, options.bundle, 'application/gzip', { log, warn, partSize: options.partSize, stallMs: options.stallMs });
   }
   return {
     ok: true,
@@ -148,12 +150,19 @@ async function sendAndVerify(
   target: UploadTarget,
   file: LocalSnapshot,
   contentType: string,
-  options: { log: (line: string) => void; warn: (message: string) => void; partSize: number | undefined; onProgress?: ProgressReport | undefined },
+  options: {
+    log: (line: string) => void;
+    warn: (message: string) => void;
+    partSize: number | undefined;
+    stallMs?: number | undefined;
+    onProgress?: ProgressReport | undefined;
+  },
 ): Promise<UploadedObject> {
   const sent = await sendSnapshot(target, file, {
     log: options.log,
     contentType,
     ...(options.partSize ? { partSize: options.partSize } : {}),
+    ...(options.stallMs ? { stallMs: options.stallMs } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   const verified = await verifyUploadedObject(target, sent);
