@@ -38,6 +38,9 @@ export interface SaveOptions {
   onProgress?: ProgressReport;
 }
 
+/** A temporary file of another snapshot untouched this long belongs to a writer that died. */
+export const STALE_TEMPORARY_FILE_MS = 10 * 60 * 1000;
+
 /**
  * The agent's job on one etcd node: health check, snapshot streamed into
  * /opt/rke/etcd-snapshots/NAME.zip (with the state file when given), verified. The state
@@ -53,8 +56,11 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
 
   await ensureDirectory(directories.backupDir, NODE_SNAPSHOT_DIR);
   // Only one save runs on a node at a time (its container's name is fixed): temporary files of
-  // this name are an earlier run's that was killed before it could remove them.
-  await sweepTemporaryFiles(localDirectory(directories.backupDir, NODE_SNAPSHOT_DIR), [target.fileName, PKI_BUNDLE_FILE_NAME], log);
+  // this name are an earlier run's that was killed before it could remove them; those of other
+  // names go once stale (an agent killed with its CLI, docs/reliability.md).
+  await sweepTemporaryFiles(localDirectory(directories.backupDir, NODE_SNAPSHOT_DIR), [target.fileName, PKI_BUNDLE_FILE_NAME], log, {
+    staleAfterMs: STALE_TEMPORARY_FILE_MS,
+  });
   await checkTargetFree(target);
   // --pki-bundle: a node whose certificates cannot be bundled fails before etcd is asked for anything.
   const pkiScan = request.pkiBundle ? await scanPkiDirectory(directories.sslDir, CONTAINER_SSL_DIR) : undefined;

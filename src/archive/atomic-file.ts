@@ -83,6 +83,12 @@ export function temporaryName(fileName: string): string {
   return `.${fileName}.tmp-${randomBytes(6).toString('hex')}`;
 }
 
+/** The final name `entry` is one of our temporary names for, if it is one. */
+export function temporaryNameTarget(entry: string): string | undefined {
+  const match = /^\.(.+)\.tmp-[0-9a-f]{12}$/.exec(entry);
+  return match?.[1];
+}
+
 /** Whether `entry` is one of our temporary names for `fileName`. */
 export function isTemporaryNameOf(entry: string, fileName: string): boolean {
   const prefix = `.${fileName}.tmp-`;

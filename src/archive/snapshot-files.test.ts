@@ -107,3 +107,20 @@ test('sweep removes only our temporary names of the given files, regular files o
   assert.match(logged[0]!, /^removed \/opt\/rke\/etcd-snapshots\/\.\S+\.tmp-[0-9a-f]{12}, a temporary file an earlier run left \(1 bytes\)$/);
   assert.deepEqual(await sweepTemporaryFiles(directory(path.join(dir, 'absent')), ['a.zip']), []);
 });
+
+test('sweep removes other snapshots\' temporary files only once stale, and nothing but our names', async () => {
+  const { dir } = backupDir();
+  const stale = ['.old.zip.tmp-0123456789ab', '.pki.bundle.tar.gz.tmp-0123456789ab'];
+  const fresh = ['.live.zip.tmp-0123456789ab'];
+  const notOurs = ['.notes.txt.tmp-0123456789ab', 'old.zip', '.old.zip.tmp-XYZ'];
+  const hourAgo = new Date(Date.now() - 60 * 60 * 1000);
+  for (const file of [...stale, ...fresh, ...notOurs]) writeFileSync(path.join(dir, file), 'x');
+  for (const file of [...stale, ...notOurs]) utimesSync(path.join(dir, file), hourAgo, hourAgo);
+  const swept = await sweepTemporaryFiles(directory(dir), ['a.zip'], undefined, { staleAfterMs: 10 * 60 * 1000 });
+  assert.deepEqual(swept.sort(), [...stale].sort());
+  assert.deepEqual(readdirSync(dir).sort(), [...fresh, ...notOurs].sort());
+  // Without staleAfterMs only the given names' temporary files go.
+  writeFileSync(path.join(dir, stale[0]!), 'x');
+  utimesSync(path.join(dir, stale[0]!), hourAgo, hourAgo);
+  assert.deepEqual(await sweepTemporaryFiles(directory(dir), ['a.zip']), []);
+});

@@ -4,9 +4,10 @@
  * followed, and a name with no file is reported missing, not an error.
  */
 import { messageOf } from '../errors.js';
+import { PKI_BUNDLE_FILE_NAME } from '../model/paths.js';
 import { classifyEntry, validateRemovableName } from '../model/names.js';
 import type { RemovedSnapshot, SkippedEntry, SnapshotFile, SnapshotListing, SnapshotRemoval } from '../model/snapshot.js';
-import { isTemporaryNameOf } from './atomic-file.js';
+import { isTemporaryNameOf, temporaryNameTarget } from './atomic-file.js';
 import type { SnapshotDirectory } from './snapshot-directory.js';
 import { sha256Of } from './verify-zip.js';
 
@@ -101,17 +102,27 @@ export async function removeSnapshotFiles(dir: SnapshotDirectory, names: readonl
 }
 
 /**
- * Removes our own temporary files for these final names (`.NAME.zip.tmp-<12 hex>`, see
- * atomic-file.ts) that a writer killed mid-way (SIGKILL, its memory limit, the node's
- * reboot) could not remove. Only regular files of exactly those names; nothing else is
- * touched. Returns the names removed.
+ * Our temporary files left by a writer killed mid-way (SIGKILL, its memory limit, the node's
+ * reboot), which could not remove them: `.NAME.tmp-<12 hex>` (atomic-file.ts) for these final
+ * names at once (one save of a name runs at a time on a node), and, with `staleAfterMs`, for any
+ * other .zip or the PKI bundle once untouched that long (a live writer of another name, such
+ * as a `--runtime ssh` run, keeps its file fresh). Only regular files of exactly those names;
+ * nothing else is touched. Returns the names removed.
  */
-export async function sweepTemporaryFiles(dir: SnapshotDirectory, finalNames: readonly string[], log?: (line: string) => void): Promise<string[]> {
+export async function sweepTemporaryFiles(
+  dir: SnapshotDirectory,
+  finalNames: readonly string[],
+  log?: (line: string) => void,
+  options: { staleAfterMs?: number; now?: number } = {},
+): Promise<string[]> {
   const swept: string[] = [];
+  const now = options.now ?? Date.now();
   for (const entry of (await dir.names()) ?? []) {
-    if (!finalNames.some((name) => isTemporaryNameOf(entry, name))) continue;
+    const ofThisRun = finalNames.some((name) => isTemporaryNameOf(entry, name));
+    if (!ofThisRun && (options.staleAfterMs === undefined || !isSweepableTemporaryName(entry))) continue;
     const stats = await dir.lstat(entry);
     if (!stats?.isFile()) continue;
+    if (!ofThisRun && now - stats.mtime.getTime() < (options.staleAfterMs ?? Infinity)) continue;
     if (await dir.unlink(entry)) {
       swept.push(entry);
       log?.(`removed ${dir.displayDir}/${entry}, a temporary file an earlier run left (${stats.size} bytes)`);
@@ -119,4 +130,10 @@ export async function sweepTemporaryFiles(dir: SnapshotDirectory, finalNames: re
   }
   if (swept.length > 0) await dir.sync();
   return swept;
+}
+
+/** A temporary name of a snapshot zip or of the PKI bundle, whatever the snapshot's name. */
+function isSweepableTemporaryName(entry: string): boolean {
+  const target = temporaryNameTarget(entry);
+  return target !== undefined && (target.endsWith('.zip') || target === PKI_BUNDLE_FILE_NAME);
 }
