@@ -239,6 +239,38 @@ describe('the network goes silent (packets dropped, no RST)', () => {
     await waitForNoContainer(node, 'etcd-snapshot-once');
     await assertCopiesValid(name, [1, 2, 3]);
     await assertNoAgentContainers(lab);
+    await assertNextRunSucceeds('it-mid-silent-node-next', ['--config', config], bastion.nodeAddresses);
+  });
+
+  test('one node silent while its agent image loads: it fails within 30 s, and the next run loads the image again', async (t) => {
+    const node = 3;
+    const address = bastion.nodeAddresses[node - 1]!;
+    const images = (await nodeDocker(node, 'images', '--filter', 'reference=rke-snapshot-agent*', '-q')).split('\n').filter(Boolean);
+    if (images.length > 0) await nodeDocker(node, 'rmi', '-f', ...new Set(images));
+    const cli = startCli(['etcd', 'snapshot-save', '--config', config, '--name', 'it-mid-silent-image']);
+    let silencedAt = 0;
+    const loading = whenOutputShows(cli.child, new RegExp(`\\[${escapeRegExp(address)}\\] progress: image`), () => 0);
+    const failed = whenOutputShows(cli.child, failedLine(address), () => silencedAt);
+    failed.catch(() => undefined);
+    let outcome: CliOutcome;
+    try {
+      await loading;
+      await bastionFault(lab, 'silence', node);
+      silencedAt = Date.now();
+      outcome = await cli.outcome;
+    } finally {
+      await bastionFault(lab, 'restore');
+    }
+    const tookMs = await failed;
+    observed(t, outcome, tookMs);
+    assert.ok(tookMs <= 30_000, `the silent node failed only ${tookMs} ms after the silence`);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.match(tableRow(outcome.stdout, address), /FAILED/);
+    assert.match(outcome.stdout, new RegExp(`the SSH connection to host ${escapeRegExp(address)} was lost: it stopped answering`));
+    for (const other of others(node)) assert.match(tableRow(outcome.stdout, bastion.nodeAddresses[other - 1]!), /\sok\s/);
+    await assertNothingOf('it-mid-silent-image', node);
+    await assertNoAgentContainers(lab);
+    await assertNextRunSucceeds('it-mid-silent-image-next', ['--config', config], bastion.nodeAddresses);
   });
 
   test('one node silent before the run: it fails at connect within 30 s, the others finish', async (t) => {
@@ -332,6 +364,7 @@ describe('etcd, the agent and the CLI dying mid-run', () => {
     await assertNothingOf(name, node);
     await assertCopiesValid(name, others(node));
     await assertNoAgentContainers(lab);
+    await assertNextRunSucceeds('it-mid-agent-killed-next');
   });
 
   test('the CLI killed with SIGKILL: the agents finish on their own, ls and verify show the copies, a dead agent\'s stale temporary file is swept by the next run', async (t) => {
