@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
-import { sendBodyInPieces } from './send.js';
+import { sendBodyInPieces } from './body.js';
 
 interface Attempt {
   bodyIsStream: boolean;
