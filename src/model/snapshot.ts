@@ -62,6 +62,21 @@ export interface UploadedObject {
   versionId?: string;
   /** How the stored object was checked against what was sent. */
   verifiedBy: 'etag' | 'size';
+  /** What the server reports about the stored object's encryption and lock (SPEC §7), when any. */
+  protection?: ObjectProtection;
+}
+
+/** Encryption and lock of a stored object, as the server reports them (HeadObject), plus age. */
+export interface ObjectProtection {
+  /** x-amz-server-side-encryption: AES256 or aws:kms. */
+  serverSideEncryption?: string;
+  kmsKeyId?: string;
+  /** SSE-C: the algorithm the server reports (AES256). */
+  customerKeyAlgorithm?: string;
+  /** The object is the zip encrypted with age (NAME.zip.age) for this many recipients. */
+  age?: { recipients: number };
+  objectLock?: { mode: string; retainUntil: string };
+  legalHold?: string;
 }
 
 /** The run's one S3 copy: NAME.zip uploaded from a node's file and checked. */
