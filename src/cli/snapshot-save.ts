@@ -7,6 +7,7 @@ import { resolveRegistryImage } from '../docker/registry.js';
 import { OperatorError } from '../errors.js';
 import type { ProtectionFlags } from '../s3/protection.js';
 import type { S3Settings } from '../s3/settings.js';
+import { checkObjectLockFromHere } from '../s3/lock-check.js';
 import { addRuntimeOption, withNodeRun } from './node-run.js';
 import { sshRuntime } from '../snapshot/ssh-runtime/index.js';
 import { withProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
@@ -105,6 +106,10 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger, dis
   const s3 = await resolveS3Flags(flags, cluster, flags.config, log);
   checkProtectionFlags(flags, s3);
   const image = flags.runtime === 'ssh' ? undefined : await chooseImage(flags, cluster, log);
+  if (s3 && (s3.protection?.lock || s3.protection?.legalHold) && !flags.dryRun) {
+    if (s3.credentials || flags.runtime === 'ssh') await checkObjectLockFromHere(s3, name);
+    else log.warn("--s3-object-lock-*/--s3-legal-hold: without static keys the bucket's Object Lock is checked by the uploading node, after the snapshot");
+  }
   const hostKeys = await prepareNodeAccess(flags, cluster, log);
   if (flags.dryRun) {
     const plan = planSave({

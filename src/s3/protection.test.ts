@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { objectWriteParams, parseProtectionJson, resolveProtection, sseCustomerKeyOf, sseCustomerParams } from './protection.js';
+import { objectWriteParams, parseProtectionJson, resolveProtection, sseCustomerKeyOf, sseCustomerParams, unconfirmedProtection } from './protection.js';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
 const R1 = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p';
@@ -69,4 +69,11 @@ test('request parameters and the agent-side JSON round trip', () => {
   assert.deepEqual(parseProtectionJson(JSON.stringify(protection)), protection);
   assert.throws(() => parseProtectionJson('{"sseCustomerKey":"x"}'), /bad field "sseCustomerKey"/);
   assert.throws(() => parseProtectionJson('{"recipients":["age1x"]}'), /bad field "recipients"/);
+});
+
+test('what was asked for but not reported back is named', () => {
+  assert.equal(unconfirmedProtection({ sse: 'AES256' }, undefined), 'server-side encryption AES256 was asked for, the server reports none');
+  assert.equal(unconfirmedProtection({ sse: 'aws:kms' }, { serverSideEncryption: 'aws:kms' }), undefined);
+  assert.equal(unconfirmedProtection({ lock: { mode: 'GOVERNANCE', until: 'x' }, legalHold: true }, { objectLock: { mode: 'GOVERNANCE' }, legalHold: 'ON' }), undefined);
+  assert.match(unconfirmedProtection({ legalHold: true }, {})!, /a legal hold was asked for, the server reports none/);
 });

@@ -189,3 +189,21 @@ function isLock(value: unknown): value is { mode: LockMode; until: string } {
     typeof record.until === 'string' && !Number.isNaN(new Date(record.until).getTime())
   );
 }
+
+/**
+ * What was asked for but the server does not report for the stored object (e.g. Ceph RGW 16
+ * accepts x-amz-server-side-encryption: AES256 but neither reports nor, per its docs, applies
+ * SSE-S3): said as a warning, never silently trusted.
+ */
+export function unconfirmedProtection(
+  asked: UploadProtection | undefined,
+  reported: { serverSideEncryption?: string; objectLock?: { mode: string }; legalHold?: string } | undefined,
+): string | undefined {
+  const missing: string[] = [];
+  if (asked?.sse && reported?.serverSideEncryption !== asked.sse) {
+    missing.push(`server-side encryption ${asked.sse} was asked for, the server reports ${reported?.serverSideEncryption ?? 'none'}`);
+  }
+  if (asked?.lock && reported?.objectLock?.mode !== asked.lock.mode) missing.push(`Object Lock ${asked.lock.mode} was asked for, the server reports ${reported?.objectLock?.mode ?? 'none'}`);
+  if (asked?.legalHold && reported?.legalHold !== 'ON') missing.push(`a legal hold was asked for, the server reports ${reported?.legalHold ?? 'none'}`);
+  return missing.length === 0 ? undefined : missing.join('; ');
+}

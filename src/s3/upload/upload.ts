@@ -9,7 +9,7 @@ import type { S3Secrets, S3SecretsInput, S3Target } from '../settings.js';
 import { openLocalFile, openLocalSnapshot, type LocalSnapshot } from './file.js';
 import { checkBucket, checkCredentials, checkObjectLock, planKey, type KeyPlan } from './preflight.js';
 import { ageEncrypted } from './age-source.js';
-import { AGE_SUFFIX, type UploadProtection } from '../protection.js';
+import { AGE_SUFFIX, unconfirmedProtection, type UploadProtection } from '../protection.js';
 import { sendSnapshot } from './send.js';
 import { objectUrl, type UploadTarget } from './target.js';
 import { verifyUploadedObject } from './verify.js';
@@ -181,12 +181,15 @@ async function sendAndVerify(
   });
   const verified = await verifyUploadedObject(target, sent);
   if (verified.warning !== undefined) options.warn(verified.warning);
-  options.log(`uploaded ${objectUrl(target)}: ${sent.digest.size} bytes, sha256 ${sent.digest.sha256}, ETag ${verified.etag}` +
+  const unconfirmed = unconfirmedProtection(target.protection, verified.protection);
+  if (unconfirmed !== undefined) options.warn(`${objectUrl(target)}: ${unconfirmed}`);
+  options.log(`uploaded ${objectUrl(target)}: ${sent.digest.size} bytes, sha256 ${file.sha256}, ETag ${verified.etag}` +
     (sent.versionId ? `, version ${sent.versionId}` : ''));
   return {
     key: target.key,
     size: sent.digest.size,
-    sha256: sent.digest.sha256,
+    // The file's (for age, the plain zip's): the bytes sent were checked against it.
+    sha256: file.sha256,
     etag: verified.etag,
     ...(sent.versionId ? { versionId: sent.versionId } : {}),
     verifiedBy: verified.verifiedBy,
