@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { objectWriteParams, parseProtectionJson, resolveProtection, sseCustomerKeyOf, sseCustomerParams, unconfirmedProtection } from './protection.js';
+import { objectWriteParams, parseProtectionJson, resolveProtection, sseCustomerKeyOf, sseCustomerParams, unconfirmedProtection, parseIdentities } from './protection.js';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
 const R1 = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p';
@@ -76,4 +76,11 @@ test('what was asked for but not reported back is named', () => {
   assert.equal(unconfirmedProtection({ sse: 'aws:kms' }, { serverSideEncryption: 'aws:kms' }), undefined);
   assert.equal(unconfirmedProtection({ lock: { mode: 'GOVERNANCE', until: 'x' }, legalHold: true }, { objectLock: { mode: 'GOVERNANCE' }, legalHold: 'ON' }), undefined);
   assert.match(unconfirmedProtection({ legalHold: true }, {})!, /a legal hold was asked for, the server reports none/);
+});
+
+test('--identity-file: age-keygen\'s format; anything else refused without echoing it', () => {
+  const identity = 'AGE-SECRET-KEY-1' + 'QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L'.repeat(2).slice(0, 58);
+  assert.deepEqual(parseIdentities(`# created: now\n# public key: age1…\n${identity}\n`, '/id'), [identity]);
+  assert.throws(() => parseIdentities('AGE-SECRET-KEY-1SHORT\n', '/id'), (error: Error) => /--identity-file \/id:1: not an age X25519 identity/.test(error.message) && !error.message.includes('SHORT'));
+  assert.throws(() => parseIdentities('# nothing\n', '/id'), /holds no identity/);
 });

@@ -207,3 +207,18 @@ export function unconfirmedProtection(
   if (asked?.legalHold && reported?.legalHold !== 'ON') missing.push(`a legal hold was asked for, the server reports ${reported?.legalHold ?? 'none'}`);
   return missing.length === 0 ? undefined : missing.join('; ');
 }
+
+/** --identity-file: age identities, one per line (# comments and blank lines skipped, as age-keygen writes them). Never echoed. */
+export function parseIdentities(text: string, file: string): string[] {
+  const identities: string[] = [];
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    if (!/^AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}$/.test(line)) {
+      throw new OperatorError(`--identity-file ${file}:${index + 1}: not an age X25519 identity (AGE-SECRET-KEY-1…)`);
+    }
+    identities.push(line);
+  });
+  if (identities.length === 0) throw new OperatorError(`--identity-file ${file}: holds no identity`);
+  return identities;
+}

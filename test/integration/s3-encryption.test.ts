@@ -8,14 +8,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, removeNodeSnapshots, save, snapshotFiles } from '../support/cli-run.js';
-import { REPO_ROOT, copyFromNode, labFacts, nodeDocker, startCli, tempDir, type CliOutcome, type LabFacts } from '../support/lab.js';
+import { REPO_ROOT, copyFromNode, labEtcdctl, labFacts, nodeDocker, runCli, startCli, tempDir, type CliOutcome, type LabFacts } from '../support/lab.js';
 import { aws, listKeys, s3LabFacts, type S3LabFacts } from '../support/s3-lab.js';
-import { sha256File } from '../support/snapshot-check.js';
+import { extractEntry, restoreAndRead, sha256File } from '../support/snapshot-check.js';
 
 const run = promisify(execFile);
 const S3_SCRIPT = path.join(REPO_ROOT, 'lab', 's3.sh');
@@ -29,6 +29,9 @@ let sseKey: Buffer;
 let identityFile: string;
 let recipient: string;
 let identityLine: string;
+let sshUpload: { folder: string; uploadedFrom: string } | undefined;
+const MARKER_KEY = 'rke-snapshot-test/enc-marker';
+const marker = `enc-${Date.now()}`;
 
 before(async () => {
   lab = await labFacts();
@@ -44,6 +47,7 @@ before(async () => {
   await run('age-keygen', ['-o', identityFile]);
   recipient = (await run('age-keygen', ['-y', identityFile])).stdout.trim();
   identityLine = readFileSync(identityFile, 'utf8').split('\n').find((line) => line.startsWith('AGE-SECRET-KEY-'))!;
+  await labEtcdctl('put', MARKER_KEY, marker);
 });
 
 after(async () => {
@@ -212,6 +216,48 @@ describe('snapshot-save --s3: the copy that leaves the cluster (SPEC §7)', () =
     const decrypted = path.join(work, 'ssh-object.zip');
     await run('age', ['--decrypt', '-i', identityFile, '-o', decrypted, encrypted]);
     assert.equal(sha256File(decrypted), sha256File(await nodeCopy(document.s3.uploadedFrom, 'it-enc-ssh')));
+    sshUpload = { folder, uploadedFrom: document.s3.uploadedFrom };
+  });
+
+  test('snapshot-fetch --output-file: the age + SSE-C copy back, byte-identical to the node\'s zip, 0600, restorable; wrong or missing keys write nothing', async () => {
+    assert.ok(sshUpload, 'needs the --runtime ssh upload of the test before');
+    const { folder, uploadedFrom } = sshUpload;
+    const fetchArgs = (extra: string[]) => [
+      'etcd', 'snapshot-fetch', '--name', 'it-enc-ssh', '--config', lab.clusterYml, ...s3Args(s3.bucket, folder), ...extra,
+    ];
+    const output = path.join(work, 'fetched', 'it-enc-ssh.zip');
+    await run('mkdir', ['-p', path.dirname(output)]);
+    const other = path.join(work, 'other-identity.txt');
+    await run('age-keygen', ['-o', other]);
+    const refusals: Array<[string[], RegExp]> = [
+      [['--output-file', output, '--s3-sse-c-key-file', sseKeyFile, '--identity-file', other], /--identity-file .*other-identity\.txt: no identity matches a recipient of s3:\/\/\S+\/it-enc-ssh\.zip\.age; nothing was written/],
+      [['--output-file', output, '--s3-sse-c-key-file', sseKeyFile], /it-enc-ssh\.zip\.age is encrypted with age: pass --identity-file/],
+      [['--output-file', output, '--identity-file', identityFile], /it-enc-ssh\.zip\.age is encrypted with a customer key \(SSE-C\): pass --s3-sse-c-key-file/],
+    ];
+    for (const [extra, expected] of refusals) {
+      const outcome = await runCli(fetchArgs(extra));
+      assert.equal(outcome.code, 1, outcome.stderr);
+      assert.match(outcome.stderr, expected);
+      assertNoKeyMaterial([outcome.stdout, outcome.stderr]);
+      assert.deepEqual(readdirSync(path.dirname(output)), [], 'something was written');
+    }
+    const fetched = await runCli(fetchArgs(['--output-file', output, '--s3-sse-c-key-file', sseKeyFile, '--identity-file', identityFile]));
+    assert.equal(fetched.code, 0, fetched.stderr);
+    assertNoKeyMaterial([fetched.stdout, fetched.stderr]);
+    assert.match(fetched.stdout, /^fetched s3:\/\/\S+\/it-enc-ssh\.zip\.age to \S+: \d+ bytes, sha256 [0-9a-f]{64}, revision \d+; verified: zip, etcd's trailer, sha256 recorded at upload$/m);
+    const local = await nodeCopy(uploadedFrom, 'it-enc-ssh');
+    assert.equal(sha256File(output), sha256File(local), 'the fetched zip is not the node\'s');
+    assert.equal((statSync(output).mode & 0o777).toString(8), '600');
+    assert.deepEqual(readdirSync(path.dirname(output)), ['it-enc-ssh.zip'], 'a temporary file was left');
+    // An existing file is refused unless --overwrite.
+    const again = await runCli(fetchArgs(['--output-file', output, '--s3-sse-c-key-file', sseKeyFile, '--identity-file', identityFile]));
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already exists; pass --overwrite to replace it/);
+    assert.equal((await runCli(fetchArgs(['--output-file', output, '--s3-sse-c-key-file', sseKeyFile, '--identity-file', identityFile, '--overwrite']))).code, 0);
+    // The same restore check as snapshot-save's: etcdctl restores the snapshot inside and an etcd on it serves the marker.
+    const snapshot = path.join(work, 'fetched-it-enc-ssh.db');
+    await extractEntry(output, '/backup/it-enc-ssh', snapshot);
+    assert.equal(await restoreAndRead(snapshot, tempDir('rke-enc-restore-'), '127.0.16.99', MARKER_KEY), marker);
   });
 
   test('Object Lock GOVERNANCE with a legal hold: retention and hold read back and reported; a delete is refused', async () => {
