@@ -39,6 +39,7 @@ import { addRuntimeOption, chooseRuntime, withNodeRun } from './node-run.js';
 import { withProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
 
 interface ManageFlags extends NodeAccessFlags, S3CommandFlags, AgentLimitFlags {
+  s3SseCKeyFile?: string;
   output: OutputFormat;
   progress: ProgressMode;
   runtime: RuntimeName;
@@ -85,6 +86,7 @@ export function snapshotVerifyCommand(onExit: (code: number) => void): Command {
 function manageCommand(name: string, description: string, s3What: string, own: (command: Command) => Command = (c) => c): Command {
   const command = own(new Command(name).description(description));
   addS3Options(command, s3What);
+  command.option('--s3-sse-c-key-file <file>', 'the SSE-C key of objects uploaded with one (to read their sha256 and verify them)');
   addNodeAccessOptions(addProgressOption(addOutputOption(command)));
   addAgentLimitOptions(command);
   addRuntimeOption(

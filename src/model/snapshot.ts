@@ -100,8 +100,10 @@ export interface SnapshotFile {
   size: number;
   /** Modification time, ISO 8601 UTC. */
   modified: string;
-  /** On a node only for files up to 64 MiB (LIST_SHA256_MAX_BYTES); in S3 the sha256 the upload recorded. */
+  /** On a node only for files up to 64 MiB (LIST_SHA256_MAX_BYTES); in S3 the sha256 the upload recorded (of the plain zip). */
   sha256?: string;
+  /** In S3: how the object is encrypted beyond the server's own (age: NAME.zip.age; SSE-C: a customer key). */
+  encryption?: string[];
 }
 
 export interface SnapshotObject extends SnapshotFile {
@@ -165,8 +167,8 @@ export interface CopyCheck extends JobStats {
   ok: true;
   /** /opt/rke/etcd-snapshots/NAME.zip, or s3://BUCKET/KEY */
   file: string;
-  /** ok: intact and etcd's trailer matches; missing: no such file; bad: see `problem`. */
-  status: 'ok' | 'missing' | 'bad';
+  /** ok: intact and etcd's trailer matches; missing: no such file; bad: see `problem`; encrypted: an age copy, not verified (S3 only). */
+  status: 'ok' | 'missing' | 'bad' | 'encrypted';
   problem?: string;
   size?: number;
   sha256?: string;

@@ -30,6 +30,8 @@ let identityFile: string;
 let recipient: string;
 let identityLine: string;
 let sshUpload: { folder: string; uploadedFrom: string } | undefined;
+/** Folders of the earlier tests' uploads, for the ls/verify/rm tests at the end. */
+const folders: Record<string, string> = {};
 const MARKER_KEY = 'rke-snapshot-test/enc-marker';
 const marker = `enc-${Date.now()}`;
 
@@ -141,6 +143,7 @@ describe('snapshot-save --s3: the copy that leaves the cluster (SPEC §7)', () =
 
   test('SSE-C from the node\'s upload container: every request carries the key; without it the object cannot be read; the key is nowhere', async () => {
     const folder = folderFor('ssec');
+    folders.ssec = folder;
     const { result, seen } = await saveWatched(['--name', 'it-enc-ssec', ...s3Args(s3.bucket, folder), '--s3-sse-c-key-file', sseKeyFile, '--output', 'json', '--debug']);
     const document = jsonOf(result);
     assert.equal(document.s3.key, `${folder}/it-enc-ssec.zip`);
@@ -182,6 +185,7 @@ describe('snapshot-save --s3: the copy that leaves the cluster (SPEC §7)', () =
 
   test('age from the node\'s upload container: NAME.zip.age, Debian\'s age decrypts it to the node\'s zip, sha256 recorded is the plain zip\'s', async () => {
     const folder = folderFor('age');
+    folders.age = folder;
     const { result, seen } = await saveWatched(['--name', 'it-enc-age', ...s3Args(s3.bucket, folder), '--encrypt-recipient', recipient, '--output', 'json']);
     const document = jsonOf(result);
     assert.equal(document.s3.key, `${folder}/it-enc-age.zip.age`);
@@ -266,6 +270,7 @@ describe('snapshot-save --s3: the copy that leaves the cluster (SPEC §7)', () =
       '--config', lab.clusterYml, '--name', 'it-enc-lock', ...s3Args(s3.lockedBucket, folder),
       '--s3-object-lock-mode', 'GOVERNANCE', '--s3-object-lock-days', '1', '--s3-legal-hold', '--output', 'json',
     ]);
+    folders.lock = folder;
     const document = jsonOf(result) as any;
     assert.equal(document.s3.protection?.objectLock?.mode, 'GOVERNANCE');
     const until = new Date(document.s3.protection.objectLock.retainUntil).getTime();
@@ -279,5 +284,53 @@ describe('snapshot-save --s3: the copy that leaves the cluster (SPEC §7)', () =
     assert.equal(hold.LegalHold.Status, 'ON');
     await assert.rejects(aws('s3api', 'delete-object', '--bucket', s3.lockedBucket, '--key', key, `--version-id=${versionId}`), 'a locked version was deleted');
     console.log(`Object Lock object as RGW reports it: ${JSON.stringify({ Retention: retention.Retention, LegalHold: hold.LegalHold })}`);
+  });
+});
+
+describe('snapshot-ls/-verify/-rm --s3 on protected objects (SPEC §7)', () => {
+  const manage = (command: string, bucket: string, folder: string, extra: string[]) =>
+    runCli(['etcd', command, '--config', lab.clusterYml, '--progress', 'none', ...s3Args(bucket, folder), ...extra]);
+
+  test('ls lists NAME.zip.age as an encrypted zip, and SSE-C objects as such (their sha256 with the key)', async () => {
+    assert.ok(folders.age && folders.ssec, 'needs the uploads above');
+    const age = await manage('snapshot-ls', s3.bucket, folders.age, ['--output', 'json']);
+    assert.equal(age.code, 0, age.stderr);
+    const s3Copy = (stdout: string, name: string) =>
+      JSON.parse(stdout).snapshots.find((group: any) => group.name === name).copies.find((copy: any) => copy.location === 's3');
+    const ageObject = s3Copy(age.stdout, 'it-enc-age');
+    assert.deepEqual([ageObject.file, ageObject.kind, ageObject.encryption], [`s3://${s3.bucket}/${folders.age}/it-enc-age.zip.age`, 'zip', ['age']]);
+    assert.match(ageObject.sha256, /^[0-9a-f]{64}$/);
+    const table = await manage('snapshot-ls', s3.bucket, folders.ssec, []);
+    assert.match(table.stdout, /^it-enc-ssec\s+zip\+zip \(SSE-C \(no key given\)\)\s/m);
+    const keyed = await manage('snapshot-ls', s3.bucket, folders.ssec, ['--s3-sse-c-key-file', sseKeyFile, '--output', 'json']);
+    const ssecObject = s3Copy(keyed.stdout, 'it-enc-ssec');
+    assert.deepEqual(ssecObject.encryption, ['SSE-C']);
+    assert.match(ssecObject.sha256, /^[0-9a-f]{64}$/);
+    assertNoKeyMaterial([keyed.stdout, keyed.stderr]);
+  });
+
+  test('verify: an age copy is "encrypted, not verified"; an SSE-C copy needs the key (clear error), and with it is verified', async () => {
+    const age = await manage('snapshot-verify', s3.bucket, folders.age!, ['--name', 'it-enc-age']);
+    assert.equal(age.code, 0, age.stderr);
+    assert.match(age.stdout, /ENCRYPTED/);
+    assert.match(age.stdout, /it-enc-age\.zip\.age: encrypted with age, not verified here/);
+    const withoutKey = await manage('snapshot-verify', s3.bucket, folders.ssec!, ['--name', 'it-enc-ssec']);
+    assert.equal(withoutKey.code, 1);
+    assert.match(withoutKey.stderr, /it-enc-ssec\.zip is encrypted with a customer key \(SSE-C\): pass --s3-sse-c-key-file to verify it/);
+    for (const runtime of ['docker', 'ssh']) {
+      const withKey = await manage('snapshot-verify', s3.bucket, folders.ssec!, ['--name', 'it-enc-ssec', '--s3-sse-c-key-file', sseKeyFile, '--runtime', runtime]);
+      assert.equal(withKey.code, 0, withKey.stderr);
+      assert.match(withKey.stdout, /identical to the copy on/);
+      assertNoKeyMaterial([withKey.stdout, withKey.stderr]);
+    }
+  });
+
+  test('rm on a locked object: "locked until T (mode)", kept; the nodes\' copies still removed; exit 1', async () => {
+    assert.ok(folders.lock, 'needs the Object Lock upload above');
+    const outcome = await manage('snapshot-rm', s3.lockedBucket, folders.lock, ['--name', 'it-enc-lock']);
+    assert.equal(outcome.code, 1, outcome.stderr);
+    assert.match(outcome.stdout, /REFUSED\s+it-enc-lock\.zip: locked until \d{4}-\d\d-\d\dT[\d:.]+Z \(GOVERNANCE\), under legal hold/);
+    for (let node = 1; node <= lab.addresses.length; node++) assert.ok(!(await snapshotFiles(node)).includes('it-enc-lock.zip'), `node ${node} kept it`);
+    assert.deepEqual(await listKeys(s3.lockedBucket, folders.lock), [`${folders.lock}/it-enc-lock.zip`]);
   });
 });
