@@ -8,7 +8,9 @@
  * file is created.
  */
 import { createHash } from 'node:crypto';
-import { basename, dirname } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { Decrypter } from 'age-encryption';
@@ -196,4 +198,34 @@ export async function writeFetchedFile(opened: OpenedObject, path: string, name:
     ...(opened.recordedSha256 ? { recordedSha256: opened.recordedSha256 } : {}),
     ...value.findings,
   };
+}
+
+/** The result of checking an age copy here, for snapshot-verify --identity-file. */
+export type EncryptedCopyCheck =
+  | ({ status: 'ok'; file: string; size: number; sha256: string; recordedSha256?: string } & ArchiveFindings)
+  | { status: 'bad'; file: string; problem: string };
+
+/**
+ * `snapshot-verify --s3 --identity-file`: NAME.zip.age downloaded, decrypted and checked on
+ * this machine exactly as snapshot-fetch does (in a fresh 0700 temp directory, removed at
+ * the end). No identity matching, or S3 failing, throws (the location could not be checked);
+ * a copy that fails a check is `bad`.
+ */
+export async function verifyEncryptedCopy(settings: S3Settings, request: FetchRequest): Promise<EncryptedCopyCheck> {
+  const dir = await mkdtemp(join(tmpdir(), 'rke-verify-'));
+  const client = clientFor(settings);
+  try {
+    const opened = await openSnapshotObject(client, settings, request);
+    const file = `s3://${opened.bucket}/${opened.key}`;
+    try {
+      const fetched = await writeFetchedFile(opened, join(dir, `${request.name}.zip`), request.name, false);
+      const { path: _path, key: _key, bucket: _bucket, encryption: _encryption, ...checked } = fetched;
+      return { ...checked, status: 'ok', file };
+    } catch (error) {
+      return { status: 'bad', file, problem: messageOf(error).replace(/; nothing was written to \S+$/, '') };
+    }
+  } finally {
+    client.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, removeNodeSnapshots, save, snapshotFiles } from '../support/cli-run.js';
-import { REPO_ROOT, copyFromNode, labEtcdctl, labFacts, nodeDocker, runCli, startCli, tempDir, type CliOutcome, type LabFacts } from '../support/lab.js';
+import { REPO_ROOT, copyFromNode, labEtcdctl, labFacts, nodeDocker, nodeExec, runCli, startCli, tempDir, type CliOutcome, type LabFacts } from '../support/lab.js';
 import { aws, listKeys, s3LabFacts, type S3LabFacts } from '../support/s3-lab.js';
 import { extractEntry, restoreAndRead, sha256File } from '../support/snapshot-check.js';
 
@@ -32,6 +32,8 @@ let identityLine: string;
 let sshUpload: { folder: string; uploadedFrom: string } | undefined;
 /** Folders of the earlier tests' uploads, for the ls/verify/rm tests at the end. */
 const folders: Record<string, string> = {};
+/** A host copy of the uploading node's it-enc-age.zip (the S3 copy's plaintext). */
+let ageOriginal: string | undefined;
 const MARKER_KEY = 'rke-snapshot-test/enc-marker';
 const marker = `enc-${Date.now()}`;
 
@@ -198,6 +200,7 @@ describe('snapshot-save --s3: the copy that leaves the cluster (SPEC §7)', () =
     const decrypted = path.join(work, 'age-object.zip');
     await run('age', ['--decrypt', '-i', identityFile, '-o', decrypted, encrypted]);
     const local = await nodeCopy(document.s3.uploadedFrom, 'it-enc-age');
+    ageOriginal = local;
     assert.equal(sha256File(decrypted), sha256File(local), 'age -d does not give the node\'s zip');
     assert.equal(document.s3.sha256, sha256File(local));
     const head = await aws('s3api', 'head-object', '--bucket', s3.bucket, '--key', document.s3.key);
@@ -314,6 +317,19 @@ describe('snapshot-ls/-verify/-rm --s3 on protected objects (SPEC §7)', () => {
     assert.equal(age.code, 0, age.stderr);
     assert.match(age.stdout, /ENCRYPTED/);
     assert.match(age.stdout, /it-enc-age\.zip\.age: encrypted with age, not verified here/);
+    // With --identity-file: decrypted and checked on this machine, and found identical to the uploading node's copy.
+    const decrypted = await manage('snapshot-verify', s3.bucket, folders.age!, ['--name', 'it-enc-age', '--identity-file', identityFile, '--output', 'json']);
+    assert.equal(decrypted.code, 0, decrypted.stderr);
+    assertNoKeyMaterial([decrypted.stdout, decrypted.stderr]);
+    const s3Check = JSON.parse(decrypted.stdout).locations.find((l: any) => l.location === 's3');
+    assert.equal(s3Check.status, 'ok', decrypted.stdout);
+    assert.equal(s3Check.file, `s3://${s3.bucket}/${folders.age}/it-enc-age.zip.age`);
+    assert.ok(s3Check.matches.length >= 1, 'not found identical to any node copy (the uploading node\'s at least)');
+    const other = path.join(work, 'verify-other-identity.txt');
+    await run('age-keygen', ['-o', other]);
+    const wrong = await manage('snapshot-verify', s3.bucket, folders.age!, ['--name', 'it-enc-age', '--identity-file', other]);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /no identity matches a recipient of s3:\/\/\S+it-enc-age\.zip\.age/);
     const withoutKey = await manage('snapshot-verify', s3.bucket, folders.ssec!, ['--name', 'it-enc-ssec']);
     assert.equal(withoutKey.code, 1);
     assert.match(withoutKey.stderr, /it-enc-ssec\.zip is encrypted with a customer key \(SSE-C\): pass --s3-sse-c-key-file to verify it/);
@@ -332,5 +348,32 @@ describe('snapshot-ls/-verify/-rm --s3 on protected objects (SPEC §7)', () => {
     assert.match(outcome.stdout, /REFUSED\s+it-enc-lock\.zip: locked until \d{4}-\d\d-\d\dT[\d:.]+Z \(GOVERNANCE\), under legal hold/);
     for (let node = 1; node <= lab.addresses.length; node++) assert.ok(!(await snapshotFiles(node)).includes('it-enc-lock.zip'), `node ${node} kept it`);
     assert.deepEqual(await listKeys(s3.lockedBucket, folders.lock), [`${folders.lock}/it-enc-lock.zip`]);
+  });
+
+  test('snapshot-fetch --to-nodes: an existing file refused unless --overwrite; placed byte-identical, 0600, on every node, where verify finds it good', async () => {
+    assert.ok(folders.age && ageOriginal, 'needs the age upload above');
+    const fetch = (extra: string[]) =>
+      runCli(['etcd', 'snapshot-fetch', '--name', 'it-enc-age', '--config', lab.clusterYml, ...s3Args(s3.bucket, folders.age!), '--identity-file', identityFile, '--to-nodes', ...extra]);
+    const before = await Promise.all(lab.addresses.map((_, index) => nodeExec(index + 1, 'sha256sum', '/opt/rke/etcd-snapshots/it-enc-age.zip')));
+    const refused = await fetch([]);
+    assert.equal(refused.code, 1);
+    for (const address of lab.addresses) assert.match(refused.stdout, new RegExp(`^${address.replace(/\./g, '\\.')}\\s+FAILED\\s+/opt/rke/etcd-snapshots/it-enc-age\\.zip already exists on host ${address.replace(/\./g, '\\.')}; pass --overwrite`, 'm'));
+    const after = await Promise.all(lab.addresses.map((_, index) => nodeExec(index + 1, 'sha256sum', '/opt/rke/etcd-snapshots/it-enc-age.zip')));
+    assert.deepEqual(after, before, 'a refused placement changed a node\'s file');
+    await removeNodeSnapshots(lab, 'it-enc-age.zip');
+    const placed = await fetch([]);
+    assert.equal(placed.code, 0, placed.stderr);
+    assertNoKeyMaterial([placed.stdout, placed.stderr]);
+    for (let node = 1; node <= lab.addresses.length; node++) {
+      const copy = path.join(work, `placed-node${node}.zip`);
+      await copyFromNode(node, '/opt/rke/etcd-snapshots/it-enc-age.zip', copy);
+      assert.equal(sha256File(copy), sha256File(ageOriginal!), `node ${node}: the placed file is not the original`);
+      assert.equal((await nodeExec(node, 'stat', '-c', '%a', '/opt/rke/etcd-snapshots/it-enc-age.zip')).trim(), '600');
+      assert.deepEqual((await snapshotFiles(node)).filter((file) => file.includes('it-enc-age')), ['it-enc-age.zip'], 'a temporary file was left');
+    }
+    const verified = await runCli(['etcd', 'snapshot-verify', '--config', lab.clusterYml, '--progress', 'none', '--name', 'it-enc-age']);
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.match(verified.stderr, /3 good copies/);
+    assert.equal((await fetch(['--overwrite'])).code, 0);
   });
 });
