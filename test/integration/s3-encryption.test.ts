@@ -90,6 +90,8 @@ async function saveWatched(args: string[]): Promise<{ result: CliOutcome; seen: 
     seen.push((await run('ps', ['-eo', 'args'])).stdout);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  // The upload container lives about a second on this lab: say whether the polling caught it.
+  console.log(`docker inspect caught the upload container ${seen.filter((text) => text.includes('"Id"')).length} time(s)`);
   return { result: await outcome, seen };
 }
 
@@ -375,5 +377,16 @@ describe('snapshot-ls/-verify/-rm --s3 on protected objects (SPEC §7)', () => {
     assert.equal(verified.code, 0, verified.stderr);
     assert.match(verified.stderr, /3 good copies/);
     assert.equal((await fetch(['--overwrite'])).code, 0);
+  });
+
+  test('after all of the above: no SSE-C key or age identity in any file the nodes keep', async () => {
+    const leaked = await run('grep', ['-rlF', '--binary-files=text', '-e', sseKey.toString('base64'), '-e', sseKey.toString('hex'), '-e', identityLine, path.join(lab.dir, 'nodes')]).then(
+      (found) => found.stdout,
+      (error: { code?: number }) => {
+        if (error.code === 1) return ''; // grep: no match
+        throw error;
+      },
+    );
+    assert.equal(leaked, '', `key material is in these node files:\n${leaked}`);
   });
 });
