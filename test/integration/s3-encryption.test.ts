@@ -379,6 +379,31 @@ describe('snapshot-ls/-verify/-rm --s3 on protected objects (SPEC §7)', () => {
     assert.equal((await fetch(['--overwrite'])).code, 0);
   });
 
+  test('prune --s3 with a locked object among the old ones: it is kept and reported, the other old one removed, exit 1', async () => {
+    assert.ok(folders.lock, 'needs the Object Lock upload above');
+    // Keep more than any node holds, so that the nodes lose nothing (as s3-inventory's prune test).
+    let most = 0;
+    for (let node = 1; node <= lab.addresses.length; node++) most = Math.max(most, (await snapshotFiles(node)).filter((f) => f.endsWith('.zip') && !f.startsWith('.')).length);
+    const keep = most + 1;
+    const body = path.join(work, 'dummy.zip');
+    writeFileSync(body, 'not a snapshot, only a name for prune');
+    await aws('s3api', 'put-object', '--bucket', s3.lockedBucket, '--key', `${folders.lock}/it-enc-p-old.zip`, '--body', body);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const source = tempDir('rke-enc-prune-');
+    for (let index = 0; index < keep; index++) writeFileSync(path.join(source, `it-enc-p-new${String(index).padStart(3, '0')}.zip`), `object ${index}`);
+    await aws('s3', 'cp', '--recursive', '--quiet', source, `s3://${s3.lockedBucket}/${folders.lock}/`);
+    const outcome = await manage('snapshot-prune', s3.lockedBucket, folders.lock, ['--keep', String(keep), '--output', 'json']);
+    assert.equal(outcome.code, 1, outcome.stderr);
+    const s3Location = JSON.parse(outcome.stdout).locations.at(-1);
+    assert.equal(s3Location.location, 's3');
+    const statuses = Object.fromEntries(s3Location.remove.map((r: any) => [r.name, r.status]));
+    assert.deepEqual(statuses, { 'it-enc-lock': 'refused', 'it-enc-p-old': 'removed' });
+    const locked = s3Location.remove.find((r: any) => r.name === 'it-enc-lock');
+    assert.match(locked.refused[0].reason, /^locked until \d{4}-\d\d-\d\dT[\d:.]+Z \(GOVERNANCE\), under legal hold$/);
+    const left = (await listKeys(s3.lockedBucket, folders.lock)).map((key) => path.basename(key));
+    assert.ok(left.includes('it-enc-lock.zip') && !left.includes('it-enc-p-old.zip'), left.join(', '));
+  });
+
   test('after all of the above: no SSE-C key or age identity in any file the nodes keep', async () => {
     const leaked = await run('grep', ['-rlF', '--binary-files=text', '-e', sseKey.toString('base64'), '-e', sseKey.toString('hex'), '-e', identityLine, path.join(lab.dir, 'nodes')]).then(
       (found) => found.stdout,
