@@ -269,6 +269,24 @@ describe('snapshot-save --s3: the copy that leaves the cluster (SPEC §7)', () =
     assert.equal(await restoreAndRead(snapshot, tempDir('rke-enc-restore-'), '127.0.16.99', MARKER_KEY), marker);
   });
 
+  test('--runtime ssh: SSE-KMS with Object Lock GOVERNANCE until a date and a legal hold, as the server reports them', async () => {
+    const folder = folderFor('ssh-kms-lock');
+    const until = new Date(Date.now() + 2 * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const result = await save([
+      '--config', lab.clusterYml, '--runtime', 'ssh', '--name', 'it-enc-ssh-kms', ...s3Args(s3.lockedBucket, folder),
+      '--s3-sse', 'aws:kms', '--s3-sse-kms-key-id', s3.kmsKeyId, '--s3-object-lock-mode', 'GOVERNANCE', '--s3-object-lock-until', until, '--s3-legal-hold', '--output', 'json',
+    ]);
+    const document = jsonOf(result) as any;
+    assert.equal(document.s3.protection?.serverSideEncryption, 'aws:kms');
+    assert.equal(document.s3.protection?.kmsKeyId, s3.kmsKeyId);
+    assert.deepEqual(document.s3.protection?.objectLock, { mode: 'GOVERNANCE', retainUntil: new Date(until).toISOString() });
+    assert.equal(document.s3.protection?.legalHold, 'ON');
+    const head = await aws('s3api', 'head-object', '--bucket', s3.lockedBucket, '--key', document.s3.key, `--version-id=${document.s3.versionId}`);
+    assert.equal(head.ServerSideEncryption, 'aws:kms');
+    assert.equal(head.ObjectLockMode, 'GOVERNANCE');
+    assert.equal(head.ObjectLockLegalHoldStatus, 'ON');
+  });
+
   test('Object Lock GOVERNANCE with a legal hold: retention and hold read back and reported; a delete is refused', async () => {
     const folder = folderFor('lock');
     const result = await save([
