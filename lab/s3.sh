@@ -24,7 +24,9 @@ readonly MON_PORTS=(3300 6789) OSD_PORT_MIN=6800 OSD_PORT_MAX=6807
 # Both can be raised at `up` with S3_LAB_MEMSTORE_MIB / S3_LAB_QUOTA_MIB (the benchmark does).
 readonly MEMSTORE_BYTES=$((${S3_LAB_MEMSTORE_MIB:-2560} * 1024 * 1024)) BUCKET_QUOTA_BYTES=$((${S3_LAB_QUOTA_MIB:-1024} * 1024 * 1024))
 readonly RGW_NAME=client.rgw.lab MON_ID=a
-readonly BUCKET=snapshots VERSIONED_BUCKET=snapshots-versioned
+readonly BUCKET=snapshots VERSIONED_BUCKET=snapshots-versioned LOCKED_BUCKET=snapshots-locked
+# SSE-KMS through RGW's `testing` KMS backend (keys in ceph.conf, no KMS server): lab-only keys.
+readonly KMS_KEY_ID=testkey-1 KMS_KEY_B64=TGFiS21zVGVzdGluZ0tleU9uZTAwMDAwMDAwMDAwMDA=
 readonly ADMIN_USER=admin-user RESTRICTED_USER=restricted-user ROLE_USER=role-user
 readonly ADMIN_KEY=LABADMINACCESSKEY000 RESTRICTED_KEY=LABRESTRICTEDKEY0000 ROLE_KEY=LABROLEACCESSKEY0000
 readonly ROLE_NAME=rke-etcd-backup REGION=us-east-1
@@ -345,6 +347,10 @@ rgw bucket quota ttl = 0
 rgw gc obj min wait = 5
 rgw gc processor period = 10
 rgw gc processor max time = 10
+# SPEC §7 (SSE-KMS): the testing backend takes its keys from here; SSE-C and SSE-KMS need HTTPS
+# (rgw crypt require ssl, default true), which this frontend is.
+rgw crypt s3 kms backend = testing
+rgw crypt s3 kms encryption keys = $KMS_KEY_ID=$KMS_KEY_B64
 EOF
 }
 
@@ -493,7 +499,7 @@ bucket_policy() { # bucket
 readonly BUCKETS_PY='import sys
 from awscli.botocore.session import Session
 from awscli.botocore.config import Config
-endpoint, ca, bucket, policy, vbucket, vpolicy = sys.argv[1:7]
+endpoint, ca, bucket, policy, vbucket, vpolicy, lbucket = sys.argv[1:8]
 s = Session()
 s.set_config_variable("config_file", "/dev/null")
 s.set_config_variable("credentials_file", "/dev/null")
@@ -513,6 +519,10 @@ try:
     c.put_bucket_policy(Bucket=vbucket, Policy=vpolicy)
     if c.get_bucket_versioning(Bucket=vbucket).get("Status") != "Enabled":
         sys.exit("versioning of " + vbucket + " is not Enabled")
+    step = "create-bucket " + lbucket + " (Object Lock)"
+    c.create_bucket(Bucket=lbucket, ObjectLockEnabledForBucket=True)
+    if c.get_object_lock_configuration(Bucket=lbucket)["ObjectLockConfiguration"].get("ObjectLockEnabled") != "Enabled":
+        sys.exit("Object Lock of " + lbucket + " is not Enabled")
 except Exception as e:  # botocore ClientError (with the S3 error code) or a connection/TLS error
     err = getattr(e, "response", {}).get("Error", {})
     sys.exit("%s: %s" % (step, err.get("Code") or e))'
@@ -521,7 +531,7 @@ make_buckets() {
   local out
   out=$(env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY" \
     AWS_EC2_METADATA_DISABLED=true /usr/bin/python3 -c "$BUCKETS_PY" "https://$S3_IP:$S3_PORT" "$DIR/ca.pem" \
-    "$BUCKET" "$(bucket_policy "$BUCKET")" "$VERSIONED_BUCKET" "$(bucket_policy "$VERSIONED_BUCKET")" 2>&1) ||
+    "$BUCKET" "$(bucket_policy "$BUCKET")" "$VERSIONED_BUCKET" "$(bucket_policy "$VERSIONED_BUCKET")" "$LOCKED_BUCKET" 2>&1) ||
     die "creating the buckets failed: ${out//$'\n'/ }"
 }
 
@@ -554,7 +564,7 @@ lab_is_up() {
 
 print_summary() {
   printf 'S3 lab up in %s: Ceph RGW %s\n' "$DIR" "$(radosgw --version 2>/dev/null | awk '{print $3; exit}')"
-  printf '  S3    https://%s:%s  (CA %s; buckets %s, %s (versioned))\n' "$S3_IP" "$S3_PORT" "$DIR/ca.pem" "$BUCKET" "$VERSIONED_BUCKET"
+  printf '  S3    https://%s:%s  (CA %s; buckets %s, %s (versioned), %s (Object Lock))\n' "$S3_IP" "$S3_PORT" "$DIR/ca.pem" "$BUCKET" "$VERSIONED_BUCKET" "$LOCKED_BUCKET"
   printf '  IMDS  http://%s  (role %s)\n' "$IMDS_IP" "$ROLE_NAME"
   # shellcheck disable=SC2016
   printf 'facts: eval "$(bash %s env --dir %s)"\n' "$S3_SCRIPT" "$DIR"
@@ -771,6 +781,8 @@ S3_OTHER_CA=$DIR/other-ca.pem
 S3_REGION=$REGION
 S3_BUCKET=$BUCKET
 S3_VERSIONED_BUCKET=$VERSIONED_BUCKET
+S3_LOCKED_BUCKET=$LOCKED_BUCKET
+S3_KMS_KEY_ID=$KMS_KEY_ID
 S3_ACCESS_KEY=$S3_ACCESS_KEY
 S3_SECRET_KEY=$S3_SECRET_KEY
 S3_RESTRICTED_ACCESS_KEY=$S3_RESTRICTED_ACCESS_KEY

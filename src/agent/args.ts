@@ -1,5 +1,6 @@
 import { OperatorError } from '../errors.js';
 import { normalizeEndpoint, normalizeFolder } from '../s3/settings.js';
+import { parseProtectionJson } from '../s3/protection.js';
 import { validateSnapshotName } from '../model/names.js';
 import { COMPRESSION_MODES, isCompressionMode, type CompressionMode } from '../model/compression.js';
 import type { AgentRemoveRequest } from './protocol/files.js';
@@ -22,13 +23,13 @@ export type AgentCommand =
 export const AGENT_USAGE =
   'usage: agent save --name NAME --endpoint https://HOST:2379 --cacert FILE --cert FILE --key FILE ' +
   '[--health-timeout SECONDS] [--compression fast|standard|none] [--overwrite] [--pki-bundle] | ' +
-  'agent upload --name NAME --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--sha256 HEX] [--overwrite] [--pki-bundle] | ' +
+  'agent upload --name NAME --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--sha256 HEX] [--protection JSON] [--overwrite] [--pki-bundle] | ' +
   'agent list | agent remove --name NAME [--name NAME ...] | agent verify --name NAME | agent sweep --name NAME | ' +
   'agent s3-list|s3-remove|s3-verify --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--name NAME ...] | agent version';
 
 const DEFAULT_HEALTH_TIMEOUT_SECONDS = 30;
 const SAVE_OPTIONS = ['name', 'endpoint', 'cacert', 'cert', 'key', 'health-timeout', 'compression'] as const;
-const UPLOAD_OPTIONS = ['name', 'endpoint', 'bucket', 'folder', 'region', 'sha256'] as const;
+const UPLOAD_OPTIONS = ['name', 'endpoint', 'bucket', 'folder', 'region', 'sha256', 'protection'] as const;
 
 /** Parses the agent's arguments, as agent/protocol/'s agentSaveArgs, agentUploadArgs, ... write them (`--flag=value` also accepted). */
 export function parseAgentArgs(argv: readonly string[]): AgentCommand {
@@ -80,6 +81,7 @@ function parseUpload(args: readonly string[]): UploadRequest {
   if (folder === undefined) throw new OperatorError(`agent upload: --folder is required (empty for none); ${AGENT_USAGE}`);
   const region = values.get('region');
   if (region === '') throw new OperatorError('agent upload: --region must not be empty');
+  const protection = values.get('protection');
   const sha256 = values.get('sha256');
   if (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)) throw new OperatorError('agent upload: --sha256 must be 64 lower-case hex digits');
   const request: UploadRequest = {
@@ -91,6 +93,7 @@ function parseUpload(args: readonly string[]): UploadRequest {
     overwrite,
     ...(pkiBundle ? { pkiBundle } : {}),
     ...(sha256 === undefined ? {} : { sha256 }),
+    ...(protection === undefined ? {} : { protection: parseProtectionJson(protection) }),
   };
   validateSnapshotName(request.name);
   if (normalizeEndpoint(request.endpoint, 'agent upload: --endpoint', () => undefined) !== request.endpoint) {

@@ -53,6 +53,10 @@ function parseS3Input(s3: unknown): S3Secrets {
   const accessKeyId = text('accessKeyId');
   const secretAccessKey = text('secretAccessKey');
   const customCaPem = text('customCaPem');
+  const sseCustomerKey = text('sseCustomerKey');
+  if (sseCustomerKey !== undefined && (!BASE64.test(sseCustomerKey) || Buffer.from(sseCustomerKey, 'base64').length !== 32)) {
+    throw new OperatorError("the agent's standard input: s3.sseCustomerKey must be base64 of 32 bytes");
+  }
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
     throw new OperatorError("the agent's standard input: s3.accessKeyId and s3.secretAccessKey must be given together, or neither");
   }
@@ -61,6 +65,7 @@ function parseS3Input(s3: unknown): S3Secrets {
     ...(accessKeyId === undefined ? {} : { accessKeyId }),
     ...(secretAccessKey === undefined ? {} : { secretAccessKey }),
     ...(customCaPem === undefined ? {} : { customCaPem }),
+    ...(sseCustomerKey === undefined ? {} : { sseCustomerKey }),
   };
 }
 

@@ -5,6 +5,9 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ClusterConfig } from '../config/cluster.js';
 import type { Logger } from '../log.js';
 import { resolveS3Settings, type S3Flags, type S3Settings } from '../s3/settings.js';
+import { resolveProtection, type ProtectionFlags } from '../s3/protection.js';
+import { readFile } from 'node:fs/promises';
+import { OperatorError, messageOf } from '../errors.js';
 import { certificatesIgnoredForAgent } from '../ssh/credentials.js';
 import { HOST_KEY_POLICIES, HostKeyVerifier, type HostKeyPolicy } from '../ssh/host-key-verifier.js';
 import { AGENT_LIMIT_DEFAULTS, type AgentLimits } from '../snapshot/docker-runtime/options.js';
@@ -98,9 +101,66 @@ export function addS3Options(command: Command, what: string): Command {
 }
 
 /** With --s3: the flags merged over cluster.yml's s3backupconfig and validated; undefined without --s3. */
-export async function resolveS3Flags(flags: S3CommandFlags, cluster: ClusterConfig, clusterFile: string, log: Logger): Promise<S3Settings | undefined> {
-  if (!flags.s3) return undefined;
-  return resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile, warn: log.warn });
+export async function resolveS3Flags(
+  flags: S3CommandFlags & ProtectionFlags,
+  cluster: ClusterConfig,
+  clusterFile: string,
+  log: Logger,
+): Promise<S3Settings | undefined> {
+  const given = protectionFlagsGiven(flags);
+  if (!flags.s3) {
+    if (given.length > 0) throw new OperatorError(`${given.join(', ')}: ${given.length > 1 ? 'apply' : 'applies'} to the S3 copy; add --s3`);
+    return undefined;
+  }
+  const settings = await resolveS3Settings({ flags, fromFile: cluster.etcd.s3, clusterFile, warn: log.warn });
+  if (given.length === 0) return settings;
+  const files = {
+    ...(flags.s3SseCKeyFile === undefined ? {} : { sseCKey: await readFile(flags.s3SseCKeyFile).catch((error: unknown) => {
+      throw new OperatorError(`--s3-sse-c-key-file: cannot read ${flags.s3SseCKeyFile}: ${messageOf(error)}`);
+    }) }),
+    ...(flags.encryptRecipientsFile === undefined ? {} : { recipientsText: await readFile(flags.encryptRecipientsFile, 'utf8').catch((error: unknown) => {
+      throw new OperatorError(`--encrypt-recipients-file: cannot read ${flags.encryptRecipientsFile}: ${messageOf(error)}`);
+    }) }),
+  };
+  const { protection, sseCustomerKey } = resolveProtection(flags, files, new Date());
+  return {
+    ...settings,
+    ...(Object.keys(protection).length > 0 ? { protection } : {}),
+    ...(sseCustomerKey === undefined ? {} : { sseCustomerKey }),
+  };
+}
+
+function protectionFlagsGiven(flags: ProtectionFlags): string[] {
+  const names: Array<[keyof ProtectionFlags, string]> = [
+    ['s3Sse', '--s3-sse'],
+    ['s3SseKmsKeyId', '--s3-sse-kms-key-id'],
+    ['s3SseCKeyFile', '--s3-sse-c-key-file'],
+    ['s3ObjectLockMode', '--s3-object-lock-mode'],
+    ['s3ObjectLockDays', '--s3-object-lock-days'],
+    ['s3ObjectLockUntil', '--s3-object-lock-until'],
+    ['s3LegalHold', '--s3-legal-hold'],
+    ['encryptRecipient', '--encrypt-recipient'],
+    ['encryptRecipientsFile', '--encrypt-recipients-file'],
+  ];
+  return names.filter(([field]) => flags[field] !== undefined && flags[field] !== false).map(([, flag]) => flag);
+}
+
+/** SPEC §7: how snapshot-save protects the S3 copy. */
+export function addS3ProtectionOptions(command: Command): Command {
+  return command
+    .option('--s3-sse <mode>', 'server-side encryption of the S3 copy: AES256 or aws:kms')
+    .option('--s3-sse-kms-key-id <id>', 'KMS key id for --s3-sse aws:kms')
+    .option('--s3-sse-c-key-file <file>', 'SSE-C: the server encrypts with this key (32 raw bytes or 44 characters of base64); needed again to read the copy')
+    .option('--s3-object-lock-mode <mode>', 'Object Lock retention of the S3 copy: GOVERNANCE or COMPLIANCE (the bucket must have Object Lock enabled)')
+    .option('--s3-object-lock-days <n>', 'retain the S3 copy for N days')
+    .option('--s3-object-lock-until <time>', 'retain the S3 copy until this RFC 3339 time')
+    .option('--s3-legal-hold', 'put a legal hold on the S3 copy')
+    .option('--encrypt-recipient <age1...>', 'encrypt the S3 copy with age for this recipient (repeatable); the key is NAME.zip.age', collect, undefined)
+    .option('--encrypt-recipients-file <file>', 'age recipients, one per line (# comments)');
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** The resource bounds of the agent containers (docker runtime only; docs/security.md). */

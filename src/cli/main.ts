@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { OperatorError, messageOf } from '../errors.js';
 import { snapshotLsCommand, snapshotPruneCommand, snapshotRmCommand, snapshotVerifyCommand } from './snapshot-manage.js';
 import { snapshotSaveCommand } from './snapshot-save.js';
+import { snapshotFetchCommand } from './snapshot-fetch.js';
 
 /** Commander's own errors (unknown option, bad choice) read like ours: one ERROR line. */
 const OUTPUT = { outputError: (text: string, write: (text: string) => void) => write(text.replace(/^error: /, 'ERROR ')) };
@@ -20,6 +21,7 @@ async function main(argv: string[]): Promise<number> {
   etcd.addCommand(snapshotRmCommand((code) => (exitCode = code)).exitOverride());
   etcd.addCommand(snapshotPruneCommand((code) => (exitCode = code)).exitOverride());
   etcd.addCommand(snapshotVerifyCommand((code) => (exitCode = code)).exitOverride());
+  etcd.addCommand(snapshotFetchCommand((code) => (exitCode = code)).exitOverride());
   program.addCommand(etcd);
   // addCommand does not pass settings down: each command gets the same error format.
   for (const command of [etcd, ...etcd.commands]) command.configureOutput(OUTPUT);
@@ -45,6 +47,16 @@ function reportFailure(error: unknown, debug: boolean): number {
   if (debug) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
   return 1;
 }
+
+/**
+ * The AWS SDK warns (several lines) that its releases after January 2027 need Node 22:
+ * nothing the operator can act on during a snapshot run. Every other warning is kept.
+ */
+process.removeAllListeners('warning');
+process.on('warning', (warning: Error) => {
+  if (warning.message.startsWith('NodeVersionSupportWarning')) return;
+  process.stderr.write(`WARN ${warning.name}: ${messageOf(warning)}\n`);
+});
 
 main(process.argv).then((code) => {
   process.exitCode = code;

@@ -6,7 +6,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadClusterConfig } from '../config/cluster.js';
 import { locateBundledAgentImage } from '../docker/bundled-image.js';
-import { OperatorError } from '../errors.js';
+import { OperatorError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { locationLabel, type Location } from '../model/location.js';
 import { validateRemovableName } from '../model/names.js';
@@ -15,7 +15,11 @@ import { lsDocument, pruneDocument, rmDocument, verifyDocument } from '../snapsh
 import { pruneExitCode } from '../snapshot/inventory/prune.js';
 import { rmExitCode } from '../snapshot/inventory/removal.js';
 import { formatLsTable, formatPruneTable, formatRmTable, formatVerifyTable } from '../snapshot/inventory/tables.js';
-import { verifyVerdict, type LocationVerification } from '../snapshot/inventory/verification.js';
+import { compareWithNodes, verifyVerdict, type LocationVerification } from '../snapshot/inventory/verification.js';
+import { readFile } from 'node:fs/promises';
+import { verifyEncryptedCopy, type FetchRequest } from '../s3/fetch.js';
+import { parseIdentities } from '../s3/protection.js';
+import type { S3Settings } from '../s3/settings.js';
 import { listSnapshots, pruneSnapshots, removeSnapshot, verifySnapshot, type ManageRequest } from '../snapshot/manage.js';
 import type { RuntimeName } from '../snapshot/result.js';
 import type { RunScope } from '../snapshot/scope.js';
@@ -39,6 +43,7 @@ import { addRuntimeOption, chooseRuntime, withNodeRun } from './node-run.js';
 import { withProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
 
 interface ManageFlags extends NodeAccessFlags, S3CommandFlags, AgentLimitFlags {
+  s3SseCKeyFile?: string;
   output: OutputFormat;
   progress: ProgressMode;
   runtime: RuntimeName;
@@ -74,9 +79,12 @@ export function snapshotVerifyCommand(onExit: (code: number) => void): Command {
     'snapshot-verify',
     "Check every etcd node's copy of snapshot NAME: zip intact, etcd's SHA-256 trailer, state file present",
     "also check the S3 copy, and compare it with the nodes' copies",
-    (c) => c.requiredOption('--name <name>', 'the snapshot to check (a plain name, without .zip)'),
+    (c) =>
+      c
+        .requiredOption('--name <name>', 'the snapshot to check (a plain name, without .zip)')
+        .option('--identity-file <file>', 'age identities: decrypt and verify an S3 copy NAME.zip.age on this machine (with --s3)'),
   );
-  return command.action(async (flags: ManageFlags & { name: string }) => {
+  return command.action(async (flags: ManageFlags & { name: string; identityFile?: string }) => {
     onExit(await withProgressDisplay(flags.progress, flags.debug, (log, display) => runSnapshotVerify(flags, log, display)));
   });
 }
@@ -85,6 +93,7 @@ export function snapshotVerifyCommand(onExit: (code: number) => void): Command {
 function manageCommand(name: string, description: string, s3What: string, own: (command: Command) => Command = (c) => c): Command {
   const command = own(new Command(name).description(description));
   addS3Options(command, s3What);
+  command.option('--s3-sse-c-key-file <file>', 'the SSE-C key of objects uploaded with one (to read their sha256 and verify them)');
   addNodeAccessOptions(addProgressOption(addOutputOption(command)));
   addAgentLimitOptions(command);
   addRuntimeOption(
@@ -135,11 +144,15 @@ export async function runSnapshotPrune(flags: ManageFlags & { keep: number; dryR
   });
 }
 
-export async function runSnapshotVerify(flags: ManageFlags & { name: string }, log: Logger, display?: ProgressDisplay): Promise<number> {
+export async function runSnapshotVerify(flags: ManageFlags & { name: string; identityFile?: string }, log: Logger, display?: ProgressDisplay): Promise<number> {
   validateRemovableName(flags.name);
-  return withStores(flags, log, display, async (request, scope, s3) => {
+  const identities = await identitiesOf(flags);
+  return withStores(flags, log, display, async (request, scope, s3, settings) => {
     log.info(`Verifying snapshot ${flags.name} on ${scope.cluster.etcdNodes.length} etcd node(s)${s3 ? ` and in s3://${s3}` : ''}`);
-    const verifications = await verifySnapshot(flags.name, request, scope);
+    let verifications = await verifySnapshot(flags.name, request, scope);
+    if (identities.length > 0 && settings !== undefined) {
+      verifications = await decryptAndVerifyHere(verifications, settings, { name: flags.name, identities, ...(flags.identityFile ? { identityFile: flags.identityFile } : {}) }, log);
+    }
     print(flags.output, verifyDocument(flags.name, verifications), () => formatVerifyTable(flags.name, verifications));
     const verdict = verifyVerdict(verifications);
     if (verdict.missing.length) log.warn(`snapshot ${flags.name} is missing on ${verdict.missing.join(', ')}`);
@@ -184,7 +197,7 @@ async function withStores(
   flags: ManageFlags,
   log: Logger,
   display: ProgressDisplay | undefined,
-  work: (request: ManageRequest, scope: RunScope, s3: string | undefined) => Promise<number>,
+  work: (request: ManageRequest, scope: RunScope, s3: string | undefined, settings: S3Settings | undefined) => Promise<number>,
 ): Promise<number> {
   const cluster = await loadClusterConfig(flags.config);
   const s3 = await resolveS3Flags(flags, cluster, flags.config, log);
@@ -194,6 +207,36 @@ async function withStores(
   );
   const interrupts = flags.runtime === 'ssh' ? 'SFTP transfers' : 'agent containers';
   return withNodeRun({ cluster, flags, hostKeys, log, ...(display ? { display } : {}), interrupts }, (scope) =>
-    work({ stores: storesOf(runtime, scope, s3), concurrency: flags.concurrency, ...(display ? { nodesDone: () => display.stop() } : {}) }, scope, s3?.bucketName),
+    work({ stores: storesOf(runtime, scope, s3), concurrency: flags.concurrency, ...(display ? { nodesDone: () => display.stop() } : {}) }, scope, s3?.bucketName, s3),
   );
+}
+
+async function identitiesOf(flags: ManageFlags & { identityFile?: string }): Promise<string[]> {
+  if (flags.identityFile === undefined) return [];
+  if (!flags.s3) throw new OperatorError('--identity-file decrypts the S3 copy: add --s3');
+  const text = await readFile(flags.identityFile, 'utf8').catch((error: unknown) => {
+    throw new OperatorError(`--identity-file: cannot read ${flags.identityFile}: ${messageOf(error)}`);
+  });
+  return parseIdentities(text, flags.identityFile);
+}
+
+/**
+ * An S3 copy the agent reported `encrypted` (NAME.zip.age) is downloaded, decrypted and
+ * checked on this machine (the identities never leave it), then compared with the nodes'.
+ */
+async function decryptAndVerifyHere(verifications: LocationVerification[], settings: S3Settings, request: FetchRequest, log: Logger): Promise<LocationVerification[]> {
+  const checked = await Promise.all(
+    verifications.map(async (v): Promise<LocationVerification> => {
+      if (!v.ok || v.location !== 's3' || v.copy.status !== 'encrypted') return v;
+      log.info(`decrypting and verifying ${v.copy.file} on this machine (--identity-file)`);
+      try {
+        const result = await verifyEncryptedCopy(settings, request);
+        return { ...v, copy: { ...v.copy, ...result, ...(result.status === 'ok' ? { problem: undefined } : {}) } } as LocationVerification;
+      } catch (error) {
+        const { copy: _copy, ok: _ok, ...location } = v;
+        return { ...location, ok: false, error: messageOf(error) } as LocationVerification;
+      }
+    }),
+  );
+  return compareWithNodes(checked);
 }

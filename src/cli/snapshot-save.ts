@@ -5,6 +5,9 @@ import { loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
 import type { ImageSource } from '../docker/image.js';
 import { resolveRegistryImage } from '../docker/registry.js';
 import { OperatorError } from '../errors.js';
+import type { ProtectionFlags } from '../s3/protection.js';
+import type { S3Settings } from '../s3/settings.js';
+import { checkObjectLockFromHere } from '../s3/lock-check.js';
 import { addRuntimeOption, withNodeRun } from './node-run.js';
 import { sshRuntime } from '../snapshot/ssh-runtime/index.js';
 import { withProgressDisplay, type ProgressDisplay, type ProgressMode } from './progress-display.js';
@@ -25,6 +28,7 @@ import {
   addOutputOption,
   addProgressOption,
   addS3Options,
+  addS3ProtectionOptions,
   prepareNodeAccess,
   resolveS3Flags,
   type AgentLimitFlags,
@@ -34,7 +38,7 @@ import {
 } from './common-flags.js';
 
 /** The parsed flags of `rke etcd snapshot-save`. */
-export interface SnapshotSaveFlags extends S3CommandFlags, NodeAccessFlags, AgentLimitFlags {
+export interface SnapshotSaveFlags extends S3CommandFlags, ProtectionFlags, NodeAccessFlags, AgentLimitFlags {
   name?: string;
   ignoreDockerVersion: boolean;
   strict: boolean;
@@ -75,6 +79,7 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
     'no Docker needed, etcd through an SSH tunnel, the zip written over SFTP, --s3 uploads from this machine',
   );
   addS3Options(command, 'also upload the snapshot to S3');
+  addS3ProtectionOptions(command);
   addProgressOption(command);
   addNodeAccessOptions(command);
   addAgentLimitOptions(command);
@@ -99,7 +104,12 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger, dis
   checkRuntimeFlags(flags);
   const cluster = await loadClusterConfig(flags.config);
   const s3 = await resolveS3Flags(flags, cluster, flags.config, log);
+  checkProtectionFlags(flags, s3);
   const image = flags.runtime === 'ssh' ? undefined : await chooseImage(flags, cluster, log);
+  if (s3 && (s3.protection?.lock || s3.protection?.legalHold) && !flags.dryRun) {
+    if (s3.credentials || flags.runtime === 'ssh') await checkObjectLockFromHere(s3, name);
+    else log.warn("--s3-object-lock-*/--s3-legal-hold: without static keys the bucket's Object Lock is checked by the uploading node, after the snapshot");
+  }
   const hostKeys = await prepareNodeAccess(flags, cluster, log);
   if (flags.dryRun) {
     const plan = planSave({
@@ -157,6 +167,17 @@ export async function runSnapshotSave(flags: SnapshotSaveFlags, log: Logger, dis
     log.info(`Finished snapshot ${name}: saved on ${results.filter((r) => r.ok).length} of ${results.length} etcd node(s)`);
     return 0;
   });
+}
+
+/** What the S3 copy's protection cannot be combined with (yet). */
+function checkProtectionFlags(flags: SnapshotSaveFlags, s3: S3Settings | undefined): void {
+  if (s3?.protection === undefined && s3?.sseCustomerKey === undefined) return;
+  if (flags.backupImageContract === 'rke-tools') {
+    throw new OperatorError("--s3-sse*, --s3-object-lock-*, --s3-legal-hold and --encrypt-recipient need the bundled agent's protocol: rke-tools' command line has none of them (drop --backup-image-contract rke-tools)");
+  }
+  if (s3.protection?.recipients && flags.pkiBundle) {
+    throw new OperatorError('--encrypt-recipient with --pki-bundle: the PKI bundle would leave unencrypted; upload it separately or drop --pki-bundle');
+  }
 }
 
 /** --runtime ssh runs no container: the flags that choose or shape one are refused rather than ignored. */

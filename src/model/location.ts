@@ -40,6 +40,8 @@ export type SnapshotCopy = CopyPlace & {
   /** S3 only: the object's key and ETag. */
   key?: string;
   etag?: string;
+  /** S3 only: age (NAME.zip.age) and/or SSE-C. */
+  encryption?: string[];
 };
 
 /** A location as a copy names it (S3 without the node that listed it). */

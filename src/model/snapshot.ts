@@ -62,6 +62,21 @@ export interface UploadedObject {
   versionId?: string;
   /** How the stored object was checked against what was sent. */
   verifiedBy: 'etag' | 'size';
+  /** What the server reports about the stored object's encryption and lock (SPEC §7), when any. */
+  protection?: ObjectProtection;
+}
+
+/** Encryption and lock of a stored object, as the server reports them (HeadObject), plus age. */
+export interface ObjectProtection {
+  /** x-amz-server-side-encryption: AES256 or aws:kms. */
+  serverSideEncryption?: string;
+  kmsKeyId?: string;
+  /** SSE-C: the algorithm the server reports (AES256). */
+  customerKeyAlgorithm?: string;
+  /** The object is the zip encrypted with age (NAME.zip.age) for this many recipients. */
+  age?: { recipients: number };
+  objectLock?: { mode: string; retainUntil: string };
+  legalHold?: string;
 }
 
 /** The run's one S3 copy: NAME.zip uploaded from a node's file and checked. */
@@ -85,8 +100,10 @@ export interface SnapshotFile {
   size: number;
   /** Modification time, ISO 8601 UTC. */
   modified: string;
-  /** On a node only for files up to 64 MiB (LIST_SHA256_MAX_BYTES); in S3 the sha256 the upload recorded. */
+  /** On a node only for files up to 64 MiB (LIST_SHA256_MAX_BYTES); in S3 the sha256 the upload recorded (of the plain zip). */
   sha256?: string;
+  /** In S3: how the object is encrypted beyond the server's own (age: NAME.zip.age; SSE-C: a customer key). */
+  encryption?: string[];
 }
 
 export interface SnapshotObject extends SnapshotFile {
@@ -150,8 +167,8 @@ export interface CopyCheck extends JobStats {
   ok: true;
   /** /opt/rke/etcd-snapshots/NAME.zip, or s3://BUCKET/KEY */
   file: string;
-  /** ok: intact and etcd's trailer matches; missing: no such file; bad: see `problem`. */
-  status: 'ok' | 'missing' | 'bad';
+  /** ok: intact and etcd's trailer matches; missing: no such file; bad: see `problem`; encrypted: an age copy, not verified (S3 only). */
+  status: 'ok' | 'missing' | 'bad' | 'encrypted';
   problem?: string;
   size?: number;
   sha256?: string;

@@ -11,13 +11,15 @@ import {
   DeleteObjectCommand,
   GetBucketVersioningCommand,
   GetObjectCommand,
-  HeadObjectCommand,
+  type HeadObjectCommandOutput,
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { OperatorError, messageOf } from '../errors.js';
 import { DEFAULT_S3_REGION, createS3Client, type S3ClientOptions } from './client.js';
-import { isAccessDenied, isNotFound, redactSecrets } from './errors.js';
+import { isAccessDenied, redactSecrets } from './errors.js';
+import { AGE_SUFFIX, sseCustomerParams } from './protection.js';
+import { headObject, lockReason } from './object-head.js';
 import { pkiBundleObjectKey, snapshotObjectKey } from './key.js';
 import type { RemovedSnapshot, SnapshotObject, S3Listing, S3Removal, ObjectCheck, SkippedEntry } from '../model/snapshot.js';
 import type { S3SecretsInput, S3Target } from './settings.js';
@@ -50,8 +52,10 @@ export function s3Dir(target: Pick<S3Target, 'bucket' | 'folder'>): string {
  * snapshot, NAME.pki.bundle.tar.gz the PKI bundle uploaded beside NAME, a hidden name
  * nothing, anything else a raw snapshot.
  */
-export function classifyObject(file: string): Pick<SnapshotObject, 'kind' | 'name'> | undefined {
+export function classifyObject(file: string): Pick<SnapshotObject, 'kind' | 'name' | 'encryption'> | undefined {
   if (file.endsWith(PKI_BUNDLE_SUFFIX) && file.length > PKI_BUNDLE_SUFFIX.length && !file.startsWith('.')) return { kind: 'pki-bundle', name: file };
+  const ageZip = `.zip${AGE_SUFFIX}`;
+  if (file.endsWith(ageZip) && file.length > ageZip.length && !file.startsWith('.')) return { kind: 'zip', name: file.slice(0, -ageZip.length), encryption: ['age'] };
   return classifyEntry(file);
 }
 
@@ -76,6 +80,7 @@ async function withClient<T>(
     key: target.folder,
     region: target.region ?? DEFAULT_S3_REGION,
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(s3.sseCustomerKey ? { sseCustomerKey: s3.sseCustomerKey } : {}),
   };
   try {
     await checkCredentials(base, config.credentials !== undefined, options.env ?? process.env, options.noCredentials);
@@ -83,7 +88,7 @@ async function withClient<T>(
     return await work(base);
   } catch (error) {
     if (!(error instanceof Error)) throw error;
-    const secrets = [s3.accessKeyId, s3.secretAccessKey];
+    const secrets = [s3.accessKeyId, s3.secretAccessKey, s3.sseCustomerKey];
     const message = redactSecrets(messageOf(error), secrets);
     if (error instanceof OperatorError || message !== messageOf(error)) throw new OperatorError(message);
     throw error;
@@ -139,8 +144,9 @@ async function addRecordedSha256(base: UploadTarget, files: SnapshotObject[], wa
     while (next < wanted.length && refused === undefined) {
       const file = wanted[next++]!;
       try {
-        const head = await s3Call({ ...base, key: file.key }, 'HeadObject', (send) => base.client.send(new HeadObjectCommand({ Bucket: base.bucket, Key: file.key }), send));
-        const sha256 = head.Metadata?.sha256;
+        const found = await headObject(base, file.key);
+        if (found?.sseC) file.encryption = [...(file.encryption ?? []), found.needsKey ? 'SSE-C (no key given)' : 'SSE-C'];
+        const sha256 = found?.head?.Metadata?.sha256;
         if (sha256 !== undefined && /^[0-9a-f]{64}$/.test(sha256)) file.sha256 = sha256;
       } catch (error) {
         if (base.signal?.aborted) throw error;
@@ -171,16 +177,20 @@ export async function removeS3Snapshots(target: S3Target, names: string[], input
     const results: RemovedSnapshot[] = [];
     for (const name of names) {
       const entry: RemovedSnapshot = { name, status: 'missing', removed: [], refused: [] };
-      const keys = [snapshotObjectKey(target.folder, name), pkiBundleObjectKey(target.folder, name), target.folder === '' ? name : `${target.folder}/${name}`];
+      const zipKey = snapshotObjectKey(target.folder, name);
+      const keys = [zipKey, zipKey + AGE_SUFFIX, pkiBundleObjectKey(target.folder, name), target.folder === '' ? name : `${target.folder}/${name}`];
       for (const key of keys) {
         const where = { ...base, key };
         const file = key.slice(target.folder === '' ? 0 : target.folder.length + 1);
-        let head;
-        try {
-          head = await s3Call(where, 'HeadObject', (send) => base.client.send(new HeadObjectCommand({ Bucket: base.bucket, Key: key }), send));
-        } catch (error) {
-          if (error instanceof OperatorError && isNotFound(error.cause)) continue;
-          throw error;
+        const found = await headObject(base, key);
+        if (found === undefined) continue;
+        const head: Partial<HeadObjectCommandOutput> = found.head ?? {};
+        const locked = lockReason(head, new Date());
+        if (locked !== undefined) {
+          // SPEC §7: a locked object is reported and kept; a delete marker would only hide it.
+          entry.refused.push({ file, reason: locked });
+          options.log?.(`kept s3://${base.bucket}/${key}: ${locked}`);
+          continue;
         }
         try {
           const deleted = await s3Call(where, 'DeleteObject', (send) => base.client.send(new DeleteObjectCommand({ Bucket: base.bucket, Key: key }), send));
@@ -229,13 +239,23 @@ export async function verifyS3Snapshot(target: S3Target, name: string, input: S3
     const where = { ...base, key };
     const file = `s3://${base.bucket}/${key}`;
     const done = { ok: true as const, file };
-    let head;
-    try {
-      head = await s3Call(where, 'HeadObject', (send) => base.client.send(new HeadObjectCommand({ Bucket: base.bucket, Key: key }), send));
-    } catch (error) {
-      if (error instanceof OperatorError && isNotFound(error.cause)) return { ...done, status: 'missing', durationMs: Date.now() - started };
-      throw error;
+    const found = await headObject(base, key);
+    if (found === undefined) {
+      const encrypted = await headObject(base, key + AGE_SUFFIX);
+      if (encrypted === undefined) return { ...done, status: 'missing', durationMs: Date.now() - started };
+      return {
+        ...done,
+        file: `${file}${AGE_SUFFIX}`,
+        status: 'encrypted',
+        problem: 'encrypted with age, not verified here: snapshot-fetch --identity-file decrypts and verifies it',
+        ...(encrypted.head?.ContentLength !== undefined ? { size: encrypted.head.ContentLength } : {}),
+        ...(encrypted.head?.Metadata?.sha256 ? { recordedSha256: encrypted.head.Metadata.sha256 } : {}),
+        durationMs: Date.now() - started,
+      };
     }
+    if (found.needsKey) throw new OperatorError(`${file} is encrypted with a customer key (SSE-C): pass --s3-sse-c-key-file to verify it`);
+    const head = found.head!;
+    const sseC = found.sseC ? sseCustomerParams(base.sseCustomerKey) : {};
     const size = head.ContentLength ?? 0;
     const etag = head.ETag ?? '';
     const pin = head.VersionId ? { VersionId: head.VersionId } : etag ? { IfMatch: etag } : {};
@@ -252,7 +272,7 @@ export async function verifyS3Snapshot(target: S3Target, name: string, input: S3
     let s3Failure: OperatorError | undefined;
     const get = async (range: string | undefined): Promise<Readable> => {
       const reply = await s3Call(where, 'GetObject', (send) =>
-        base.client.send(new GetObjectCommand({ Bucket: base.bucket, Key: key, ...pin, ...(range ? { Range: range } : {}) }), send),
+        base.client.send(new GetObjectCommand({ Bucket: base.bucket, Key: key, ...pin, ...sseC, ...(range ? { Range: range } : {}) }), send),
       ).catch((error: unknown) => {
         if (error instanceof OperatorError) s3Failure = error;
         throw error;

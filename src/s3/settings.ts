@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { S3BackupConfig } from '../config/cluster.js';
 import { OperatorError, messageOf } from '../errors.js';
+import type { UploadProtection } from './protection.js';
 
 /** The S3 flags as given on the command line (all optional). */
 export interface S3Flags {
@@ -26,6 +27,10 @@ export interface S3Settings {
   customCa?: string;
   /** Static keys; absent means the node's IAM role / the AWS default credential chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** SPEC §7: encryption, Object Lock, age recipients of the uploaded copy (snapshot-save). */
+  protection?: UploadProtection;
+  /** SSE-C key, base64 of 32 bytes: a secret, travels with the keys. */
+  sseCustomerKey?: string;
 }
 
 export const DEFAULT_S3_ENDPOINT = 's3.amazonaws.com';
@@ -169,6 +174,8 @@ export interface S3Secrets {
   secretAccessKey?: string;
   /** PEM text of the CA to trust for a custom endpoint. */
   customCaPem?: string;
+  /** SSE-C key, base64 of 32 bytes (--s3-sse-c-key-file). */
+  sseCustomerKey?: string;
 }
 
 /** The part of a job's standard input document the S3 code reads. */
@@ -183,5 +190,11 @@ export function s3TargetOf(settings: S3Settings): S3Target {
 
 /** The keys and the CA: on an agent container's stdin, never in its arguments or environment. */
 export function s3SecretsOf(settings: S3Settings): S3SecretsInput {
-  return { s3: { ...(settings.credentials ?? {}), ...(settings.customCa ? { customCaPem: settings.customCa } : {}) } };
+  return {
+    s3: {
+      ...(settings.credentials ?? {}),
+      ...(settings.customCa ? { customCaPem: settings.customCa } : {}),
+      ...(settings.sseCustomerKey ? { sseCustomerKey: settings.sseCustomerKey } : {}),
+    },
+  };
 }

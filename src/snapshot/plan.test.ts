@@ -59,3 +59,33 @@ test('credential sources are described by where they come from', () => {
     'key file /k (nodes[0].ssh_key_path) with certificate /k-cert.pub (ssh_cert_path)',
   );
 });
+
+test('the plan shows the S3 copy\'s protection and the .zip.age key, never the SSE-C key', () => {
+  const sseKey = Buffer.alloc(32, 9).toString('base64');
+  const plan = planSave({
+    cluster,
+    clusterFile: '/srv/cluster.yml',
+    name: 'nightly',
+    imageContract: 'auto',
+    sshAgentAuth: false,
+    concurrency: 10,
+    overwrite: false,
+    pkiBundle: false,
+    compression: 'fast',
+    runtime: 'ssh',
+    s3: {
+      endpoint: 's3.example.com',
+      bucketName: 'b',
+      folder: 'daily',
+      sseCustomerKey: sseKey,
+      protection: {
+        lock: { mode: 'GOVERNANCE', until: '2030-01-02T00:00:00.000Z' },
+        recipients: ['age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p'],
+      },
+    },
+  });
+  assert.equal(plan.s3?.key, 'daily/nightly.zip.age');
+  assert.deepEqual(plan.s3?.protection, ['SSE-C', 'Object Lock GOVERNANCE until 2030-01-02T00:00:00.000Z', 'age for 1 recipient(s)']);
+  assert.match(formatPlan(plan), /^ {2}protected by: SSE-C, Object Lock GOVERNANCE until 2030-01-02T00:00:00\.000Z, age for 1 recipient\(s\)$/m);
+  assert.ok(!(formatPlan(plan) + JSON.stringify(plan)).includes(sseKey));
+});

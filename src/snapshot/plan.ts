@@ -10,6 +10,7 @@ import type { ClusterConfig } from '../config/cluster.js';
 import type { ImageSource } from '../docker/image.js';
 import { pkiBundleObjectKey, snapshotObjectKey } from '../s3/key.js';
 import type { S3Settings } from '../s3/settings.js';
+import { AGE_SUFFIX, describeProtection } from '../s3/protection.js';
 import { chooseCredentialSource, type CredentialSource } from '../ssh/credentials.js';
 import { nodeKubernetesDir } from './node-paths.js';
 import type { RuntimeName } from './result.js';
@@ -72,6 +73,8 @@ export interface PlannedUpload {
   pkiBundleKey?: string;
   credentials: string;
   customCa: boolean;
+  /** SPEC §7, as asked for (never the SSE-C key): e.g. "SSE aws:kms (key k)", "age for 2 recipient(s)". */
+  protection?: string[];
 }
 
 export function planSave(request: SavePlanRequest): SavePlan {
@@ -116,7 +119,7 @@ function planUpload(s3: S3Settings, name: string, pkiBundle: boolean, runtime: R
     endpoint: s3.endpoint,
     bucket: s3.bucketName,
     ...(s3.region ? { region: s3.region } : {}),
-    key: snapshotObjectKey(s3.folder, name),
+    key: snapshotObjectKey(s3.folder, name) + (s3.protection?.recipients ? AGE_SUFFIX : ''),
     ...(pkiBundle ? { pkiBundleKey: pkiBundleObjectKey(s3.folder, name) } : {}),
     credentials: s3.credentials
       ? 'static keys (from the flags or s3backupconfig)'
@@ -124,6 +127,7 @@ function planUpload(s3: S3Settings, name: string, pkiBundle: boolean, runtime: R
         ? "this machine's default AWS credential chain (--runtime ssh uploads from here)"
         : "the uploading node's default AWS credential chain (instance metadata / IAM role)",
     customCa: s3.customCa !== undefined,
+    ...(s3.protection || s3.sseCustomerKey ? { protection: describeProtection(s3.protection, s3.sseCustomerKey !== undefined) } : {}),
   };
 }
 
@@ -169,6 +173,7 @@ export function formatPlan(plan: SavePlan): string {
     const region = plan.s3.region ? `, region ${plan.s3.region}` : '';
     lines.push(`one copy to s3://${plan.s3.bucket}/${plan.s3.key} at ${plan.s3.endpoint}${region}, with ${plan.s3.credentials}${plan.s3.customCa ? ', custom CA' : ''}`);
     if (plan.s3.pkiBundleKey) lines.push(`  and the PKI bundle to s3://${plan.s3.bucket}/${plan.s3.pkiBundleKey}`);
+    if (plan.s3.protection?.length) lines.push(`  protected by: ${plan.s3.protection.join(', ')}`);
   }
   return lines.join('\n');
 }

@@ -1,3 +1,4 @@
+import type { ObjectProtection } from '../model/snapshot.js';
 import type { NodeResult, NodeTimings } from './result.js';
 
 const TIMING_LABELS: Array<[keyof NodeTimings, string]> = [
@@ -56,8 +57,21 @@ function uploadLine(result: NodeResult): string {
   const version = upload.versionId ? `, version ${upload.versionId}` : '';
   return (
     `S3: s3://${upload.bucket}/${upload.key} uploaded from ${nodeName(result)}: ${formatBytes(upload.size)}, ` +
-    `sha256 ${upload.sha256}, verified by ${upload.verifiedBy === 'etag' ? 'ETag' : 'size only'}${version}`
+    `sha256 ${upload.sha256}${upload.protection?.age ? ' (of the plain zip)' : ''}, verified by ${upload.verifiedBy === 'etag' ? 'ETag' : 'size only'}${version}` +
+    protectionNote(upload.protection)
   );
+}
+
+/** SPEC §7: the encryption and lock as the server reported them for the stored object. */
+export function protectionNote(protection: ObjectProtection | undefined): string {
+  if (protection === undefined) return '';
+  const parts: string[] = [];
+  if (protection.age) parts.push(`age-encrypted for ${protection.age.recipients} recipient(s)`);
+  if (protection.serverSideEncryption) parts.push(`server-side encryption ${protection.serverSideEncryption}${protection.kmsKeyId ? ` (key ${protection.kmsKeyId})` : ''}`);
+  if (protection.customerKeyAlgorithm) parts.push(`SSE-C ${protection.customerKeyAlgorithm}`);
+  if (protection.objectLock) parts.push(`locked until ${protection.objectLock.retainUntil} (${protection.objectLock.mode})`);
+  if (protection.legalHold) parts.push(`legal hold ${protection.legalHold}`);
+  return parts.length === 0 ? '' : `; ${parts.join(', ')}`;
 }
 
 const PKI_HEADERS = ['NODE', 'PKI BUNDLE', 'SIZE', 'SHA256'];

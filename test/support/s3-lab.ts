@@ -17,6 +17,10 @@ export interface S3LabFacts {
   otherCa: string;
   bucket: string;
   versionedBucket: string;
+  /** Created with Object Lock enabled (versioned). */
+  lockedBucket: string;
+  /** A key of RGW's testing KMS backend, for --s3-sse aws:kms. */
+  kmsKeyId: string;
   accessKey: string;
   secretKey: string;
   restrictedAccessKey: string;
@@ -40,6 +44,8 @@ export async function s3LabFacts(): Promise<S3LabFacts> {
     otherCa: need('S3_OTHER_CA'),
     bucket: need('S3_BUCKET'),
     versionedBucket: need('S3_VERSIONED_BUCKET'),
+    lockedBucket: need('S3_LOCKED_BUCKET'),
+    kmsKeyId: need('S3_KMS_KEY_ID'),
     accessKey: need('S3_ACCESS_KEY'),
     secretKey: need('S3_SECRET_KEY'),
     restrictedAccessKey: need('S3_RESTRICTED_ACCESS_KEY'),

@@ -11,6 +11,8 @@ export function agentUploadArgs(request: UploadRequest): string[] {
   if (request.overwrite) args.push('--overwrite');
   if (request.pkiBundle) args.push('--pki-bundle');
   if (request.sha256 !== undefined) args.push('--sha256', request.sha256);
+  // Nothing secret: modes, dates, key ids and public age recipients (the SSE-C key travels on stdin).
+  if (request.protection !== undefined && Object.keys(request.protection).length > 0) args.push('--protection', JSON.stringify(request.protection));
   return args;
 }
 

@@ -5,6 +5,7 @@ import { OperatorError } from '../../errors.js';
 import { systemErrorCode } from '../../archive/file-errors.js';
 import { sha256Of, type RandomAccessFile } from '../../archive/verify-zip.js';
 import { NODE_SNAPSHOT_DIR } from '../../model/paths.js';
+import type { UploadDigest } from '../etag.js';
 
 /** What the upload reads: positional reads, then close (by whoever opened it). */
 export interface UploadSource extends RandomAccessFile {
@@ -21,6 +22,10 @@ export interface LocalSnapshot {
   displayPath: string;
   /** Where `sha256` comes from, for the message when the bytes sent do not match it. */
   sha256Origin?: 'save';
+  /** Replaces the check that the bytes sent are the file's (age: the sent bytes are its ciphertext). */
+  checkSent?: (digest: UploadDigest) => void;
+  /** More user metadata for the object (besides sha256, which is always the plain file's). */
+  metadata?: Record<string, string>;
 }
 
 /**

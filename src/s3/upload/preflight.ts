@@ -1,7 +1,8 @@
-import { GetBucketVersioningCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetBucketVersioningCommand, GetObjectLockConfigurationCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { OperatorError } from '../../errors.js';
-import { describeS3Error, isAccessDenied, isNotFound, isUnexplainedRefusal, s3ErrorCode } from '../errors.js';
+import { describeS3Error, httpStatusOf, isAccessDenied, isNotFound, isUnexplainedRefusal, s3ErrorCode } from '../errors.js';
 import { noCredentialsError } from '../imds-probe.js';
+import { sseCustomerParams } from '../protection.js';
 import { interruptedError, objectUrl, s3Call, whereOf, type UploadTarget } from './target.js';
 
 /**
@@ -69,11 +70,13 @@ export async function planKey(target: UploadTarget, overwrite: boolean, warn: (m
 async function objectExists(target: UploadTarget): Promise<boolean> {
   try {
     await s3Call(target, 'HeadObject', (options) =>
-      target.client.send(new HeadObjectCommand({ Bucket: target.bucket, Key: target.key }), options),
+      target.client.send(new HeadObjectCommand({ Bucket: target.bucket, Key: target.key, ...sseCustomerParams(target.sseCustomerKey) }), options),
     );
     return true;
   } catch (error) {
     if (error instanceof OperatorError && isNotFound(error.cause)) return false;
+    // An object there, encrypted with another customer key or none (SSE-C HEAD answers 400 then).
+    if (target.sseCustomerKey !== undefined && error instanceof OperatorError && httpStatusOf(error.cause) === 400) return true;
     throw error;
   }
 }
@@ -99,5 +102,32 @@ async function versioningEnabled(target: UploadTarget, warn: (message: string) =
         'treating it as unversioned',
     );
     return false;
+  }
+}
+
+/**
+ * SPEC §7: --s3-object-lock-* and --s3-legal-hold need a bucket created with Object Lock
+ * enabled; anything else is refused here, before the upload (and, from the CLI, before any node).
+ */
+export async function checkObjectLock(target: UploadTarget): Promise<void> {
+  let enabled: string | undefined;
+  try {
+    const reply = await target.client.send(
+      new GetObjectLockConfigurationCommand({ Bucket: target.bucket }),
+      target.signal === undefined ? {} : { abortSignal: target.signal },
+    );
+    enabled = reply.ObjectLockConfiguration?.ObjectLockEnabled;
+  } catch (error) {
+    if (target.signal?.aborted) throw interruptedError(target);
+    const code = s3ErrorCode(error);
+    if (code !== 'ObjectLockConfigurationNotFoundError' && code !== 'NoSuchObjectLockConfiguration' && !isNotFound(error)) {
+      throw describeS3Error(error, whereOf(target, 'GetObjectLockConfiguration', false));
+    }
+  }
+  if (enabled !== 'Enabled') {
+    throw new OperatorError(
+      `bucket ${target.bucket} does not have Object Lock enabled (GetObjectLockConfiguration at ${target.endpoint}): ` +
+        '--s3-object-lock-mode and --s3-legal-hold need a bucket created with Object Lock; drop them or use such a bucket',
+    );
   }
 }

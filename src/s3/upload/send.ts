@@ -15,6 +15,7 @@ import type { LocalSnapshot } from './file.js';
 import { UploadStalled, watchForStall, type StallWatch } from './stall.js';
 import { interruptedError, objectUrl, whereOf, type UploadTarget } from './target.js';
 import { readInto } from '../../archive/verify-zip.js';
+import { objectWriteParams, sseCustomerParams } from '../protection.js';
 
 /**
  * 8 MiB parts, 4 in flight, each read into one of 4 buffers allocated once and reused
@@ -93,7 +94,8 @@ class PartReader {
   /** After the last part: the digest of what was read, which must be the file's (else nothing is stored). */
   digest(): UploadDigest {
     const digest = this.#digester.finish();
-    checkSentMatchesFile(digest, this.file);
+    if (this.file.checkSent) this.file.checkSent(digest);
+    else checkSentMatchesFile(digest, this.file);
     return digest;
   }
 }
@@ -221,6 +223,7 @@ async function sendPart(
     Body: part.body,
     ContentLength: part.body.length,
     ContentMD5: part.md5.toString('base64'),
+    ...sseCustomerParams(target.sseCustomerKey),
   });
   const output = await target.client.send(sendBodyInPieces(command, part.body, onPieceSent), { abortSignal: signal });
   if (output.ETag === undefined) throw new OperatorError(`S3 endpoint ${target.endpoint} accepted part ${number} of ${objectUrl(target)} without an ETag`);
@@ -229,7 +232,14 @@ async function sendPart(
 
 
 function objectParams(target: UploadTarget, file: LocalSnapshot, options: SendOptions) {
-  return { Bucket: target.bucket, Key: target.key, ContentType: options.contentType ?? 'application/zip', Metadata: { sha256: file.sha256 } };
+  return {
+    Bucket: target.bucket,
+    Key: target.key,
+    ContentType: options.contentType ?? 'application/zip',
+    Metadata: { ...file.metadata, sha256: file.sha256 },
+    ...objectWriteParams(target.protection),
+    ...sseCustomerParams(target.sseCustomerKey),
+  };
 }
 
 function uploadError(error: unknown, target: UploadTarget, note: string | undefined): OperatorError {

@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { OperatorError } from '../../errors.js';
 import { describeS3Error, type S3Where } from '../errors.js';
+import type { UploadProtection } from '../protection.js';
 
 /** The object being uploaded, the client that reaches it, and the run's abort signal. */
 export interface UploadTarget {
@@ -11,6 +12,10 @@ export interface UploadTarget {
   /** The region the client signs for. */
   region: string;
   signal?: AbortSignal;
+  /** Encryption, lock and legal hold of the object written (SPEC §7). */
+  protection?: UploadProtection;
+  /** SSE-C key (base64): sent with every request on the object's data and HeadObject. */
+  sseCustomerKey?: string;
 }
 
 export function objectUrl(target: UploadTarget): string {

@@ -7,7 +7,9 @@ import { CONTAINER_BACKUP_DIR, PKI_BUNDLE_FILE_NAME } from '../../model/paths.js
 import type { UploadedObject, UploadedSnapshot } from '../../model/snapshot.js';
 import type { S3Secrets, S3SecretsInput, S3Target } from '../settings.js';
 import { openLocalFile, openLocalSnapshot, type LocalSnapshot } from './file.js';
-import { checkBucket, checkCredentials, planKey, type KeyPlan } from './preflight.js';
+import { checkBucket, checkCredentials, checkObjectLock, planKey, type KeyPlan } from './preflight.js';
+import { ageEncrypted } from './age-source.js';
+import { AGE_SUFFIX, unconfirmedProtection, type UploadProtection } from '../protection.js';
 import { sendSnapshot } from './send.js';
 import { objectUrl, type UploadTarget } from './target.js';
 import { verifyUploadedObject } from './verify.js';
@@ -25,6 +27,8 @@ export interface UploadRequest extends S3Target {
    * must hash to it, and the file is not read a first time for its hash.
    */
   sha256?: string;
+  /** SPEC §7: server-side encryption, Object Lock, legal hold, age recipients (the SSE-C key comes with the secrets). */
+  protection?: UploadProtection;
 }
 
 export interface UploadOptions {
@@ -54,7 +58,7 @@ export async function uploadSnapshot(request: UploadRequest, input: S3SecretsInp
   try {
     return await uploadWithFile(request, input.s3 ?? {}, options);
   } catch (error) {
-    throw redactedError(error, [input.s3?.accessKeyId, input.s3?.secretAccessKey]);
+    throw redactedError(error, [input.s3?.accessKeyId, input.s3?.secretAccessKey, input.s3?.sseCustomerKey]);
   }
 }
 
@@ -73,12 +77,19 @@ export async function uploadOpenedSnapshot(
     const config = clientOptions(request, input.s3 ?? {});
     const client = (options.createClient ?? createS3Client)(config);
     try {
-      return await uploadFile(request, file, { ...options, client, staticKeys: config.credentials !== undefined, started, bundle: undefined });
+      return await uploadFile(request, file, {
+        ...options,
+        client,
+        staticKeys: config.credentials !== undefined,
+        started,
+        bundle: undefined,
+        sseCustomerKey: input.s3?.sseCustomerKey,
+      });
     } finally {
       client.destroy();
     }
   } catch (error) {
-    throw redactedError(error, [input.s3?.accessKeyId, input.s3?.secretAccessKey]);
+    throw redactedError(error, [input.s3?.accessKeyId, input.s3?.secretAccessKey, input.s3?.sseCustomerKey]);
   }
 }
 
@@ -94,7 +105,7 @@ async function uploadWithFile(request: UploadRequest, s3: S3Secrets, options: Up
     const config = clientOptions(request, s3);
     const client = (options.createClient ?? createS3Client)(config);
     try {
-      return await uploadFile(request, file, { ...options, client, staticKeys: config.credentials !== undefined, started, bundle });
+      return await uploadFile(request, file, { ...options, client, staticKeys: config.credentials !== undefined, started, bundle, sseCustomerKey: s3.sseCustomerKey });
     } finally {
       client.destroy();
     }
@@ -107,8 +118,9 @@ async function uploadWithFile(request: UploadRequest, s3: S3Secrets, options: Up
 async function uploadFile(
   request: UploadRequest,
   file: LocalSnapshot,
-  options: UploadOptions & { client: S3Client; staticKeys: boolean; started: number; bundle: LocalSnapshot | undefined },
+  options: UploadOptions & { client: S3Client; staticKeys: boolean; started: number; bundle: LocalSnapshot | undefined; sseCustomerKey: string | undefined },
 ): Promise<UploadedSnapshot> {
+  const recipients = request.protection?.recipients;
   const log = options.log ?? (() => undefined);
   const warnings: string[] = [];
   const warn = (message: string) => {
@@ -119,18 +131,29 @@ async function uploadFile(
     client: options.client,
     endpoint: request.endpoint,
     bucket: request.bucket,
-    key: snapshotObjectKey(request.folder, request.name),
+    key: snapshotObjectKey(request.folder, request.name) + (recipients ? AGE_SUFFIX : ''),
     region: request.region ?? DEFAULT_S3_REGION,
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(request.protection ? { protection: request.protection } : {}),
+    ...(options.sseCustomerKey ? { sseCustomerKey: options.sseCustomerKey } : {}),
   };
   await checkCredentials(target, options.staticKeys, options.env ?? process.env, options.noCredentials);
   await checkBucket(target);
+  if (request.protection?.lock || request.protection?.legalHold) await checkObjectLock(target);
   const bundleTarget = options.bundle === undefined ? undefined : { ...target, key: pkiBundleObjectKey(request.folder, request.name) };
   // Both keys are checked before either is written: an existing bundle key never leaves a snapshot uploaded alone.
   const plan = await planKey(target, request.overwrite, warn);
   const bundlePlan = bundleTarget === undefined ? undefined : await planKey(bundleTarget, request.overwrite, warn);
-  log(planMessage(plan, target, file));
-  const uploaded = await sendAndVerify(target, file, 'application/zip', { log, warn, partSize: options.partSize, stallMs: options.stallMs, onProgress: options.onProgress });
+  const source = recipients ? await ageEncrypted(file, recipients) : file;
+  let uploaded: UploadedObject;
+  try {
+    log(planMessage(plan, target, source));
+    const contentType = recipients ? 'application/octet-stream' : 'application/zip';
+    uploaded = await sendAndVerify(target, source, contentType, { log, warn, partSize: options.partSize, stallMs: options.stallMs, onProgress: options.onProgress });
+  } finally {
+    if (source !== file) await source.handle.close();
+  }
+  if (recipients) uploaded = { ...uploaded, protection: { ...uploaded.protection, age: { recipients: recipients.length } } };
   let pkiBundle: UploadedObject | undefined;
   if (bundleTarget !== undefined && options.bundle !== undefined && bundlePlan !== undefined) {
     log(planMessage(bundlePlan, bundleTarget, options.bundle));
@@ -167,15 +190,19 @@ async function sendAndVerify(
   });
   const verified = await verifyUploadedObject(target, sent);
   if (verified.warning !== undefined) options.warn(verified.warning);
-  options.log(`uploaded ${objectUrl(target)}: ${sent.digest.size} bytes, sha256 ${sent.digest.sha256}, ETag ${verified.etag}` +
+  const unconfirmed = unconfirmedProtection(target.protection, verified.protection);
+  if (unconfirmed !== undefined) options.warn(`${objectUrl(target)}: ${unconfirmed}`);
+  options.log(`uploaded ${objectUrl(target)}: ${sent.digest.size} bytes, sha256 ${file.sha256}, ETag ${verified.etag}` +
     (sent.versionId ? `, version ${sent.versionId}` : ''));
   return {
     key: target.key,
     size: sent.digest.size,
-    sha256: sent.digest.sha256,
+    // The file's (for age, the plain zip's): the bytes sent were checked against it.
+    sha256: file.sha256,
     etag: verified.etag,
     ...(sent.versionId ? { versionId: sent.versionId } : {}),
     verifiedBy: verified.verifiedBy,
+    ...(verified.protection ? { protection: verified.protection } : {}),
   };
 }
 

@@ -3,6 +3,8 @@ import { OperatorError } from '../../errors.js';
 import { isMd5StyleEtag, unquoteEtag, type UploadDigest } from '../etag.js';
 import { objectUrl, s3Call, type UploadTarget } from './target.js';
 import type { SentObject } from './send.js';
+import type { ObjectProtection } from '../../model/snapshot.js';
+import { sseCustomerParams } from '../protection.js';
 
 /** What HeadObject says about the stored object. */
 export interface StoredObject {
@@ -19,13 +21,20 @@ export interface Verification {
   /** The stored object's ETag, without quotes. */
   etag: string;
   warning?: string;
+  /** Encryption and lock as HeadObject reports them. */
+  protection?: ObjectProtection;
 }
 
 /** Reads the stored object back (the new version, on a versioned bucket) and checks it against what was sent. */
 export async function verifyUploadedObject(target: UploadTarget, sent: SentObject): Promise<Verification> {
   const head = await s3Call(target, 'HeadObject', (options) =>
     target.client.send(
-      new HeadObjectCommand({ Bucket: target.bucket, Key: target.key, ...(sent.versionId ? { VersionId: sent.versionId } : {}) }),
+      new HeadObjectCommand({
+        Bucket: target.bucket,
+        Key: target.key,
+        ...(sent.versionId ? { VersionId: sent.versionId } : {}),
+        ...sseCustomerParams(target.sseCustomerKey),
+      }),
       options,
     ),
   );
@@ -35,7 +44,17 @@ export async function verifyUploadedObject(target: UploadTarget, sent: SentObjec
     ...(head.ServerSideEncryption ? { serverSideEncryption: head.ServerSideEncryption } : {}),
     ...(head.SSECustomerAlgorithm ? { customerKeyAlgorithm: head.SSECustomerAlgorithm } : {}),
   };
-  return checkStoredObject(stored, sent.digest, describeObject(target, sent.versionId));
+  const verification = checkStoredObject(stored, sent.digest, describeObject(target, sent.versionId));
+  const protection: ObjectProtection = {
+    ...(head.ServerSideEncryption ? { serverSideEncryption: head.ServerSideEncryption } : {}),
+    ...(head.SSEKMSKeyId ? { kmsKeyId: head.SSEKMSKeyId } : {}),
+    ...(head.SSECustomerAlgorithm ? { customerKeyAlgorithm: head.SSECustomerAlgorithm } : {}),
+    ...(head.ObjectLockMode && head.ObjectLockRetainUntilDate
+      ? { objectLock: { mode: head.ObjectLockMode, retainUntil: head.ObjectLockRetainUntilDate.toISOString() } }
+      : {}),
+    ...(head.ObjectLockLegalHoldStatus ? { legalHold: head.ObjectLockLegalHoldStatus } : {}),
+  };
+  return { ...verification, ...(Object.keys(protection).length > 0 ? { protection } : {}) };
 }
 
 /**

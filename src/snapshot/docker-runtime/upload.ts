@@ -5,6 +5,7 @@ import type { NodeConfig } from '../../config/cluster.js';
 import { CONTAINER_BACKUP_DIR, NODE_SNAPSHOT_DIR } from '../../model/paths.js';
 import { s3SecretsOf, s3TargetOf } from '../../s3/settings.js';
 import { failureMessage } from '../node-ssh.js';
+import { OperatorError } from '../../errors.js';
 import type { NodeResult } from '../result.js';
 import type { Outcome, UploadJob, UploadReport } from '../runtime.js';
 import type { RunScope } from '../scope.js';
@@ -26,6 +27,9 @@ export async function uploadFromNode(
     const report = await withNodeEngine(node, scope, async (engine): Promise<UploadReport> => {
       const image = await ensureAgentImage(engine, options.image);
       if ((await resolveImageContract(engine, image, options)) === 'rke-tools') {
+        if (job.s3.protection !== undefined || job.s3.sseCustomerKey !== undefined) {
+          throw new OperatorError(`${image} is driven with rke-tools' command line, which has no S3 encryption, Object Lock or age: use the bundled agent`);
+        }
         const { uploaded, rewrote, warnings: rkeToolsWarnings } = await rkeToolsUpload(engine, image, job, limitsOf(options));
         warnings.push(...rkeToolsWarnings);
         return { uploaded, rewrote };
@@ -40,6 +44,7 @@ export async function uploadFromNode(
           overwrite: job.overwrite,
           ...(job.pkiBundle ? { pkiBundle: true } : {}),
           ...(saved.sha256 === undefined ? {} : { sha256: saved.sha256 }),
+          ...(job.s3.protection ? { protection: job.s3.protection } : {}),
         }),
         binds: [`${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}:ro`],
         onStdoutLine: (line) => {

@@ -54,7 +54,10 @@ export function pruneDocument(keep: number, dryRun: boolean, prunes: LocationPru
         ...removalError,
         kept: prune.plan.keep,
         unordered: prune.plan.unordered,
-        remove: prune.plan.remove.map((name) => ({ name, status: pruneStatus(prune, name, dryRun) })),
+        remove: prune.plan.remove.map((name) => {
+          const refused = prune.removal?.ok ? prune.removal.names.find((entry) => entry.name === name)?.refused ?? [] : [];
+          return { name, status: pruneStatus(prune, name, dryRun), ...(refused.length > 0 ? { refused } : {}) };
+        }),
       };
     }),
   };

@@ -28,6 +28,7 @@ function copiesOf(listing: LocationListing): SnapshotCopy[] {
     modified: file.modified,
     ...(file.sha256 ? { sha256: file.sha256 } : {}),
     ...('key' in file ? { key: file.key, etag: file.etag } : {}),
+    ...(file.encryption?.length ? { encryption: file.encryption } : {}),
   }));
 }
 

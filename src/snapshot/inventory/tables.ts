@@ -10,7 +10,7 @@ import type { LocationVerification } from './verification.js';
 export function formatLsTable(listings: LocationListing[]): string {
   const { snapshots, pkiBundles } = groupByName(listings);
   const rows = snapshots.map((group) => {
-    const kinds = [...new Set(group.copies.map((copy) => copy.kind))].sort().join('+');
+    const kinds = [...new Set(group.copies.map((copy) => copy.kind + (copy.encryption?.length ? ` (${copy.encryption.join(', ')})` : '')))].sort().join('+');
     const sizes = [...new Set(group.copies.map((copy) => formatBytes(copy.size)))];
     return [
       group.name,
@@ -97,6 +97,7 @@ export function formatVerifyTable(name: string, verifications: LocationVerificat
     if (!v.ok) return [`  ${locationLabel(v)}: ${v.error}`];
     if (v.copy.status === 'bad' || v.copy.status === 'differs') return [`  ${locationLabel(v)}: ${v.copy.file}: ${v.copy.problem ?? 'bad'}`];
     if (v.copy.status === 'missing') return [`  ${locationLabel(v)}: ${v.copy.file} is missing`];
+    if (v.copy.status === 'encrypted') return [`  ${locationLabel(v)}: ${v.copy.file}: ${v.copy.problem ?? 'encrypted, not verified'}`];
     return [];
   });
   const notes = verifications.flatMap((v) =>

@@ -105,7 +105,8 @@ export async function writeArchiveOverSftp(
   }
 }
 
-async function publish(sftp: NodeSftp, tempPath: string, finalPath: string, target: AtomicTarget): Promise<void> {
+/** Gives the synced temporary file its final name: hardlink (never replaces), or with overwrite posix-rename. */
+export async function publish(sftp: NodeSftp, tempPath: string, finalPath: string, target: AtomicTarget): Promise<void> {
   if (target.overwrite) {
     try {
       await sftp.posixRename(tempPath, finalPath);

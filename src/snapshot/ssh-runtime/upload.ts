@@ -46,7 +46,7 @@ async function uploadOverSftp(node: NodeConfig, job: UploadJob, saved: NodeResul
       try {
         const { size } = await file.stat();
         return await uploadOpenedSnapshot(
-          { name: job.name, ...s3TargetOf(job.s3), overwrite: job.overwrite },
+          { name: job.name, ...s3TargetOf(job.s3), overwrite: job.overwrite, ...(job.s3.protection ? { protection: job.s3.protection } : {}) },
           s3SecretsOf(job.s3),
           { handle: file, size, sha256, displayPath: `${path} on host ${node.address}`, sha256Origin: 'save' },
           {
