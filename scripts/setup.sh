@@ -8,7 +8,8 @@ bash lab/lab.sh install
 bash lab/s3.sh install
 bash lab/registry.sh install
 # Debian's age (the reference implementation): the tests check that it decrypts the S3 copies (SPEC §7).
-command -v age >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends age
+install_age() { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends age; }
+command -v age >/dev/null || install_age || { apt-get update && install_age; }
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
