@@ -58,12 +58,14 @@ export function dockerOverSsh(ssh: SshConnection, socketPath: string, requestTim
 
 export interface EngineInfo {
   serverVersion: string;
+  /** The engine's machine architecture as it reports it (uname -m: x86_64, aarch64, ...); '' when absent. */
+  architecture: string;
 }
 
 export async function readEngineInfo(docker: Docker, host: string, socketPath: string): Promise<EngineInfo> {
   try {
-    const info = (await docker.info()) as { ServerVersion?: string };
-    return { serverVersion: info.ServerVersion ?? 'unknown' };
+    const info = (await docker.info()) as { ServerVersion?: string; Architecture?: string };
+    return { serverVersion: info.ServerVersion ?? 'unknown', architecture: info.Architecture ?? '' };
   } catch (error) {
     if (error instanceof OperatorError) throw error;
     throw new OperatorError(`cannot talk to Docker at ${socketPath} on host ${host}: ${describeDockerError(error)}`);
