@@ -76,7 +76,7 @@ before(async () => {
 });
 
 after(() => {
-  for (const dir of [packed?.copy, prefix, work]) if (dir) rmSync(dir, { recursive: true, force: true });
+  for (const dir of [packed?.copy, packed && path.dirname(packed.tarball), prefix, work, nodeOnly]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the package as operators install it', () => {

@@ -5,7 +5,7 @@
  * config, the ELF header of the Node binary inside).
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT, tempDir } from './lab.js';
@@ -21,7 +21,7 @@ export function nodeOnlyPath(): string {
 }
 
 export interface Packed {
-  /** The copy it was packed in (build-cli.sh runs there); the caller removes it. */
+  /** The copy it was packed in (build-cli.sh runs there); the caller removes it and the tarball's directory. */
   copy: string;
   tarball: string;
   bytes: number;
@@ -62,10 +62,14 @@ export async function installGlobally(tarball: string, nodeOnly: string): Promis
   const shOnly = tempDir('rke-sh-only-');
   symlinkSync('/bin/sh', path.join(shOnly, 'sh'));
   const started = Date.now();
-  await run(process.execPath, [NPM_CLI, 'install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error', tarball], {
-    env: { ...process.env, PATH: `${nodeOnly}:${shOnly}` },
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  try {
+    await run(process.execPath, [NPM_CLI, 'install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error', tarball], {
+      env: { ...process.env, PATH: `${nodeOnly}:${shOnly}` },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } finally {
+    rmSync(shOnly, { recursive: true, force: true });
+  }
   return { rke: path.join(prefix, 'bin', 'rke'), prefix, installMs: Date.now() - started };
 }
 
@@ -85,6 +89,14 @@ export interface ImageTarFacts {
 /** Reads a docker-save tarball's manifest, config, and the ELF headers of its node and loader (with tar, as an operator could). */
 export async function imageTarFacts(tarPath: string, loader: string): Promise<ImageTarFacts> {
   const dir = tempDir('rke-image-facts-');
+  try {
+    return await readImageTar(dir, tarPath, loader);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function readImageTar(dir: string, tarPath: string, loader: string): Promise<ImageTarFacts> {
   await run('tar', ['-xf', tarPath, '-C', dir]);
   const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Array<{ Config: string; RepoTags: string[]; Layers: string[] }>;
   if (manifest.length !== 1 || manifest[0]!.Layers.length !== 1) throw new Error(`${tarPath}: expected one image with one layer`);
