@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Builds the backup agent image (rke-snapshot-agent) as a `docker load` tarball, with
-# no Docker engine: one layer holding this machine's node binary, the libraries it
-# links, the bundled agent and what it loads at run time. Reproducible: the same
-# inputs give the same bytes, so the same image ID and tag.
+# Builds the backup agent image (rke-snapshot-agent) for linux/amd64 and linux/arm64 as
+# `docker load` tarballs, with no Docker engine and independent of the packing machine's
+# architecture: one gzipped layer holding a pinned official Node binary, the Debian
+# libraries it links (agent-image/pins.sh, lib.sh), the bundled agent and what it loads at
+# run time. Reproducible: the same inputs give the same bytes, so the same image IDs and tags.
 #
-#   dist/agent-image/rke-snapshot-agent.tar   docker-save format (manifest.json)
-#   dist/agent-image/image.json               {"tag", "id", "tar"}
+#   dist/agent-image/rke-snapshot-agent-amd64.tar   docker-save format (manifest.json)
+#   dist/agent-image/rke-snapshot-agent-arm64.tar
+#   dist/agent-image/image.json   {"images": {"amd64": {tag,id,tar,platform}, "arm64": {...}},
+#                                  "tag","id","tar": the amd64 image's, for older readers}
 #
 # Run after `npm run build` (it reads the entrypoint from dist/src/agent/protocol/image.js).
+# Needs on the packing machine: node/npm, apt-get with the arm64 architecture added
+# (scripts/setup.sh), dpkg-deb, gzip, openssl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=agent-image/lib.sh
+. agent-image/lib.sh
 
 out_dir=dist/agent-image
 image_name=rke-snapshot-agent
@@ -17,18 +24,13 @@ agent_dir=/opt/rke-snapshot-agent
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-rootfs="$work/rootfs"
-image="$work/image"
-mkdir -p "$rootfs" "$image"
+# What every architecture's image holds besides Node: built once, copied into each.
+rootfs="$work/common"
+mkdir -p "$rootfs"
 
 version=$(node -p "require('./package.json').version")
 entrypoint=$(node --input-type=module -e \
   "const p = await import('./dist/src/agent/protocol/image.js'); process.stdout.write(JSON.stringify(p.AGENT_IMAGE_ENTRYPOINT))")
-case "$(node -p process.arch)" in
-  x64) arch=amd64 ;;
-  arm64) arch=arm64 ;;
-  *) echo "agent-image: unsupported architecture $(node -p process.arch)" >&2; exit 1 ;;
-esac
 
 # The agent: one ESM file. grpc-js and protobufjs are CommonJS and call require() for
 # Node's built-in modules, hence the createRequire banner.
@@ -55,68 +57,33 @@ process.argv.splice(2, 0, '$rke_tools_binary');
 import('$agent_dir/agent.mjs');
 EOF_RKE_TOOLS
 
-# Node and the shared libraries it loads (ldd: "name => /path (addr)" and "/path (addr)"),
-# each at the path the loader looks for it.
-node_bin=$(readlink -f "$(command -v node)")
-install -D -m 0755 "$node_bin" "$rootfs/usr/local/bin/node"
-ldd "$node_bin" | grep -o '/[^ ]*' | while read -r lib; do
-  install -D -m "$(stat -L -c %a "$lib")" "$(readlink -f "$lib")" "$rootfs$lib"
-done
-
-# CA bundle (for S3 over HTTPS), name service basics, and a /tmp.
-install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
-printf 'root:x:0:0:root:/root:/usr/sbin/nologin\n' >"$rootfs/etc/passwd"
-printf 'root:x:0:\n' >"$rootfs/etc/group"
-printf 'hosts: files dns\n' >"$rootfs/etc/nsswitch.conf"
-chmod 0644 "$rootfs/etc/passwd" "$rootfs/etc/group" "$rootfs/etc/nsswitch.conf"
-mkdir -p "$rootfs/tmp"
-find "$rootfs" -type d -exec chmod 0755 {} +
-chmod 1777 "$rootfs/tmp"
-
-reproducible_tar() {
-  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu "$@"
-}
-
-reproducible_tar -C "$rootfs" -cf "$work/layer.tar" .
-diff_id=$(sha256sum "$work/layer.tar" | cut -d' ' -f1)
-mkdir "$image/$diff_id"
-mv "$work/layer.tar" "$image/$diff_id/layer.tar"
-
-CONTRACT_LABEL="$contract_label" ENTRYPOINT="$entrypoint" ARCH="$arch" DIFF_ID="$diff_id" VERSION="$version" node -e '
-  const config = {
-    architecture: process.env.ARCH,
-    os: "linux",
-    created: "1970-01-01T00:00:00Z",
-    config: {
-      Entrypoint: JSON.parse(process.env.ENTRYPOINT),
-      Env: ["PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-      WorkingDir: "/",
-      Labels: {
-        "org.opencontainers.image.title": "rke-snapshot-agent",
-        "org.opencontainers.image.version": process.env.VERSION,
-        [process.env.CONTRACT_LABEL]: "native",
-      },
-    },
-    rootfs: { type: "layers", diff_ids: ["sha256:" + process.env.DIFF_ID] },
-    history: [{ created: "1970-01-01T00:00:00Z", created_by: "agent-image/build.sh" }],
-  };
-  process.stdout.write(JSON.stringify(config));
-' >"$image/config.json"
-config_digest=$(sha256sum "$image/config.json" | cut -d' ' -f1)
-mv "$image/config.json" "$image/$config_digest.json"
-tag="$image_name:$version-${config_digest:0:12}"
-
-TAG="$tag" CONFIG="$config_digest.json" LAYER="$diff_id/layer.tar" node -e '
-  const { TAG, CONFIG, LAYER } = process.env;
-  process.stdout.write(JSON.stringify([{ Config: CONFIG, RepoTags: [TAG], Layers: [LAYER] }]));
-' >"$image/manifest.json"
 
 mkdir -p "$out_dir"
-reproducible_tar -C "$image" -cf "$out_dir/$image_name.tar.tmp" manifest.json "$config_digest.json" "$diff_id"
-mv "$out_dir/$image_name.tar.tmp" "$out_dir/$image_name.tar"
-TAG="$tag" ID="sha256:$config_digest" TAR="$image_name.tar" node -e '
-  const { TAG, ID, TAR } = process.env;
-  process.stdout.write(JSON.stringify({ tag: TAG, id: ID, tar: TAR }) + "\n");
+rm -f "$out_dir"/"$image_name"*.tar "$out_dir/image.json"
+image_config=$(CONTRACT_LABEL="$contract_label" ENTRYPOINT="$entrypoint" VERSION="$version" node -e '
+  process.stdout.write(JSON.stringify({
+    Entrypoint: JSON.parse(process.env.ENTRYPOINT),
+    Env: ["PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+    WorkingDir: "/",
+    Labels: {
+      "org.opencontainers.image.title": "rke-snapshot-agent",
+      "org.opencontainers.image.version": process.env.VERSION,
+      [process.env.CONTRACT_LABEL]: "native",
+    },
+  }));
+')
+images='{'
+for arch in amd64 arm64; do
+  cp -a "$work/common" "$work/rootfs-$arch"
+  node_rootfs "$arch" "$work/rootfs-$arch"
+  described=$(IMAGE_CONFIG="$image_config" pack_image "$work/rootfs-$arch" "$out_dir/$image_name-$arch.tar" "$image_name" "$version" "$arch")
+  images="$images\"$arch\": $described"
+  [ "$arch" = amd64 ] && images="$images, "
+  echo "agent-image: linux/$arch $(node -p "JSON.parse(process.argv[1]).tag" "$described") ($(du -h "$out_dir/$image_name-$arch.tar" | cut -f1))" >&2
+done
+IMAGES="$images}" node -e '
+  const images = JSON.parse(process.env.IMAGES);
+  const { tag, id, tar } = images.amd64;
+  process.stdout.write(JSON.stringify({ images, tag, id, tar }, null, 2) + "\n");
 ' >"$out_dir/image.json"
-
-echo "agent-image: $tag ($(du -h "$out_dir/$image_name.tar" | cut -f1)) in $out_dir"
+echo "agent-image: both images in $out_dir" >&2

@@ -4,6 +4,7 @@ import { OperatorError, messageOf } from '../errors.js';
 import { snapshotLsCommand, snapshotPruneCommand, snapshotRmCommand, snapshotVerifyCommand } from './snapshot-manage.js';
 import { snapshotSaveCommand } from './snapshot-save.js';
 import { snapshotFetchCommand } from './snapshot-fetch.js';
+import { packageVersion, versionOutput } from './version.js';
 
 /** Commander's own errors (unknown option, bad choice) read like ours: one ERROR line. */
 const OUTPUT = { outputError: (text: string, write: (text: string) => void) => write(text.replace(/^error: /, 'ERROR ')) };
@@ -14,7 +15,16 @@ const OUTPUT = { outputError: (text: string, write: (text: string) => void) => w
  */
 async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
-  const program = new Command('rke').description('etcd snapshots for RKE clusters').exitOverride().configureOutput(OUTPUT);
+  const version = versionOutput(argv.slice(2), packageVersion());
+  if (version !== undefined) {
+    process.stdout.write(version + '\n');
+    return 0;
+  }
+  const program = new Command('rke')
+    .description('etcd snapshots for RKE clusters')
+    .option('-v, --version', 'print the version ("rke version vX.Y.Z"; with --output json: {"version": "X.Y.Z"})')
+    .exitOverride()
+    .configureOutput(OUTPUT);
   const etcd = new Command('etcd').description('etcd snapshot operations').exitOverride();
   etcd.addCommand(snapshotSaveCommand((code) => (exitCode = code)).exitOverride());
   etcd.addCommand(snapshotLsCommand((code) => (exitCode = code)).exitOverride());

@@ -203,7 +203,7 @@ async function withStores(
   const s3 = await resolveS3Flags(flags, cluster, flags.config, log);
   const hostKeys = await prepareNodeAccess(flags, cluster, log);
   const runtime = await chooseRuntime(flags.runtime, async () =>
-    dockerRuntime({ image: { kind: 'bundled', image: await locateBundledAgentImage() }, ignoreDockerVersion: true, limits: agentLimitsOf(flags, log) }),
+    dockerRuntime({ image: { kind: 'bundled', images: await locateBundledAgentImage() }, ignoreDockerVersion: true, limits: agentLimitsOf(flags, log) }),
   );
   const interrupts = flags.runtime === 'ssh' ? 'SFTP transfers' : 'agent containers';
   return withNodeRun({ cluster, flags, hostKeys, log, ...(display ? { display } : {}), interrupts }, (scope) =>

@@ -207,6 +207,6 @@ async function chooseImage(flags: SnapshotSaveFlags, cluster: ClusterConfig, log
     }
     return { kind: 'registry', image };
   }
-  return { kind: 'bundled', image: await locateBundledAgentImage() };
+  return { kind: 'bundled', images: await locateBundledAgentImage() };
 }
 

@@ -1,19 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { BundledImage } from './image.js';
+import type { BundledImage, BundledImages } from './image.js';
+import { IMAGE_PLATFORMS } from './platform.js';
 import { OperatorError, messageOf } from '../errors.js';
 
 /** Built by agent-image/build.sh next to the compiled CLI: <package>/dist/agent-image/. */
 export const BUNDLED_IMAGE_DIR = fileURLToPath(new URL('../../agent-image/', import.meta.url));
 
 interface ImageManifest {
-  tag: string;
-  tar: string;
+  images?: Record<string, { tag?: unknown; tar?: unknown }>;
 }
 
-/** The backup agent image this CLI carries, to be loaded onto nodes that lack it. */
-export async function locateBundledAgentImage(directory = BUNDLED_IMAGE_DIR): Promise<BundledImage> {
+/** The backup agent images this CLI carries, one per node architecture, to be loaded onto nodes that lack theirs. */
+export async function locateBundledAgentImage(directory = BUNDLED_IMAGE_DIR): Promise<BundledImages> {
   const manifestPath = path.join(directory, 'image.json');
   let manifest: ImageManifest;
   try {
@@ -23,8 +23,17 @@ export async function locateBundledAgentImage(directory = BUNDLED_IMAGE_DIR): Pr
       `the backup agent image is not built (${manifestPath}: ${messageOf(error)}); run "npm run build:agent-image", or pass --backup-image`,
     );
   }
-  if (typeof manifest.tag !== 'string' || typeof manifest.tar !== 'string') {
-    throw new OperatorError(`${manifestPath} is malformed; rebuild it with "npm run build:agent-image"`);
+  const images: BundledImages = {};
+  for (const platform of IMAGE_PLATFORMS) {
+    const entry = manifest.images?.[platform];
+    if (entry === undefined) continue;
+    if (typeof entry.tag !== 'string' || typeof entry.tar !== 'string') {
+      throw new OperatorError(`${manifestPath} is malformed (images.${platform}); rebuild it with "npm run build:agent-image"`);
+    }
+    images[platform] = { tag: entry.tag, tarPath: path.join(directory, entry.tar) } satisfies BundledImage;
   }
-  return { tag: manifest.tag, tarPath: path.join(directory, manifest.tar) };
+  if (Object.keys(images).length === 0) {
+    throw new OperatorError(`${manifestPath} lists no image; rebuild it with "npm run build:agent-image"`);
+  }
+  return images;
 }

@@ -60,15 +60,18 @@ export interface EngineInfo {
   serverVersion: string;
   /** The node's clock minus this machine's, from the engine's SystemTime (absent if it gave none). */
   clockOffsetMs?: number;
+  /** The engine's machine architecture as it reports it (uname -m: x86_64, aarch64, ...); '' when absent. */
+  architecture: string;
 }
 
 export async function readEngineInfo(docker: Docker, host: string, socketPath: string): Promise<EngineInfo> {
   try {
     const asked = Date.now();
-    const info = (await docker.info()) as { ServerVersion?: string; SystemTime?: string };
+    const info = (await docker.info()) as { ServerVersion?: string; Architecture?: string; SystemTime?: string };
     const nodeTime = info.SystemTime ? Date.parse(info.SystemTime) : Number.NaN;
     return {
       serverVersion: info.ServerVersion ?? 'unknown',
+      architecture: info.Architecture ?? '',
       ...(Number.isFinite(nodeTime) ? { clockOffsetMs: nodeTime - (asked + Date.now()) / 2 } : {}),
     };
   } catch (error) {

@@ -3,6 +3,7 @@ import type Docker from 'dockerode';
 import { InterruptedError, deadline } from '../deadline.js';
 import { OperatorError } from '../errors.js';
 import { describeDockerError, isNotFound } from './engine.js';
+import type { ImagePlatform } from './platform.js';
 import { describePullFailure, scrub, type ResolvedImage } from './registry.js';
 
 /** An image the CLI carries with it as a `docker save` tarball (our backup agent). */
@@ -11,11 +12,18 @@ export interface BundledImage {
   tarPath: string;
 }
 
+/** The bundled agent, one image per node architecture (agent-image/build.sh). */
+export type BundledImages = Partial<Record<ImagePlatform, BundledImage>>;
+
 /**
- * Where a node's engine gets the agent image: the CLI loads the bundled tarball, or the
- * engine pulls a registry image (with the credentials of its `private_registries` entry).
+ * Where the nodes' engines get the agent image: the CLI loads the bundled tarball built for
+ * each engine's architecture, or the engine pulls a registry image (with the credentials of
+ * its `private_registries` entry).
  */
-export type ImageSource = { kind: 'bundled'; image: BundledImage } | { kind: 'registry'; image: ResolvedImage };
+export type ImageSource = { kind: 'bundled'; images: BundledImages } | { kind: 'registry'; image: ResolvedImage };
+
+/** What one engine gets: the bundled image chosen for its architecture, or the registry image. */
+export type NodeImage = { kind: 'bundled'; image: BundledImage } | { kind: 'registry'; image: ResolvedImage };
 
 export interface EnsureImageOptions {
   host: string;
@@ -27,7 +35,7 @@ export interface EnsureImageOptions {
 }
 
 /** Make sure the node's engine has the image; returns the reference to run. */
-export async function ensureImage(docker: Docker, source: ImageSource, options: EnsureImageOptions): Promise<string> {
+export async function ensureImage(docker: Docker, source: NodeImage, options: EnsureImageOptions): Promise<string> {
   const reference = source.kind === 'bundled' ? source.image.tag : source.image.reference;
   if (await imageExists(docker, reference, options)) return reference;
   if (source.kind === 'bundled') {

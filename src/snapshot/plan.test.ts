@@ -21,7 +21,7 @@ test('the plan names nodes, paths, endpoints and credential sources, never a sec
     cluster,
     clusterFile: '/srv/cluster.yml',
     name: 'before-upgrade',
-    image: { kind: 'bundled', image: { tag: 'rke-snapshot-agent:abc', tarPath: '/x.tar' } },
+    image: { kind: 'bundled', images: { amd64: { tag: 'rke-snapshot-agent:abc', tarPath: '/a.tar' }, arm64: { tag: 'rke-snapshot-agent:def', tarPath: '/b.tar' } } },
     imageContract: 'auto',
     sshAgentAuth: false,
     concurrency: 10,
@@ -37,6 +37,7 @@ test('the plan names nodes, paths, endpoints and credential sources, never a sec
     ssh: 'rke@10.0.0.1:22',
     credentials: 'key file /home/op/.ssh/id_ed25519 (ssh_key_path)',
     dockerSocket: '/var/run/docker.sock',
+    image: "rke-snapshot-agent:abc if its engine is linux/amd64, rke-snapshot-agent:def if its engine is linux/arm64 (docker info's Architecture; any other is refused)",
     etcdEndpoint: 'https://172.16.0.1:2379',
     kubernetesDir: '/opt/rke-prefix/etc/kubernetes',
     file: '/opt/rke/etcd-snapshots/before-upgrade.zip',
@@ -46,6 +47,8 @@ test('the plan names nodes, paths, endpoints and credential sources, never a sec
   assert.equal(plan.s3?.key, 'daily/before-upgrade.zip');
   assert.equal(plan.s3?.pkiBundleKey, 'daily/before-upgrade.pki.bundle.tar.gz');
   assert.equal(plan.image?.contract, 'native');
+  assert.deepEqual(plan.image?.platforms, { amd64: 'rke-snapshot-agent:abc', arm64: 'rke-snapshot-agent:def' });
+  assert.match(formatPlan(plan), /\n {4}image rke-snapshot-agent:abc if its engine is linux\/amd64, rke-snapshot-agent:def if its engine is linux\/arm64/);
   assert.deepEqual(plan.compression, { mode: 'fast', zlibLevel: 1 });
   const text = formatPlan(plan) + JSON.stringify(plan);
   for (const secret of ['TOPSECRET', 'AKIAEXAMPLE', 'SECRETKEYBODY']) assert.ok(!text.includes(secret), `${secret} shown`);

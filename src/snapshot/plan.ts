@@ -8,6 +8,7 @@ import path from 'node:path';
 import { NODE_SNAPSHOT_DIR, PKI_BUNDLE_FILE_NAME } from '../model/paths.js';
 import type { ClusterConfig } from '../config/cluster.js';
 import type { ImageSource } from '../docker/image.js';
+import { IMAGE_PLATFORMS, type ImagePlatform } from '../docker/platform.js';
 import { pkiBundleObjectKey, snapshotObjectKey } from '../s3/key.js';
 import type { S3Settings } from '../s3/settings.js';
 import { AGE_SUFFIX, describeProtection } from '../s3/protection.js';
@@ -40,7 +41,15 @@ export interface SavePlan {
   clusterFile: string;
   stateFile: string;
   /** Absent with --runtime ssh. */
-  image?: { reference: string; source: 'bundled' | 'registry'; contract: string; login?: string };
+  image?: {
+    /** The registry image; for the bundled agent, the linux/amd64 image's tag (see `platforms`). */
+    reference: string;
+    source: 'bundled' | 'registry';
+    contract: string;
+    login?: string;
+    /** Bundled: the image per node architecture; each node gets the one for its engine's `docker info` Architecture. */
+    platforms?: Partial<Record<ImagePlatform, string>>;
+  };
   concurrency: number;
   snapshotTimeoutSeconds: number;
   overwrite: boolean;
@@ -59,6 +68,8 @@ export interface PlannedNode {
   ssh: string;
   credentials: string;
   dockerSocket: string;
+  /** The image this node's engine would run (absent with --runtime ssh). */
+  image?: string;
   etcdEndpoint: string;
   kubernetesDir: string;
   file: string;
@@ -105,6 +116,7 @@ export function planSave(request: SavePlanRequest): SavePlan {
       ssh: `${node.user}@${node.address}:${node.port}${bastion ? ` through bastion ${bastion.address}` : ''}`,
       credentials: credentialsOf({ ...node, fieldPrefix: node.field }),
       dockerSocket: node.dockerSocket,
+      ...(request.image ? { image: nodeImage(request.image) } : {}),
       etcdEndpoint: `https://${node.internalAddress}:2379`,
       kubernetesDir: nodeKubernetesDir(cluster.prefixPath),
       file: path.posix.join(NODE_SNAPSHOT_DIR, `${request.name}.zip`),
@@ -132,13 +144,31 @@ function planUpload(s3: S3Settings, name: string, pkiBundle: boolean, runtime: R
 }
 
 function describeImage(image: ImageSource, contract: string): SavePlan['image'] {
-  if (image.kind === 'bundled') return { reference: image.image.tag, source: 'bundled', contract: contract === 'auto' ? 'native' : contract };
+  if (image.kind === 'bundled') {
+    const platforms: Partial<Record<ImagePlatform, string>> = {};
+    for (const platform of IMAGE_PLATFORMS) {
+      const tag = image.images[platform]?.tag;
+      if (tag !== undefined) platforms[platform] = tag;
+    }
+    const reference = platforms.amd64 ?? Object.values(platforms)[0] ?? '';
+    return { reference, source: 'bundled', contract: contract === 'auto' ? 'native' : contract, platforms };
+  }
   return {
     reference: image.image.reference,
     source: 'registry',
     contract,
     ...(image.image.registry ? { login: image.image.registry.field } : {}),
   };
+}
+
+/** What one node's engine would run: the registry image, or the bundled image for its architecture, read when the run connects. */
+function nodeImage(image: ImageSource): string {
+  if (image.kind === 'registry') return image.image.reference;
+  const choices = IMAGE_PLATFORMS.flatMap((platform) => {
+    const tag = image.images[platform]?.tag;
+    return tag === undefined ? [] : [`${tag} if its engine is linux/${platform}`];
+  });
+  return `${choices.join(', ')} (docker info's Architecture; any other is refused)`;
 }
 
 /** Where a host's SSH credentials come from, never what they are. */
@@ -158,7 +188,7 @@ export function formatPlan(plan: SavePlan): string {
     `snapshot ${plan.name} from ${plan.clusterFile} (state file ${plan.stateFile})`,
     plan.image === undefined
       ? 'runtime ssh: no container; etcd through an SSH tunnel, the zip written over SFTP, any upload from this machine'
-      : `image ${plan.image.reference} (${plan.image.source}, ${plan.image.contract} contract${plan.image.login ? `, login from ${plan.image.login}` : ''})`,
+      : `image ${plan.image.platforms ? Object.entries(plan.image.platforms).map(([platform, tag]) => `${tag} (linux/${platform})`).join(', ') : plan.image.reference} (${plan.image.source}, ${plan.image.contract} contract${plan.image.login ? `, login from ${plan.image.login}` : ''})`,
     `${plan.nodes.length} etcd node(s), ${plan.concurrency} at a time, each within ${plan.snapshotTimeoutSeconds} s${plan.overwrite ? '; an existing file is replaced' : ''}`,
     `compression ${plan.compression.mode} (deflate level ${plan.compression.zlibLevel})`,
   ];
@@ -167,6 +197,7 @@ export function formatPlan(plan: SavePlan): string {
     const name = node.hostnameOverride ? `${node.address} (${node.hostnameOverride})` : node.address;
     const docker = plan.runtime === 'ssh' ? '' : `; docker ${node.dockerSocket}`;
     lines.push(`  ${name}: ssh ${node.ssh} with ${node.credentials}${docker}; etcd ${node.etcdEndpoint}; certificates ${node.kubernetesDir}/ssl`);
+    if (node.image !== undefined) lines.push(`    image ${node.image}`);
     lines.push(`    writes ${node.file}${node.pkiBundle ? ` and ${node.pkiBundle}` : ''}`);
   }
   if (plan.s3) {

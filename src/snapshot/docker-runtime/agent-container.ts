@@ -1,11 +1,12 @@
 /** One agent job in a one-off container on a node's engine: the image there, the run, its result line. */
 import type { AgentInput } from '../../agent/protocol/wire.js';
-import { ensureImage, type ImageSource } from '../../docker/image.js';
+import { ensureImage, type ImageSource, type NodeImage } from '../../docker/image.js';
+import { imageForEngine } from '../../docker/platform.js';
 import type { Confinement } from '../../docker/confinement.js';
 import { runOneOffContainer, type OneOffOutcome } from '../../docker/one-off-container.js';
 import { OperatorError } from '../../errors.js';
 import type { Failure } from '../../model/snapshot.js';
-import type { NodeEngine } from './engine.js';
+import { engineInfo, type NodeEngine } from './engine.js';
 import type { AgentLimits } from './options.js';
 
 /** The containers this runtime starts, one name per job (a stale one of that name is removed first). */
@@ -70,9 +71,22 @@ export function agentConfinement(limits: AgentLimits, options: { readonlyRootfs:
   };
 }
 
-/** The image on the node: found there, or loaded (bundled) / pulled (--backup-image). */
-export function ensureAgentImage({ node, docker, scope }: NodeEngine, source: ImageSource): Promise<string> {
-  return ensureImage(docker, source, {
+/**
+ * The image on the node: found there, or loaded (the bundled image built for the engine's
+ * architecture) / pulled (--backup-image, whatever the architecture: the registry chooses).
+ */
+export async function ensureAgentImage(engine: NodeEngine, source: ImageSource): Promise<string> {
+  const { node, docker, scope } = engine;
+  let image: NodeImage;
+  if (source.kind === 'bundled') {
+    const { architecture } = await engineInfo(engine);
+    const chosen = imageForEngine(source.images, architecture, node.address);
+    scope.log.debug(`host ${node.address}: engine architecture ${architecture}: bundled image ${chosen.image.tag} (linux/${chosen.platform})`);
+    image = { kind: 'bundled', image: chosen.image };
+  } else {
+    image = source;
+  }
+  return ensureImage(docker, image, {
     host: node.address,
     timeoutMs: scope.timeouts.imageTransferMs,
     signal: scope.signal,

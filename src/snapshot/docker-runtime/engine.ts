@@ -2,7 +2,7 @@
 import type Docker from 'dockerode';
 import type { NodeConfig } from '../../config/cluster.js';
 import { deadline } from '../../deadline.js';
-import { describeDockerError, dockerOverSsh, isNotFound, readEngineInfo } from '../../docker/engine.js';
+import { describeDockerError, dockerOverSsh, isNotFound, readEngineInfo, type EngineInfo } from '../../docker/engine.js';
 import { checkDockerVersion } from '../../docker/versions.js';
 import { OperatorError } from '../../errors.js';
 import type { SshConnection } from '../../ssh/connection.js';
@@ -28,24 +28,30 @@ export function withNodeEngine<T>(node: NodeConfig, scope: RunScope, work: (engi
   );
 }
 
-/**
- * `docker info`, and unless ignored, the engine's version against the cluster's Kubernetes
- * version (RKE's table). Returns the node's clock offset when the engine gave its time.
- */
-export async function checkEngine({ node, docker, scope }: NodeEngine, ignoreDockerVersion: boolean): Promise<number | undefined> {
-  const info = await deadline(
-    readEngineInfo(docker, node.address, node.dockerSocket),
-    scope.timeouts.dockerApiMs,
-    `reading Docker info on host ${node.address}`,
-    scope.signal,
-  );
-  scope.log.debug(`host ${node.address}: Docker ${info.serverVersion}`);
-  if (ignoreDockerVersion) return info.clockOffsetMs;
+/** Each engine's `docker info`, read once per connection (the version check and the image's architecture both need it). */
+const engineInfos = new WeakMap<NodeEngine, Promise<EngineInfo>>();
+
+/** The node engine's `docker info` (version, architecture), asked once per connection. */
+export function engineInfo(engine: NodeEngine): Promise<EngineInfo> {
+  let info = engineInfos.get(engine);
+  if (info === undefined) {
+    const { node, docker, scope } = engine;
+    info = deadline(readEngineInfo(docker, node.address, node.dockerSocket), scope.timeouts.dockerApiMs, `reading Docker info on host ${node.address}`, scope.signal);
+    engineInfos.set(engine, info);
+  }
+  return info;
+}
+
+/** `docker info`, and unless ignored, the engine's version against the cluster's Kubernetes version (RKE's table). */
+export async function checkEngine(engine: NodeEngine, ignoreDockerVersion: boolean): Promise<void> {
+  const { node, scope } = engine;
+  const info = await engineInfo(engine);
+  scope.log.debug(`host ${node.address}: Docker ${info.serverVersion} on ${info.architecture || 'an unreported architecture'}`);
+  if (ignoreDockerVersion) return;
   const check = checkDockerVersion(info.serverVersion, scope.cluster.kubernetesVersion);
   if (!check.supported) {
     throw new OperatorError(`host ${node.address}: ${check.message} (pass --ignore-docker-version to skip this check)`);
   }
-  return info.clockOffsetMs;
 }
 
 /** RKE's check and message: the `etcd` container must be running. */

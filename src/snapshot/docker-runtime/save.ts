@@ -15,7 +15,7 @@ import type { RunScope } from '../scope.js';
 import { KILLED_STATUS, agentSuccess, ensureAgentImage, runAgentContainer } from './agent-container.js';
 import { sweepAfterKill } from './files.js';
 import { limitsOf, type AgentLimits, type DockerRuntimeOptions } from './options.js';
-import { checkEngine, checkEtcdRunning, withNodeEngine, type NodeEngine } from './engine.js';
+import { checkEngine, checkEtcdRunning, engineInfo, withNodeEngine, type NodeEngine } from './engine.js';
 import { findCopyAfterEngineLoss } from './engine-lost.js';
 import { resolveImageContract, rkeToolsSnapshot } from './rke-tools-image.js';
 
@@ -35,7 +35,8 @@ export async function saveOnNode(node: NodeConfig, job: SaveJob, scope: RunScope
     scope.progress?.({ node: node.address, phase: 'connecting' });
     const result = await withNodeEngine(node, scope, async (engine) => {
       lap('sshConnectMs');
-      const clockOffsetMs = await checkEngine(engine, options.ignoreDockerVersion);
+      await checkEngine(engine, options.ignoreDockerVersion);
+      const { clockOffsetMs } = await engineInfo(engine);
       await checkEtcdRunning(engine);
       lap('dockerChecksMs');
       scope.progress?.({ node: node.address, phase: 'image' });
