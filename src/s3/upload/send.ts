@@ -42,6 +42,8 @@ export interface SendOptions {
   partSize?: number;
   /** How long nothing may move before the upload fails (default UPLOAD_STALL_MS). */
   stallMs?: number;
+  /** Parts sent at once (default PARTS_IN_FLIGHT); each holds a part-sized buffer. */
+  partsInFlight?: number;
   /** Default application/zip (the snapshot). */
   contentType?: string;
   log: (line: string) => void;
@@ -152,7 +154,7 @@ async function putInParts(target: UploadTarget, reader: PartReader, options: Sen
   target.signal?.addEventListener('abort', stopOnSignal, { once: true });
   const stall = watchForStall(target, (stalled) => cancel.abort(stalled), options.stallMs);
   try {
-    const parts = await sendParts(target, reader, uploadId, cancel, stall);
+    const parts = await sendParts(target, reader, uploadId, cancel, stall, options.partsInFlight ?? PARTS_IN_FLIGHT);
     stall.stop(); // the completion may take the server a while on a large object; the client's timeouts bound it
     const digest = reader.digest();
     const completed = await target.client.send(
@@ -171,8 +173,15 @@ async function putInParts(target: UploadTarget, reader: PartReader, options: Sen
   }
 }
 
-async function sendParts(target: UploadTarget, reader: PartReader, uploadId: string, cancel: AbortController, stall: StallWatch): Promise<CompletedPart[]> {
-  const pool = new BufferPool(Math.min(PARTS_IN_FLIGHT, reader.parts), reader.partSize);
+async function sendParts(
+  target: UploadTarget,
+  reader: PartReader,
+  uploadId: string,
+  cancel: AbortController,
+  stall: StallWatch,
+  partsInFlight: number,
+): Promise<CompletedPart[]> {
+  const pool = new BufferPool(Math.min(partsInFlight, reader.parts), reader.partSize);
   const completed: CompletedPart[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
