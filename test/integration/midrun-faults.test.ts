@@ -124,6 +124,17 @@ async function assertNextRunSucceeds(name: string, args: string[] = ['--config',
   for (const address of addresses) assert.match(tableRow(outcome.stdout, address), /\sok\s/);
 }
 
+/** After a node failed: nothing of NAME on it, the others' copies whole, no container left, and the next run succeeds. */
+async function assertFailedAloneAndRecovers(name: string, node: number): Promise<void> {
+  await assertNothingOf(name, node);
+  await assertCopiesValid(name, others(node));
+  await assertNoAgentContainers(lab);
+  await assertNextRunSucceeds(`${name}-next`);
+}
+
+/** snapshot-save of the lab cluster with slow agents (see the top of this file). */
+const startSlowSave = (name: string, config = lab.clusterYml) => startCli(['etcd', 'snapshot-save', '--config', config, '--name', name, ...SLOW]);
+
 /** The CLI's plain progress line saying that `address` failed. */
 const failedLine = (address: string) => new RegExp(`\\[${escapeRegExp(address)}\\] progress: failed`);
 
@@ -131,7 +142,7 @@ describe('the Docker engine lost mid-snapshot', () => {
   test('dockerd killed, the agent finishes under containerd: noticed within seconds, the copy verified over SSH, the row ok', async (t) => {
     const node = 2;
     const name = 'it-mid-engine-kill';
-    const cli = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', name, ...SLOW]);
+    const cli = startSlowSave(name);
     let killedAt = 0;
     const detected = whenOutputShows(cli.child, new RegExp(`\\[${escapeRegExp(lab.addresses[node - 1]!)}\\] progress: verify`), () => killedAt);
     detected.catch(() => undefined);
@@ -163,7 +174,7 @@ describe('the Docker engine lost mid-snapshot', () => {
   test('dockerd killed and restarted, the agent killed with it: FAILED within seconds, its temporary file removed', async (t) => {
     const node = 3;
     const name = 'it-mid-engine-restart';
-    const cli = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', name, ...SLOW]);
+    const cli = startSlowSave(name);
     let killedAt = 0;
     const failed = whenOutputShows(cli.child, failedLine(lab.addresses[node - 1]!), () => killedAt);
     failed.catch(() => undefined);
@@ -187,10 +198,7 @@ describe('the Docker engine lost mid-snapshot', () => {
       new RegExp(`lost the Docker engine on host ${escapeRegExp(lab.addresses[node - 1]!)} during the snapshot \\(.*\\); the agent is gone too .* its temporary file \\.${name}\\.zip\\.tmp-[0-9a-f]{12} was removed`),
     );
     for (const other of others(node)) assert.match(row(outcome, other), /\sok\s/);
-    await assertNothingOf(name, node);
-    await assertCopiesValid(name, others(node));
-    await assertNoAgentContainers(lab);
-    await assertNextRunSucceeds('it-mid-engine-restart-next');
+    await assertFailedAloneAndRecovers(name, node);
   });
 });
 
@@ -211,24 +219,29 @@ describe('the network goes silent (packets dropped, no RST)', () => {
     await bastionDown(lab);
   });
 
-  test('one node silent mid-snapshot: it fails within 30 s through SSH keepalives, the others finish', async (t) => {
-    const node = 1;
-    const name = 'it-mid-silent-node';
-    const address = bastion.nodeAddresses[node - 1]!;
-    const cli = startCli(['etcd', 'snapshot-save', '--config', config, '--name', name, ...SLOW]);
+  /** Silences node N behind the bastion once `ready` settles; the CLI's outcome and how long after the silence the node failed. */
+  async function silenceNode(cli: ReturnType<typeof startCli>, node: number, ready: () => Promise<unknown>): Promise<{ outcome: CliOutcome; tookMs: number }> {
     let silencedAt = 0;
-    const failed = whenOutputShows(cli.child, failedLine(address), () => silencedAt);
+    const failed = whenOutputShows(cli.child, failedLine(bastion.nodeAddresses[node - 1]!), () => silencedAt);
     failed.catch(() => undefined);
     let outcome: CliOutcome;
     try {
-      await waitForTemporaryFile(node, name);
+      await ready();
       await bastionFault(lab, 'silence', node);
       silencedAt = Date.now();
       outcome = await cli.outcome;
     } finally {
       await bastionFault(lab, 'restore');
     }
-    const tookMs = await failed;
+    return { outcome, tookMs: await failed };
+  }
+
+  test('one node silent mid-snapshot: it fails within 30 s through SSH keepalives, the others finish', async (t) => {
+    const node = 1;
+    const name = 'it-mid-silent-node';
+    const address = bastion.nodeAddresses[node - 1]!;
+    const cli = startSlowSave(name, config);
+    const { outcome, tookMs } = await silenceNode(cli, node, () => waitForTemporaryFile(node, name));
     observed(t, outcome, tookMs);
     assert.equal(outcome.code, 0, outcome.stderr);
     assert.match(tableRow(outcome.stdout, address), /FAILED/);
@@ -248,20 +261,8 @@ describe('the network goes silent (packets dropped, no RST)', () => {
     const images = (await nodeDocker(node, 'images', '--filter', 'reference=rke-snapshot-agent*', '-q')).split('\n').filter(Boolean);
     if (images.length > 0) await nodeDocker(node, 'rmi', '-f', ...new Set(images));
     const cli = startCli(['etcd', 'snapshot-save', '--config', config, '--name', 'it-mid-silent-image']);
-    let silencedAt = 0;
     const loading = whenOutputShows(cli.child, new RegExp(`\\[${escapeRegExp(address)}\\] progress: image`), () => 0);
-    const failed = whenOutputShows(cli.child, failedLine(address), () => silencedAt);
-    failed.catch(() => undefined);
-    let outcome: CliOutcome;
-    try {
-      await loading;
-      await bastionFault(lab, 'silence', node);
-      silencedAt = Date.now();
-      outcome = await cli.outcome;
-    } finally {
-      await bastionFault(lab, 'restore');
-    }
-    const tookMs = await failed;
+    const { outcome, tookMs } = await silenceNode(cli, node, () => loading);
     observed(t, outcome, tookMs);
     assert.ok(tookMs <= 30_000, `the silent node failed only ${tookMs} ms after the silence`);
     assert.equal(outcome.code, 0, outcome.stderr);
@@ -293,7 +294,7 @@ describe('the network goes silent (packets dropped, no RST)', () => {
 
   test('the bastion silent mid-snapshot: every node behind it fails within 30 s, naming the bastion; the next run succeeds', async (t) => {
     const name = 'it-mid-silent-bastion';
-    const cli = startCli(['etcd', 'snapshot-save', '--config', config, '--name', name, ...SLOW]);
+    const cli = startSlowSave(name, config);
     let outcome: CliOutcome;
     let silencedAt = 0;
     try {
@@ -326,7 +327,7 @@ describe('etcd, the agent and the CLI dying mid-run', () => {
   test('etcd killed mid-stream: "etcd … stopped answering during the snapshot (… after N MiB received)", no file under any name', async (t) => {
     const node = await followerNode(lab.addresses);
     const name = 'it-mid-etcd-dies';
-    const cli = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', name, ...SLOW]);
+    const cli = startSlowSave(name);
     let outcome: CliOutcome;
     try {
       await waitForTemporaryFile(node, name, 1024);
@@ -343,16 +344,13 @@ describe('etcd, the agent and the CLI dying mid-run', () => {
       outcome.stdout,
       new RegExp(`host ${escapeRegExp(lab.addresses[node - 1]!)}: etcd at https://${escapeRegExp(lab.addresses[node - 1]!)}:2379 stopped answering during the snapshot \\(connection (reset|closed) after [\\d.]+ MiB received\\)`),
     );
-    await assertNothingOf(name, node);
-    await assertCopiesValid(name, others(node));
-    await assertNoAgentContainers(lab);
-    await assertNextRunSucceeds('it-mid-etcd-dies-next');
+    await assertFailedAloneAndRecovers(name, node);
   });
 
   test('the agent container killed (docker kill): the node fails naming exit status 137, its temporary file is removed', async (t) => {
     const node = 1;
     const name = 'it-mid-agent-killed';
-    const cli = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', name, ...SLOW]);
+    const cli = startSlowSave(name);
     await waitForTemporaryFile(node, name, 1024);
     await nodeDocker(node, 'kill', 'etcd-snapshot-once');
     const outcome = await cli.outcome;
@@ -361,15 +359,12 @@ describe('etcd, the agent and the CLI dying mid-run', () => {
     assert.match(row(outcome, node), /FAILED/);
     assert.match(outcome.stdout, new RegExp(`the snapshot container on host ${escapeRegExp(lab.addresses[node - 1]!)} was killed \\(exit status 137`));
     assert.match(outcome.stderr, new RegExp(`removed the killed snapshot's temporary file\\(s\\): /opt/rke/etcd-snapshots/\\.${name}\\.zip\\.tmp-`));
-    await assertNothingOf(name, node);
-    await assertCopiesValid(name, others(node));
-    await assertNoAgentContainers(lab);
-    await assertNextRunSucceeds('it-mid-agent-killed-next');
+    await assertFailedAloneAndRecovers(name, node);
   });
 
   test('the CLI killed with SIGKILL: the agents finish on their own, ls and verify show the copies, a dead agent\'s stale temporary file is swept by the next run', async (t) => {
     const name = 'it-mid-cli-killed';
-    const cli = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', name, ...SLOW]);
+    const cli = startSlowSave(name);
     for (const node of [1, 2, 3]) await waitForTemporaryFile(node, name);
     cli.child.kill('SIGKILL');
     const killed = await cli.outcome;
