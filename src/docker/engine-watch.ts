@@ -11,19 +11,20 @@ import { deadline } from '../deadline.js';
 import { OperatorError, messageOf } from '../errors.js';
 import { isNotFound } from './engine.js';
 
-/** An inspection every 2 s, each answered within 4 s: a dead engine is noticed within about 8 s. */
+/** An inspection every 2 s, each answered within 4 s: a dead engine is noticed within about 8 s (3 s on the lab when its socket is gone). */
 export const ENGINE_CHECK_INTERVAL_MS = 2_000;
 export const ENGINE_CHECK_TIMEOUT_MS = 4_000;
 /** Consecutive failed (or container-less) inspections that mean the engine is lost. */
 const CHECKS_FOR_LOSS = 2;
 
-/** The engine stopped answering while `what` ran in container `container` (started at `startedAt`, this machine's clock). */
+/** The engine stopped answering while `what` ran in `container` (started at `startedAt`, this machine's clock). */
 export class EngineLostError extends OperatorError {
   constructor(
     readonly host: string,
     readonly what: string,
     readonly reason: string,
     readonly startedAt: number,
+    readonly container: Docker.Container,
   ) {
     super(`lost the Docker engine on host ${host} during ${what} (${reason})`);
   }
@@ -40,39 +41,38 @@ export interface EngineWatchOptions {
   /** "the snapshot", "the upload": what was running. */
   what: string;
   startedAt: number;
-  intervalMs?: number;
-  timeoutMs?: number;
+}
+
+/** What one inspection says: the engine runs the container, no longer does, or did not answer (`error`). */
+export type ContainerState = { kind: 'running' } | { kind: 'gone' } | { kind: 'unknown'; error: unknown };
+
+export async function containerState(container: Docker.Container): Promise<ContainerState> {
+  try {
+    const inspected = await deadline(container.inspect(), ENGINE_CHECK_TIMEOUT_MS, 'inspecting the container');
+    return inspected.State.Running ? { kind: 'running' } : { kind: 'gone' };
+  } catch (error) {
+    return isNotFound(error) ? { kind: 'gone' } : { kind: 'unknown', error };
+  }
 }
 
 export function watchEngine(container: Docker.Container, options: EngineWatchOptions): EngineWatch {
-  const intervalMs = options.intervalMs ?? ENGINE_CHECK_INTERVAL_MS;
-  const timeoutMs = options.timeoutMs ?? ENGINE_CHECK_TIMEOUT_MS;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let unreachable = 0;
   let notRunning = 0;
   const lost = new Promise<never>((_resolve, reject) => {
+    const lose = (reason: string) => reject(new EngineLostError(options.host, options.what, reason, options.startedAt, container));
     const check = async () => {
-      try {
-        const inspected = await deadline(container.inspect(), timeoutMs, 'inspecting the container');
-        unreachable = 0;
-        notRunning = inspected.State.Running ? 0 : notRunning + 1;
-      } catch (error) {
-        if (isNotFound(error)) notRunning++;
-        else unreachable++;
-        if (unreachable >= CHECKS_FOR_LOSS && !stopped) {
-          reject(new EngineLostError(options.host, options.what, describeCheckFailure(error), options.startedAt));
-          return;
-        }
-      }
+      const state = await containerState(container);
+      unreachable = state.kind === 'unknown' ? unreachable + 1 : state.kind === 'running' ? 0 : unreachable;
+      notRunning = state.kind === 'gone' ? notRunning + 1 : state.kind === 'running' ? 0 : notRunning;
+      if (stopped) return;
+      if (state.kind === 'unknown' && unreachable >= CHECKS_FOR_LOSS) return lose(describeCheckFailure(state.error));
       // Not running for two checks while the exit was not reported: the engine was restarted under us.
-      if (notRunning >= CHECKS_FOR_LOSS && !stopped) {
-        reject(new EngineLostError(options.host, options.what, 'the engine no longer runs the container: it was restarted', options.startedAt));
-        return;
-      }
-      if (!stopped) timer = setTimeout(() => void check(), intervalMs);
+      if (notRunning >= CHECKS_FOR_LOSS) return lose('the engine no longer runs the container: it was restarted');
+      timer = setTimeout(() => void check(), ENGINE_CHECK_INTERVAL_MS);
     };
-    timer = setTimeout(() => void check(), intervalMs);
+    timer = setTimeout(() => void check(), ENGINE_CHECK_INTERVAL_MS);
   });
   lost.catch(() => undefined); // settled through a race; never an unhandled rejection
   return {

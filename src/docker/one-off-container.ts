@@ -153,7 +153,7 @@ async function runAttached(
 }
 
 /** 128 + SIGKILL: what the engine reports for a container the kernel (or `docker kill`) killed. */
-const KILLED_STATUS = 137;
+export const KILLED_STATUS = 137;
 
 /** The container's exit, unless the engine is lost first (EngineLostError, within seconds: engine-watch.ts). */
 async function waitWatchingEngine(

@@ -39,9 +39,7 @@ export async function withNodeSsh<T>(
 /** What was lost: the bastion (every node behind it), or this node's own connection, and how when known. */
 function lostConnection(node: NodeConfig, ssh: SshConnection, scope: RunScope): string {
   const bastionLost = scope.bastion?.lossMessage();
-  if (bastionLost) return `host ${node.address}: ${bastionLost}`;
-  const cause = ssh.lossCause();
-  return `the SSH connection to host ${node.address} was lost${cause ? `: ${cause}` : ''}`;
+  return bastionLost ? `host ${node.address}: ${bastionLost}` : ssh.lossDescription();
 }
 
 /** The operator's one line for a node's failure; anything unexpected keeps its stack under --debug. */

@@ -60,8 +60,7 @@ export class Bastion {
   /** Set once the bastion's connection dropped mid-run: the one line for every node behind it. */
   lossMessage(): string | undefined {
     if (!this.opened?.lostSignal.aborted) return undefined;
-    const cause = this.opened.lossCause();
-    return `the SSH connection to bastion host ${this.config.address} was lost${cause ? `: ${cause}` : ''}; every node reached through it fails`;
+    return `${this.opened.lossDescription()}; every node reached through it fails`;
   }
 
   /** Close the bastion connection (the nodes' channels on it close with it). */

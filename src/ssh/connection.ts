@@ -167,9 +167,10 @@ export class SshConnection {
     });
   }
 
-  /** How it was lost, when known (after `lostSignal` aborted): the other end went silent. */
-  lossCause(): string | undefined {
-    return this.silent ? `it stopped answering (no reply to SSH keepalives for ${SILENCE_DETECTED_AFTER_S} s: the network to it may be down)` : undefined;
+  /** The operator's words for the loss (after `lostSignal` aborted), saying how when known: the other end went silent. */
+  lossDescription(): string {
+    const cause = this.silent ? `: it stopped answering (no reply to SSH keepalives for ${SILENCE_DETECTED_AFTER_S} s: the network to it may be down)` : '';
+    return `the SSH connection to ${nameOf(this.target)} was lost${cause}`;
   }
 
   close(): void {

@@ -12,7 +12,7 @@ import { describeS3Error, isAccessDenied } from '../errors.js';
 import { progressTally, type ProgressReport, type ProgressTally } from '../../archive/progress-tally.js';
 import { BufferPool, sendBodyInPieces } from './body.js';
 import type { LocalSnapshot } from './file.js';
-import { UploadStalled, watchForStall, type StallWatch } from './stall.js';
+import { UploadRequests } from './stall.js';
 import { interruptedError, objectUrl, whereOf, type UploadTarget } from './target.js';
 import { readInto } from '../../archive/verify-zip.js';
 import { objectWriteParams, sseCustomerParams } from '../protection.js';
@@ -112,27 +112,18 @@ async function putWhole(target: UploadTarget, reader: PartReader, options: SendO
       ContentLength: body.length,
       ContentMD5: md5.toString('base64'),
     });
-    const cancel = new AbortController();
-    const stall = watchForStall(target, (stalled) => cancel.abort(stalled), options.stallMs);
-    const stopOnSignal = () => cancel.abort(target.signal?.reason);
-    target.signal?.addEventListener('abort', stopOnSignal, { once: true });
+    const requests = new UploadRequests(target, options.stallMs);
     try {
-      const output = await target.client.send(sendBodyInPieces(command, body, stall.touch), { abortSignal: cancel.signal });
+      const output = await target.client.send(sendBodyInPieces(command, body, requests.touch), { abortSignal: requests.signal });
       return { digest, ...(output.VersionId ? { versionId: output.VersionId } : {}) };
     } catch (error) {
-      throw stalledOr(cancel.signal, error);
+      throw requests.causeOf(error);
     } finally {
-      stall.stop();
-      target.signal?.removeEventListener('abort', stopOnSignal);
+      requests.close();
     }
   } catch (error) {
     throw uploadError(error, target, undefined);
   }
-}
-
-/** When the stall watch cancelled the requests, that is the cause (not the requests' AbortError). */
-function stalledOr(signal: AbortSignal, error: unknown): unknown {
-  return signal.aborted && signal.reason instanceof UploadStalled ? signal.reason : error;
 }
 
 /**
@@ -149,27 +140,23 @@ async function putInParts(target: UploadTarget, reader: PartReader, options: Sen
   const uploadId = created.UploadId;
   if (uploadId === undefined) throw new OperatorError(`S3 endpoint ${target.endpoint} started the upload of ${objectUrl(target)} without an upload id`);
   if (target.signal?.aborted) throw uploadError(target.signal.reason, target, await abortIncompleteUpload(target, uploadId, options.log));
-  const cancel = new AbortController();
-  const stopOnSignal = () => cancel.abort(target.signal?.reason);
-  target.signal?.addEventListener('abort', stopOnSignal, { once: true });
-  const stall = watchForStall(target, (stalled) => cancel.abort(stalled), options.stallMs);
+  const requests = new UploadRequests(target, options.stallMs);
   try {
-    const parts = await sendParts(target, reader, uploadId, cancel, stall, options.partsInFlight ?? PARTS_IN_FLIGHT);
-    stall.stop(); // the completion may take the server a while on a large object; the client's timeouts bound it
+    const parts = await sendParts(target, reader, uploadId, requests, options.partsInFlight ?? PARTS_IN_FLIGHT);
+    requests.stopStallWatch();
     const digest = reader.digest();
     const completed = await target.client.send(
       new CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
-      { abortSignal: cancel.signal },
+      { abortSignal: requests.signal },
     );
     return { digest, ...(completed.VersionId ? { versionId: completed.VersionId } : {}) };
   } catch (error) {
-    const cause = stalledOr(cancel.signal, error);
-    cancel.abort();
+    const cause = requests.causeOf(error);
+    requests.cancel();
     const note = await abortIncompleteUpload(target, uploadId, options.log);
     throw uploadError(cause, target, note);
   } finally {
-    stall.stop();
-    target.signal?.removeEventListener('abort', stopOnSignal);
+    requests.close();
   }
 }
 
@@ -177,17 +164,16 @@ async function sendParts(
   target: UploadTarget,
   reader: PartReader,
   uploadId: string,
-  cancel: AbortController,
-  stall: StallWatch,
+  requests: UploadRequests,
   partsInFlight: number,
 ): Promise<CompletedPart[]> {
   const pool = new BufferPool(Math.min(partsInFlight, reader.parts), reader.partSize);
   const completed: CompletedPart[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
-  for (let number = 1; number <= reader.parts && failure === undefined && !cancel.signal.aborted; number++) {
+  for (let number = 1; number <= reader.parts && failure === undefined && !requests.signal.aborted; number++) {
     const buffer = await pool.take();
-    if (failure !== undefined || cancel.signal.aborted) break;
+    if (failure !== undefined || requests.signal.aborted) break;
     let part: { body: Buffer; md5: Buffer };
     try {
       part = await reader.read(number, buffer);
@@ -195,15 +181,15 @@ async function sendParts(
       failure = { error };
       break;
     }
-    const sending = sendPart(target, uploadId, number, part, cancel.signal, stall.touch).then(
+    const sending = sendPart(target, uploadId, number, part, requests.signal, requests.touch).then(
       (etag) => {
-        stall.touch();
+        requests.touch();
         completed.push({ PartNumber: number, ETag: etag });
         pool.give(buffer);
       },
       (error: unknown) => {
         failure ??= { error };
-        cancel.abort();
+        requests.cancel();
         pool.give(buffer);
       },
     );
@@ -212,7 +198,7 @@ async function sendParts(
   }
   await Promise.all(inFlight);
   if (failure !== undefined) throw failure.error;
-  if (cancel.signal.aborted) throw cancel.signal.reason;
+  if (requests.signal.aborted) throw requests.signal.reason;
   return completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
 }
 

@@ -3,7 +3,7 @@ import type { AgentInput } from '../../agent/protocol/wire.js';
 import { ensureImage, type ImageSource, type NodeImage } from '../../docker/image.js';
 import { imageForEngine } from '../../docker/platform.js';
 import type { Confinement } from '../../docker/confinement.js';
-import { runOneOffContainer, type OneOffOutcome } from '../../docker/one-off-container.js';
+import { KILLED_STATUS, runOneOffContainer, type OneOffOutcome } from '../../docker/one-off-container.js';
 import { OperatorError } from '../../errors.js';
 import type { Failure } from '../../model/snapshot.js';
 import { engineInfo, type NodeEngine } from './engine.js';
@@ -119,9 +119,6 @@ export async function runAgentContainer({ node, docker, scope }: NodeEngine, job
   for (const line of outcome.stderr.split('\n').filter(Boolean)) scope.log.debug(`host ${node.address}: agent: ${line}`);
   return outcome;
 }
-
-/** 128 + SIGKILL: the engine's exit status for a container killed outright. */
-export const KILLED_STATUS = 137;
 
 /** The agent's result line (success or its own failure), or an OperatorError saying it printed none. */
 export function agentResult<T>(outcome: OneOffOutcome, parse: (stdout: string) => T | Failure | undefined, engine: NodeEngine, job: string): T | Failure {

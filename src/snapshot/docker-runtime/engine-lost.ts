@@ -8,8 +8,8 @@ import { isTemporaryNameOf } from '../../archive/atomic-file.js';
 import type { SnapshotDirectory } from '../../archive/snapshot-directory.js';
 import { verifySnapshotCopy } from '../../archive/verify-copy.js';
 import { deadline, formatSeconds } from '../../deadline.js';
-import { isNotFound } from '../../docker/engine.js';
-import { ENGINE_CHECK_TIMEOUT_MS, type EngineLostError } from '../../docker/engine-watch.js';
+import type Docker from 'dockerode';
+import { containerState, type EngineLostError } from '../../docker/engine-watch.js';
 import { OperatorError, messageOf } from '../../errors.js';
 import { NODE_SNAPSHOT_DIR } from '../../model/paths.js';
 import type { CopyCheck } from '../../model/snapshot.js';
@@ -64,7 +64,7 @@ export async function findCopyAfterEngineLoss(engine: NodeEngine, { lost, name, 
   }
   try {
     const dir = sftpDirectory(sftp, NODE_SNAPSHOT_DIR);
-    const left = await waitWhileWriting(engine, dir, fileName, waitUntil);
+    const left = await waitWhileWriting(engine, lost.container, dir, fileName, waitUntil);
     if (left.kind === 'agent-gone') {
       const removed = await dir.unlink(left.temporary).catch(() => false);
       throw failed(
@@ -108,13 +108,19 @@ type WritingOutcome = { kind: 'done' } | { kind: 'timeout' | 'agent-gone' | 'unc
  * engine answers again and no longer runs the agent (agent-gone: killed with the engine, its
  * temporary file left behind). While the engine does not answer, the agent may still be writing.
  */
-async function waitWhileWriting(engine: NodeEngine, dir: SnapshotDirectory, fileName: string, waitUntil: number): Promise<WritingOutcome> {
+async function waitWhileWriting(
+  engine: NodeEngine,
+  agent: Docker.Container,
+  dir: SnapshotDirectory,
+  fileName: string,
+  waitUntil: number,
+): Promise<WritingOutcome> {
   let last: { temporary: string; size: number; mtimeMs: number; since: number } | undefined;
   for (;;) {
     const temporary = ((await dir.names()) ?? []).find((entry) => isTemporaryNameOf(entry, fileName));
     if (temporary === undefined) return { kind: 'done' };
     if (Date.now() >= waitUntil) return { kind: 'timeout', temporary };
-    const state = await agentState(engine);
+    const state = (await containerState(agent)).kind;
     if (state === 'gone') {
       // It may have finished just now: look once more before calling it dead.
       const stillThere = ((await dir.names()) ?? []).includes(temporary);
@@ -131,12 +137,3 @@ async function waitWhileWriting(engine: NodeEngine, dir: SnapshotDirectory, file
   }
 }
 
-/** Whether the engine (if it answers) still runs the save container. */
-async function agentState({ docker }: NodeEngine): Promise<'running' | 'gone' | 'unknown'> {
-  try {
-    const inspected = await deadline(docker.getContainer(SAVE_CONTAINER).inspect(), ENGINE_CHECK_TIMEOUT_MS, 'inspecting the snapshot container');
-    return inspected.State.Running ? 'running' : 'gone';
-  } catch (error) {
-    return isNotFound(error) ? 'gone' : 'unknown';
-  }
-}
