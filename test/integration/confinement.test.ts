@@ -7,7 +7,7 @@
  * nothing under this machine's temp dir or home holds it after a run, interrupted or not.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, removeNodeSnapshots, save, snapshotFiles } from '../support/cli-run.js';
@@ -24,7 +24,7 @@ import {
   waitForHealthyCluster,
   type LabFacts,
 } from '../support/lab.js';
-import { rgw, s3LabFacts, type S3LabFacts } from '../support/s3-lab.js';
+import { rgw, s3LabFacts, type S3LabFacts, writeSecretKeyFile } from '../support/s3-lab.js';
 
 const DIR = '/opt/rke/etcd-snapshots';
 let lab: LabFacts;
@@ -36,8 +36,7 @@ before(async () => {
   s3 = await s3LabFacts();
   await removeNodeSnapshots(lab, 'it-conf-*');
   await removeNodeSnapshots(lab, '.it-conf-*');
-  secretFile = path.join(tempDir('rke-conf-it-'), 'secret');
-  writeFileSync(secretFile, s3.secretKey + '\n', { mode: 0o600 });
+  secretFile = writeSecretKeyFile(s3, tempDir('rke-conf-it-'));
 });
 
 after(async () => {

@@ -5,12 +5,11 @@
  * agent containers. Snapshots are named `it-mssh-*`.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, clusterFile, removeNodeSnapshots, save, snapshotFiles } from '../support/cli-run.js';
 import { labFacts, nodeExec, runCli, tempDir, type CliOutcome, type LabFacts } from '../support/lab.js';
-import { listKeys, s3LabFacts, type S3LabFacts } from '../support/s3-lab.js';
+import { listKeys, s3LabFacts, type S3LabFacts, writeSecretKeyFile } from '../support/s3-lab.js';
 
 const DIR = '/opt/rke/etcd-snapshots';
 let lab: LabFacts;
@@ -26,8 +25,7 @@ before(async () => {
   noDocker = clusterFile(lab, 'no-docker', (config) => {
     for (const node of config.nodes) node.docker_socket = '/var/run/no-such-docker.sock';
   });
-  secretFile = path.join(tempDir('rke-mssh-it-'), 'secret');
-  writeFileSync(secretFile, s3.secretKey + '\n', { mode: 0o600 });
+  secretFile = writeSecretKeyFile(s3, tempDir('rke-mssh-it-'));
 });
 
 after(async () => {

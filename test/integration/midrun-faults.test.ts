@@ -9,7 +9,7 @@
  * 20 MiB, so that a snapshot lasts tens of seconds and a fault lands in the middle of it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -31,7 +31,7 @@ import {
   type CliOutcome,
   type LabFacts,
 } from '../support/lab.js';
-import { aws, listKeys, pendingUploadIdsOf, rgw, s3LabFacts, type S3LabFacts } from '../support/s3-lab.js';
+import { aws, listKeys, pendingUploadIdsOf, rgw, s3LabFacts, type S3LabFacts, writeSecretKeyFile } from '../support/s3-lab.js';
 import { etcdctlSnapshotStatus, extractEntry, unzipTest } from '../support/snapshot-check.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -405,19 +405,19 @@ describe('the S3 server goes silent mid-upload', () => {
 
   before(async () => {
     s3 = await s3LabFacts();
-    secretFile = path.join(work, 'secret');
-    writeFileSync(secretFile, s3.secretKey + '\n', { mode: 0o600 });
+    secretFile = writeSecretKeyFile(s3, work);
   });
+
+  const s3Args = (folder: string) => [
+    '--s3', '--s3-endpoint', s3.endpoint, '--s3-endpoint-ca', s3.ca, '--bucket-name', s3.bucket,
+    '--access-key', s3.accessKey, '--secret-key-file', secretFile, '--folder', folder,
+  ];
 
   test('radosgw stopped (SIGSTOP): the upload fails within the stall bound, its upload id reported, local copies kept; then the id aborts it', async (t) => {
     const name = 'it-mid-s3-silent';
     const folder = `it/mid-silent-${Date.now()}`;
     const key = `${folder}/${name}.zip`;
-    const cli = startCli([
-      'etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', name, ...SLOW,
-      '--s3', '--s3-endpoint', s3.endpoint, '--s3-endpoint-ca', s3.ca, '--bucket-name', s3.bucket,
-      '--access-key', s3.accessKey, '--secret-key-file', secretFile, '--folder', folder,
-    ]);
+    const cli = startCli(['etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', name, ...SLOW, ...s3Args(folder)]);
     let pausedAt = 0;
     const uploading = whenOutputShows(cli.child, /progress: upload \S/, () => 0);
     let outcome: CliOutcome;
@@ -452,11 +452,7 @@ describe('the S3 server goes silent mid-upload', () => {
     }
     assert.deepEqual(await pendingUploadIdsOf(s3.bucket, key), []);
     // Recovery: the next run uploads.
-    const next = await save([
-      '--config', lab.clusterYml, '--name', `${name}-next`,
-      '--s3', '--s3-endpoint', s3.endpoint, '--s3-endpoint-ca', s3.ca, '--bucket-name', s3.bucket,
-      '--access-key', s3.accessKey, '--secret-key-file', secretFile, '--folder', folder,
-    ]);
+    const next = await save(['--config', lab.clusterYml, '--name', `${name}-next`, ...s3Args(folder)]);
     assert.equal(next.code, 0, next.stdout + next.stderr);
     assert.deepEqual(await listKeys(s3.bucket, folder), [`${folder}/${name}-next.zip`]);
   });

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
 import { copyFromNode, labFacts, nodeExec, tempDir, type LabFacts } from '../support/lab.js';
-import { aws, download, listKeys, s3LabFacts, type S3LabFacts } from '../support/s3-lab.js';
+import { aws, download, listKeys, s3LabFacts, type S3LabFacts, writeSecretKeyFile } from '../support/s3-lab.js';
 import { sha256File } from '../support/snapshot-check.js';
 
 const run = promisify(execFile);
@@ -187,8 +187,7 @@ describe('snapshot-save --pki-bundle --s3', () => {
 
   before(async () => {
     s3 = await s3LabFacts();
-    secretFile = path.join(work, 'secret');
-    writeFileSync(secretFile, s3.secretKey + '\n', { mode: 0o600 });
+    secretFile = writeSecretKeyFile(s3, work);
   });
 
   const s3Args = (folder: string) => [

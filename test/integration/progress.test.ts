@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { assertNoAgentContainers, escapeRegExp, removeNodeSnapshots, save } from '../support/cli-run.js';
 import { REPO_ROOT, TEST_KNOWN_HOSTS, labFacts, runCli, tempDir, type LabFacts } from '../support/lab.js';
-import { s3LabFacts } from '../support/s3-lab.js';
+import { s3LabFacts, writeSecretKeyFile } from '../support/s3-lab.js';
 
 const run = promisify(execFile);
 let lab: LabFacts;
@@ -96,8 +96,7 @@ describe('snapshot-save progress', () => {
 
   test('with --s3: the uploading node goes through the upload phase with the bytes it sent (plain lines)', async () => {
     const s3 = await s3LabFacts();
-    const secretFile = path.join(tempDir('it-prog-s3-'), 'secret');
-    writeFileSync(secretFile, `${s3.secretKey}\n`, { mode: 0o600 });
+    const secretFile = writeSecretKeyFile(s3, tempDir('it-prog-s3-'));
     const outcome = await save([
       '--config', lab.clusterYml, '--name', 'it-prog-s3', '--s3', '--s3-endpoint', s3.endpoint, '--s3-endpoint-ca', s3.ca,
       '--bucket-name', s3.bucket, '--folder', `it/prog-${Date.now()}`, '--access-key', s3.accessKey, '--secret-key-file', secretFile,

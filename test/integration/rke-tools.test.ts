@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, clusterFile, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
 import { REPO_ROOT, copyFromNode, containersNamed, labEtcdctl, labFacts, nodeDocker, nodeExec, tempDir, type LabFacts } from '../support/lab.js';
-import { aws, download, listKeys, s3LabFacts, type S3LabFacts } from '../support/s3-lab.js';
+import { aws, download, listKeys, s3LabFacts, type S3LabFacts, writeSecretKeyFile } from '../support/s3-lab.js';
 import { etcdctlSnapshotStatus, extractEntry, sha256File, unzipTest, zipEntryNames } from '../support/snapshot-check.js';
 
 const run = promisify(execFile);
@@ -40,8 +40,7 @@ before(async () => {
   await removeNodeSnapshots(lab, 'it-rkt-*');
   await labEtcdctl('put', 'rke-snapshot-test/rke-tools', `value-${Date.now()}`);
   work = tempDir('rke-rkt-it-');
-  secretFile = path.join(work, 'secret');
-  writeFileSync(secretFile, s3.secretKey + '\n', { mode: 0o600 });
+  secretFile = writeSecretKeyFile(s3, work);
   const image = JSON.parse(readFileSync(path.join(REPO_ROOT, 'dist/agent-image/image.json'), 'utf8')) as { tag: string; tar: string };
   agentTag = image.tag;
   for (let node = 1; node <= lab.addresses.length; node++) {

@@ -27,7 +27,7 @@ import {
   type CliOutcome,
   type LabFacts,
 } from '../support/lab.js';
-import { download, listKeys, s3LabFacts, type S3LabFacts } from '../support/s3-lab.js';
+import { download, listKeys, s3LabFacts, type S3LabFacts, writeSecretKeyFile } from '../support/s3-lab.js';
 import { etcdctlSnapshotStatus, extractEntry, sha256File } from '../support/snapshot-check.js';
 import { checkWithUnzip, inspectWithPython, type PythonZipEntry } from '../support/zip-tools.js';
 
@@ -236,8 +236,7 @@ describe('snapshot-save --runtime ssh', () => {
 
   test('--s3: one copy uploaded from this machine, byte-identical to the node\'s file, verified, no container', async () => {
     const s3: S3LabFacts = await s3LabFacts();
-    const secretFile = path.join(work, 'secret');
-    writeFileSync(secretFile, s3.secretKey + '\n', { mode: 0o600 });
+    const secretFile = writeSecretKeyFile(s3, work);
     const folder = `it/ssh-${Date.now()}`;
     const outcome = await saveSsh([
       '--name', 'it-ssh-s3', '--s3', '--s3-endpoint', s3.endpoint, '--s3-endpoint-ca', s3.ca, '--bucket-name', s3.bucket,

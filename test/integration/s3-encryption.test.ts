@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, removeNodeSnapshots, save, snapshotFiles } from '../support/cli-run.js';
 import { REPO_ROOT, copyFromNode, labEtcdctl, labFacts, nodeDocker, nodeExec, runCli, startCli, tempDir, type CliOutcome, type LabFacts } from '../support/lab.js';
-import { aws, listKeys, s3LabFacts, type S3LabFacts } from '../support/s3-lab.js';
+import { aws, listKeys, s3LabFacts, type S3LabFacts, writeSecretKeyFile } from '../support/s3-lab.js';
 import { extractEntry, restoreAndRead, sha256File } from '../support/snapshot-check.js';
 
 const run = promisify(execFile);
@@ -42,8 +42,7 @@ before(async () => {
   s3 = await s3LabFacts();
   await removeNodeSnapshots(lab, 'it-enc-*');
   work = tempDir('rke-s3-enc-it-');
-  secretFile = path.join(work, 'secret');
-  writeFileSync(secretFile, s3.secretKey + '\n', { mode: 0o600 });
+  secretFile = writeSecretKeyFile(s3, work);
   sseKey = randomBytes(32);
   sseKeyFile = path.join(work, 'sse-c.key');
   writeFileSync(sseKeyFile, sseKey, { mode: 0o600 });

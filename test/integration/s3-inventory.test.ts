@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, clusterFile, removeNodeSnapshots, save } from '../support/cli-run.js';
 import { copyFromNode, labFacts, labFault, nodeExec, runCli, tempDir, type CliOutcome, type LabFacts } from '../support/lab.js';
-import { aws, imdsRequests, listKeys, rgw, s3LabFacts, versionsOf, type S3LabFacts } from '../support/s3-lab.js';
+import { aws, imdsRequests, listKeys, rgw, s3LabFacts, versionsOf, type S3LabFacts, writeSecretKeyFile } from '../support/s3-lab.js';
 import { sha256File } from '../support/snapshot-check.js';
 
 let lab: LabFacts;
@@ -24,8 +24,7 @@ before(async () => {
   s3 = await s3LabFacts();
   await removeNodeSnapshots(lab, 'it-s3i-*');
   work = tempDir('rke-s3inv-it-');
-  secretFile = path.join(work, 'secret');
-  writeFileSync(secretFile, s3.secretKey + '\n', { mode: 0o600 });
+  secretFile = writeSecretKeyFile(s3, work);
 });
 
 after(async () => {

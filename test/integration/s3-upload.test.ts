@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, clusterFile, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
 import { REPO_ROOT, copyFromNode, privateKeyMaterial, labEtcdctl, labFacts, nodeDocker, startCli, tempDir, type CliOutcome, type LabFacts } from '../support/lab.js';
-import { aws, download, imdsRequests, listKeys, pendingMultipartUploads, rgw, s3LabFacts, versionsOf, type S3LabFacts, type S3User } from '../support/s3-lab.js';
+import { aws, download, imdsRequests, listKeys, pendingMultipartUploads, rgw, s3LabFacts, versionsOf, type S3LabFacts, type S3User, writeSecretKeyFile } from '../support/s3-lab.js';
 import { sha256File } from '../support/snapshot-check.js';
 
 const run = promisify(execFile);
@@ -26,8 +26,7 @@ before(async () => {
   s3 = await s3LabFacts();
   await removeNodeSnapshots(lab, 'it-s3-*');
   work = tempDir('rke-s3-it-');
-  secretFile = path.join(work, 'secret');
-  writeFileSync(secretFile, s3.secretKey + '\n', { mode: 0o600 });
+  secretFile = writeSecretKeyFile(s3, work);
 });
 
 after(async () => {

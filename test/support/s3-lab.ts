@@ -3,7 +3,7 @@
  * instance-metadata stand-in, for the integration tests.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT, envReader } from './lab.js';
@@ -115,4 +115,11 @@ export function imdsRequests(facts: S3LabFacts): string {
 export async function pendingUploadIdsOf(bucket: string, key: string): Promise<string[]> {
   const listing = await aws('s3api', 'list-multipart-uploads', '--bucket', bucket, '--prefix', key);
   return (listing?.Uploads ?? []).filter((upload: { Key: string }) => upload.Key === key).map((upload: { UploadId: string }) => upload.UploadId);
+}
+
+/** The lab's admin secret key in a new 0600 file under `dir` (for --secret-key-file); returns its path. */
+export function writeSecretKeyFile(facts: S3LabFacts, dir: string): string {
+  const file = path.join(dir, 'secret');
+  writeFileSync(file, `${facts.secretKey}\n`, { mode: 0o600 });
+  return file;
 }
