@@ -14,7 +14,8 @@ import { withNodeRun } from './node-run.js';
 import { OperatorError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { validateRemovableName } from '../model/names.js';
-import { clientFor, openSnapshotObject, writeFetchedFile, type FetchedFile } from '../s3/fetch.js';
+import { openSnapshotObject, writeFetchedFile, type FetchedFile } from '../s3/fetch.js';
+import { createS3ClientFor } from '../s3/client.js';
 import { parseIdentities, sseCustomerKeyOf } from '../s3/protection.js';
 import { resolveS3Settings, type S3Settings } from '../s3/settings.js';
 import {
@@ -98,7 +99,7 @@ export async function runSnapshotFetch(flags: FetchFlags, log: Logger): Promise<
 }
 
 async function download(flags: FetchFlags, settings: S3Settings, identities: string[], file: string, overwrite: boolean, log: Logger): Promise<FetchedFile> {
-  const client = clientFor(settings);
+  const client = createS3ClientFor(settings);
   try {
     const opened = await openSnapshotObject(client, settings, { name: flags.name, identities, ...(flags.identityFile ? { identityFile: flags.identityFile } : {}) });
     log.info(`fetching s3://${opened.bucket}/${opened.key} (${opened.objectSize} bytes${opened.encryption.age ? ', age-encrypted' : ''}${opened.encryption.sseC ? ', SSE-C' : ''})`);

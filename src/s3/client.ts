@@ -2,7 +2,7 @@ import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'nod
 import { rootCertificates } from 'node:tls';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { DEFAULT_S3_ENDPOINT } from './settings.js';
+import { DEFAULT_S3_ENDPOINT, type S3Settings } from './settings.js';
 
 /** Where and as whom the agent talks to S3. */
 export interface S3ClientOptions {
@@ -66,4 +66,14 @@ export function s3ClientConfig(options: S3ClientOptions): S3ClientConfig {
 
 export function createS3Client(options: S3ClientOptions): S3Client {
   return new S3Client(s3ClientConfig(options));
+}
+
+/** A client on this machine for the run's S3 settings (--runtime ssh, snapshot-fetch, the Object Lock check): its keys, or the SDK's chain. */
+export function createS3ClientFor(settings: S3Settings): S3Client {
+  return createS3Client({
+    endpoint: settings.endpoint,
+    ...(settings.region ? { region: settings.region } : {}),
+    ...(settings.customCa ? { customCaPem: settings.customCa } : {}),
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
+  });
 }

@@ -17,7 +17,7 @@ import { Decrypter } from 'age-encryption';
 import { OperatorError, messageOf } from '../errors.js';
 import { checkArchive, randomAccessSource, type ArchiveFindings } from '../archive/verify-copy.js';
 import { checkTargetFree, writeFileAtomically, type AtomicTarget } from '../archive/atomic-file.js';
-import { createS3Client } from './client.js';
+import { createS3ClientFor } from './client.js';
 import { describeS3Error, httpStatusOf, isNotFound } from './errors.js';
 import { snapshotObjectKey } from './key.js';
 import { AGE_SUFFIX, sseCustomerParams } from './protection.js';
@@ -50,15 +50,6 @@ export interface FetchedFile extends ArchiveFindings {
   bucket: string;
   encryption: OpenedObject['encryption'];
   recordedSha256?: string;
-}
-
-export function clientFor(settings: S3Settings): S3Client {
-  return createS3Client({
-    endpoint: settings.endpoint,
-    ...(settings.region ? { region: settings.region } : {}),
-    ...(settings.customCa ? { customCaPem: settings.customCa } : {}),
-    ...(settings.credentials ? { credentials: settings.credentials } : {}),
-  });
 }
 
 /**
@@ -213,7 +204,7 @@ export type EncryptedCopyCheck =
  */
 export async function verifyEncryptedCopy(settings: S3Settings, request: FetchRequest): Promise<EncryptedCopyCheck> {
   const dir = await mkdtemp(join(tmpdir(), 'rke-verify-'));
-  const client = clientFor(settings);
+  const client = createS3ClientFor(settings);
   try {
     const opened = await openSnapshotObject(client, settings, request);
     const file = `s3://${opened.bucket}/${opened.key}`;

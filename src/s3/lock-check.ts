@@ -1,4 +1,4 @@
-import { DEFAULT_S3_REGION, createS3Client } from './client.js';
+import { DEFAULT_S3_REGION, createS3ClientFor } from './client.js';
 import type { S3Settings } from './settings.js';
 import { checkObjectLock } from './upload/preflight.js';
 import { snapshotObjectKey } from './key.js';
@@ -9,12 +9,7 @@ import { snapshotObjectKey } from './key.js';
  * credential chain (--runtime ssh uploads from here); the uploading agent asks again.
  */
 export async function checkObjectLockFromHere(settings: S3Settings, name: string): Promise<void> {
-  const client = createS3Client({
-    endpoint: settings.endpoint,
-    ...(settings.region ? { region: settings.region } : {}),
-    ...(settings.customCa ? { customCaPem: settings.customCa } : {}),
-    ...(settings.credentials ? { credentials: settings.credentials } : {}),
-  });
+  const client = createS3ClientFor(settings);
   try {
     await checkObjectLock({
       client,
