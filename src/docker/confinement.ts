@@ -1,7 +1,6 @@
 /**
  * What a one-off container may do and use: capabilities, privilege gain, its image's file
- * system, memory, processes and CPU (docs/security.md), and how a kill by its memory limit
- * is told when the container is gone before anyone can inspect it.
+ * system, memory, processes and CPU (docs/security.md).
  */
 import type Docker from 'dockerode';
 
@@ -35,21 +34,4 @@ export function confinementConfig(confinement: Confinement): Docker.HostConfig {
     CpuShares: confinement.cpuShares,
     ...(confinement.cpus !== undefined ? { NanoCpus: Math.round(confinement.cpus * 1e9) } : {}),
   };
-}
-
-/**
- * Whether the engine recorded an `oom` event for this container since `sinceSeconds` (Unix
- * time): asked once, after the fact, of the engine's recent events (it keeps the last few
- * hundred), so nothing is held open while the container runs. Asked only when the container
- * was killed (exit status 137): a container that exits by itself was not.
- */
-export async function oomEventSince(docker: Docker, id: string, sinceSeconds: number): Promise<boolean> {
-  const events = (await docker.getEvents({
-    since: sinceSeconds,
-    until: Math.ceil(Date.now() / 1000),
-    filters: { container: [id], event: ['oom'] },
-  })) as NodeJS.ReadableStream;
-  let seen = false;
-  for await (const chunk of events) if ((chunk as Buffer).length > 0) seen = true;
-  return seen;
 }

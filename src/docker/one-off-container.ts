@@ -2,9 +2,10 @@ import { PassThrough, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { InterruptedError, deadline, formatSeconds } from '../deadline.js';
 import { OperatorError, messageOf } from '../errors.js';
-import { confinementConfig, oomEventSince, type Confinement } from './confinement.js';
+import { confinementConfig, type Confinement } from './confinement.js';
 import { describeDockerError, isNotFound } from './engine.js';
 import { EngineLostError, watchEngine } from './engine-watch.js';
+import { exitEventsSince } from './exit-events.js';
 
 export interface OneOffContainerSpec {
   name: string;
@@ -143,13 +144,29 @@ async function runAttached(
   const exit = await waitWatchingEngine(container, host, spec, limits, startedAt);
   // The output may still be in flight when the engine reports the exit.
   await deadline(outputDone, 5_000, 'reading the container output').catch(() => undefined);
-  // The engine removes the container as it exits (AutoRemove), so `docker inspect` cannot be
-  // asked afterwards whether its memory limit killed it: the engine's `oom` event says so.
-  const oomKilled =
-    spec.confinement !== undefined && exit.StatusCode === KILLED_STATUS
-      ? await api(oomEventSince(docker, container.id, Math.floor(startedAt / 1000) - 1), `asking for ${spec.name}'s memory-limit events`)
-      : false;
-  return { exitCode: exit.StatusCode, ...(oomKilled ? { oomKilled } : {}), stdout: stdout.text(), stderr: stderr.text(), startedAt };
+  const { exitCode, oomKilled } = await howItEnded(docker, container.id, host, exit.StatusCode, spec, limits, startedAt);
+  return { exitCode, ...(oomKilled ? { oomKilled } : {}), stdout: stdout.text(), stderr: stderr.text(), startedAt };
+}
+
+/**
+ * The exit status, and whether the memory limit killed it. The engine removes the container
+ * as it exits (AutoRemove), so `docker inspect` cannot be asked: its events are (exit-events.ts),
+ * when the wait found it already gone (status -1) or it was killed (137) under a memory limit.
+ */
+async function howItEnded(
+  docker: Docker,
+  id: string,
+  host: string,
+  statusCode: number,
+  spec: OneOffContainerSpec,
+  limits: OneOffContainerLimits,
+  startedAt: number,
+): Promise<{ exitCode: number; oomKilled: boolean }> {
+  const gone = statusCode === -1;
+  const killedUnderLimit = spec.confinement !== undefined && statusCode === KILLED_STATUS;
+  if (!gone && !killedUnderLimit) return { exitCode: statusCode, oomKilled: false };
+  const events = await apiCall(host, limits)(exitEventsSince(docker, id, Math.floor(startedAt / 1000) - 1), `asking for ${spec.name}'s exit events`);
+  return { exitCode: events.exitCode ?? statusCode, oomKilled: spec.confinement !== undefined && events.oomKilled };
 }
 
 /** 128 + SIGKILL: what the engine reports for a container the kernel (or `docker kill`) killed. */

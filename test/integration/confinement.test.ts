@@ -148,18 +148,23 @@ describe('agent containers run confined', () => {
     for (let node = 1; node <= lab.addresses.length; node++) {
       await nodeExec(node, 'sh', '-c', `printf partial > ${DIR}/${leftover} && chmod 600 ${DIR}/${leftover}`);
     }
-    const outcome = await save(['--config', lab.clusterYml, '--name', 'it-conf-oom', '--agent-memory', '6']);
-    assert.equal(outcome.code, 1, outcome.stderr);
-    assert.match(outcome.stderr, /WARN --agent-memory 6: the agent peaks near 115 MiB/);
-    for (const address of lab.addresses) {
-      assert.ok(
-        outcome.stdout.includes(`${address}: the snapshot container on host ${address} was killed by its memory limit (OOMKilled, exit status 137); if the node needs more, raise --agent-memory`),
-        outcome.stdout,
-      );
-      assert.match(outcome.stderr, new RegExp(`WARN \\[${address.replace(/\./g, '\\.')}\\] removed the killed snapshot's temporary file\\(s\\): ${DIR}/\\.it-conf-oom\\.zip\\.tmp-0123456789ab`));
-    }
-    for (let node = 1; node <= lab.addresses.length; node++) {
-      assert.deepEqual((await snapshotFiles(node)).filter((file) => file.includes('it-conf-oom')), [], `left on node ${node}`);
+    try {
+      const outcome = await save(['--config', lab.clusterYml, '--name', 'it-conf-oom', '--agent-memory', '6']);
+      assert.equal(outcome.code, 1, outcome.stderr);
+      assert.match(outcome.stderr, /WARN --agent-memory 6: the agent peaks near 115 MiB/);
+      for (const address of lab.addresses) {
+        assert.ok(
+          outcome.stdout.includes(`${address}: the snapshot container on host ${address} was killed by its memory limit (OOMKilled, exit status 137); if the node needs more, raise --agent-memory`),
+          outcome.stdout,
+        );
+        assert.match(outcome.stderr, new RegExp(`WARN \\[${address.replace(/\./g, '\\.')}\\] removed the killed snapshot's temporary file\\(s\\): ${DIR}/\\.it-conf-oom\\.zip\\.tmp-0123456789ab`));
+      }
+      for (let node = 1; node <= lab.addresses.length; node++) {
+        assert.deepEqual((await snapshotFiles(node)).filter((file) => file.includes('it-conf-oom')), [], `left on node ${node}`);
+      }
+    } finally {
+      // Whatever failed above, the next tests must not find this file.
+      for (let node = 1; node <= lab.addresses.length; node++) await nodeExec(node, 'rm', '-f', `${DIR}/${leftover}`).catch(() => undefined);
     }
     await assertNoAgentContainers(lab);
   });
