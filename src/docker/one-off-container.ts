@@ -5,7 +5,7 @@ import { OperatorError, messageOf } from '../errors.js';
 import { confinementConfig, type Confinement } from './confinement.js';
 import { describeDockerError, isNotFound } from './engine.js';
 import { EngineLostError, watchEngine } from './engine-watch.js';
-import { exitEventsSince } from './exit-events.js';
+import { exitEventsSince, KILLED_STATUS } from './exit-events.js';
 
 export interface OneOffContainerSpec {
   name: string;
@@ -163,14 +163,12 @@ async function howItEnded(
   startedAt: number,
 ): Promise<{ exitCode: number; oomKilled: boolean }> {
   const gone = statusCode === -1;
-  const killedUnderLimit = spec.confinement !== undefined && statusCode === KILLED_STATUS;
-  if (!gone && !killedUnderLimit) return { exitCode: statusCode, oomKilled: false };
+  const underMemoryLimit = spec.confinement !== undefined;
+  if (!gone && !(underMemoryLimit && statusCode === KILLED_STATUS)) return { exitCode: statusCode, oomKilled: false };
   const events = await apiCall(host, limits)(exitEventsSince(docker, id, Math.floor(startedAt / 1000) - 1), `asking for ${spec.name}'s exit events`);
-  return { exitCode: events.exitCode ?? statusCode, oomKilled: spec.confinement !== undefined && events.oomKilled };
+  return { exitCode: events.exitCode ?? statusCode, oomKilled: underMemoryLimit && events.oomKilled };
 }
 
-/** 128 + SIGKILL: what the engine reports for a container the kernel (or `docker kill`) killed. */
-export const KILLED_STATUS = 137;
 
 /** The container's exit, unless the engine is lost first (EngineLostError, within seconds: engine-watch.ts). */
 async function waitWatchingEngine(

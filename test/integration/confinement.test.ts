@@ -152,13 +152,17 @@ describe('agent containers run confined', () => {
       const outcome = await save(['--config', lab.clusterYml, '--name', 'it-conf-oom', '--agent-memory', '6']);
       assert.equal(outcome.code, 1, outcome.stderr);
       assert.match(outcome.stderr, /WARN --agent-memory 6: the agent peaks near 115 MiB/);
+      // The engine records most of these kills as OOM (the message then says so); one killed as
+      // it starts has no oom event (exit-events.ts), and the message must then not guess.
+      let reportedAsOom = 0;
       for (const address of lab.addresses) {
-        assert.ok(
-          outcome.stdout.includes(`${address}: the snapshot container on host ${address} was killed by its memory limit (OOMKilled, exit status 137); if the node needs more, raise --agent-memory`),
-          outcome.stdout,
-        );
+        const oom = `${address}: the snapshot container on host ${address} was killed by its memory limit (OOMKilled, exit status 137); if the node needs more, raise --agent-memory`;
+        const unrecorded = `${address}: the snapshot container on host ${address} was killed (exit status 137: SIGKILL) before it reported a result: by "docker kill", an operator or the kernel; the engine recorded no OOM kill (it misses one as the container starts: if --agent-memory is low, raise it)`;
+        if (outcome.stdout.includes(oom)) reportedAsOom++;
+        else assert.ok(outcome.stdout.includes(unrecorded), outcome.stdout);
         assert.match(outcome.stderr, new RegExp(`WARN \\[${address.replace(/\./g, '\\.')}\\] removed the killed snapshot's temporary file\\(s\\): ${DIR}/\\.it-conf-oom\\.zip\\.tmp-0123456789ab`));
       }
+      assert.ok(reportedAsOom >= 1, `no node's kill was recorded as OOM: ${outcome.stdout}`);
       for (let node = 1; node <= lab.addresses.length; node++) {
         assert.deepEqual((await snapshotFiles(node)).filter((file) => file.includes('it-conf-oom')), [], `left on node ${node}`);
       }

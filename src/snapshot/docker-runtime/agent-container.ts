@@ -3,7 +3,8 @@ import type { AgentInput } from '../../agent/protocol/wire.js';
 import { ensureImage, type ImageSource, type NodeImage } from '../../docker/image.js';
 import { imageForEngine } from '../../docker/platform.js';
 import type { Confinement } from '../../docker/confinement.js';
-import { KILLED_STATUS, runOneOffContainer, type OneOffOutcome } from '../../docker/one-off-container.js';
+import { KILLED_STATUS } from '../../docker/exit-events.js';
+import { runOneOffContainer, type OneOffOutcome } from '../../docker/one-off-container.js';
 import { OperatorError } from '../../errors.js';
 import type { Failure } from '../../model/snapshot.js';
 import { engineInfo, type NodeEngine } from './engine.js';
@@ -133,8 +134,9 @@ export function agentResult<T>(outcome: OneOffOutcome, parse: (stdout: string) =
   const lastLine = outcome.stderr.trim().split('\n').pop() ?? '';
   if (outcome.exitCode === KILLED_STATUS) {
     throw new OperatorError(
-      `the ${job} container on host ${engine.node.address} was killed (exit status 137: SIGKILL, from "docker kill", an operator or the kernel; ` +
-        'not its memory limit) before it reported a result',
+      `the ${job} container on host ${engine.node.address} was killed (exit status 137: SIGKILL) before it reported a result: ` +
+        'by "docker kill", an operator or the kernel; the engine recorded no OOM kill (it misses one as the container starts: ' +
+        'if --agent-memory is low, raise it)',
     );
   }
   throw new OperatorError(

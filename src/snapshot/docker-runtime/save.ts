@@ -7,7 +7,7 @@ import { DEFAULT_COMPRESSION } from '../../model/compression.js';
 import { CONTAINER_BACKUP_DIR, CONTAINER_SSL_DIR, NODE_SNAPSHOT_DIR } from '../../model/paths.js';
 import type { CopyCheck, SavedSnapshot } from '../../model/snapshot.js';
 import { EngineLostError } from '../../docker/engine-watch.js';
-import { KILLED_STATUS } from '../../docker/one-off-container.js';
+import { KILLED_STATUS } from '../../docker/exit-events.js';
 import { failureMessage } from '../node-ssh.js';
 import { nodeSslDir, withNodePaths } from '../node-paths.js';
 import type { NodeResult, NodeTimings } from '../result.js';
