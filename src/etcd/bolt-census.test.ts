@@ -195,5 +195,11 @@ describe('keyRevisionEntry', () => {
     assert.equal(keyRevisionEntry(revision(false), Buffer.from([0x12, 1, 0]), 3), undefined, 'not field 1');
     assert.equal(keyRevisionEntry(revision(false), Buffer.from([0x0a, 9, 0]), 3), undefined, 'key longer than the value');
     assert.equal(keyRevisionEntry(Buffer.alloc(17), value, value.length), undefined, 'no "_"');
+    // A key longer than the head read (5000 bytes: varint 0x88 0x27): hashed by its head and its length.
+    const long = Buffer.concat([Buffer.from([0x0a, 0x88, 0x27]), Buffer.alloc(5000, 0x61)]);
+    const longer = Buffer.concat([Buffer.from([0x0a, 0x89, 0x27]), Buffer.alloc(5001, 0x61)]);
+    const readLong = keyRevisionEntry(revision(false), long.subarray(0, 4096), long.length);
+    assert.ok(readLong !== undefined);
+    assert.notEqual(readLong.hashLow, keyRevisionEntry(revision(false), longer.subarray(0, 4096), longer.length)?.hashLow);
   });
 });

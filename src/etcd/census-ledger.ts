@@ -7,21 +7,21 @@
  * read: only leaves reachable from the bucket's root count, and that is known once the
  * stream has ended. Until then each key revision costs 10 bytes: a 64-bit hash of its user
  * key and a 16-bit tag (resource index, tombstone bit), in fixed-size typed-array chunks,
- * plus 6 bytes per page (where its entries start, how many). After the walk the leaves are
+ * plus 10 bytes per such leaf (its page id, where its entries start, how many; other pages
+ * cost nothing: a database of large values is mostly overflow pages). After the walk the leaves are
  * read in tree order (= revision order) backwards: the first time a key is met is its
  * latest revision, live unless a tombstone. The set of keys met is an open-addressing table
- * of at most TABLE_SLOTS slots (4 MiB), filled once per partition of the hash space, so it
+ * of at most 2^19 slots (4 MiB; fewer for fewer keys), filled once per partition of the hash space, so it
  * never grows with the database.
  */
 
 const CHUNK_ENTRIES = 1 << 16;
 /** Keys per partition of the resolution: the table holds twice as many slots. */
 const PARTITION_ENTRIES = 1 << 18;
-const TABLE_SLOTS = PARTITION_ENTRIES * 2;
 const TOMBSTONE = 0x8000;
 const MAX_RESOURCES = 0x7fff;
 /** The census gives up (it never fails a snapshot) past this many key revisions: 10 bytes each. */
-export const DEFAULT_MAX_KEY_REVISIONS = 2_500_000;
+export const DEFAULT_MAX_KEY_REVISIONS = 2_000_000;
 /** A page's count when it could not be read as etcd key revisions. */
 const UNREADABLE = 0xffff;
 
@@ -37,9 +37,13 @@ export class CensusLedger {
   #hashLow: Uint32Array[] = [];
   #tags: Uint16Array[] = [];
   #entries = 0;
-  #pageStart = new Uint32Array(0);
-  #pageCount = new Uint16Array(0);
-  #pageSeen = new Uint8Array(0);
+  /** The leaves recorded, in the order they were read (page ids mostly ascending): id, first entry, entry count. */
+  #pageIds = new Uint32Array(1024);
+  #pageStart = new Uint32Array(1024);
+  #pageCount = new Uint16Array(1024);
+  #pages = 0;
+  /** Positions in the arrays above, by page id (made when the walk first asks). */
+  #byId: Uint32Array | undefined;
   readonly #resourceIndex = new Map<string, number>();
   readonly #resourceNames: string[] = [];
   #overflow: string | undefined;
@@ -53,11 +57,9 @@ export class CensusLedger {
     return this.#overflow;
   }
 
-  /** Starts page `pgid`'s entries (a page read again replaces nothing: its first reading stays). */
+  /** Page `pgid`'s key revisions, in its order (each page is read once, as the stream passes it). */
   addPage(pgid: number, entries: ReadonlyArray<LedgerEntry>): void {
     if (this.#overflow !== undefined) return;
-    this.#slot(pgid);
-    if (this.#pageSeen[pgid] === 1) return;
     if (this.#entries + entries.length > this.#maxEntries) {
       this.#overflow = `the snapshot holds more than ${this.#maxEntries} key revisions, the census's memory bound (10 bytes each)`;
       this.#hashHigh = [];
@@ -65,9 +67,7 @@ export class CensusLedger {
       this.#tags = [];
       return;
     }
-    this.#pageSeen[pgid] = 1;
-    this.#pageStart[pgid] = this.#entries;
-    this.#pageCount[pgid] = entries.length;
+    this.#recordPage(pgid, entries.length);
     for (const entry of entries) {
       const resource = this.#resource(entry.resource);
       if (resource === undefined) return;
@@ -87,29 +87,35 @@ export class CensusLedger {
 
   /** Page `pgid` looked like a `key` bucket leaf but is not one etcd wrote (said if the walk reaches it). */
   addUnreadablePage(pgid: number): void {
-    this.#slot(pgid);
-    if (this.#pageSeen[pgid] === 1) return;
-    this.#pageSeen[pgid] = 1;
-    this.#pageCount[pgid] = UNREADABLE;
+    if (this.#overflow === undefined) this.#recordPage(pgid, UNREADABLE);
   }
 
   /** What a page holds: undefined (not recorded), 'unreadable', or its number of key revisions. */
   pageEntries(pgid: number): number | 'unreadable' | undefined {
-    if (pgid >= this.#pageSeen.length || this.#pageSeen[pgid] !== 1) return undefined;
-    const count = this.#pageCount[pgid] as number;
+    const position = this.#position(pgid);
+    if (position === undefined) return undefined;
+    const count = this.#pageCount[position] as number;
     return count === UNREADABLE ? 'unreadable' : count;
   }
 
-  /** Live keys in the tree whose leaves are `leaves`, in tree order; every leaf must have been added. */
-  resolve(leaves: readonly number[]): CensusCounts {
+  /** Live keys in the tree whose leaves are `leaves` (page ids), in tree order; every leaf must have been added. */
+  resolve(leafIds: readonly number[]): CensusCounts {
     if (this.#overflow !== undefined) throw new Error(this.#overflow);
+    const leaves = leafIds.map((pgid) => {
+      const position = this.#position(pgid);
+      if (position === undefined || this.#pageCount[position] === UNREADABLE) throw new Error(`page ${pgid} was not read as a leaf of key revisions`);
+      return position;
+    });
     let total = 0;
     for (const leaf of leaves) total += this.#pageCount[leaf] as number;
     const partitions = Math.max(1, Math.ceil(total / PARTITION_ENTRIES));
     const counts = new Float64Array(this.#resourceNames.length);
-    const tableHigh = new Uint32Array(TABLE_SLOTS);
-    const tableLow = new Uint32Array(TABLE_SLOTS);
-    const mask = TABLE_SLOTS - 1;
+    // At most half full: twice as many slots as the keys a partition may hold (a small database needs a small table).
+    let slots = 1024;
+    while (slots < 2 * Math.min(total, PARTITION_ENTRIES)) slots *= 2;
+    const tableHigh = new Uint32Array(slots);
+    const tableLow = new Uint32Array(slots);
+    const mask = slots - 1;
     let keys = 0;
     for (let partition = 0; partition < partitions; partition += 1) {
       if (partition > 0) {
@@ -164,18 +170,42 @@ export class CensusLedger {
     return index;
   }
 
-  #slot(pgid: number): void {
-    if (pgid < this.#pageSeen.length) return;
-    let size = Math.max(1024, this.#pageSeen.length * 2);
-    while (size <= pgid) size *= 2;
-    const grow = <T extends Uint8Array | Uint16Array | Uint32Array>(old: T, make: (n: number) => T): T => {
-      const next = make(size);
-      next.set(old);
-      return next;
-    };
-    this.#pageSeen = grow(this.#pageSeen, (n) => new Uint8Array(n));
-    this.#pageCount = grow(this.#pageCount, (n) => new Uint16Array(n));
-    this.#pageStart = grow(this.#pageStart, (n) => new Uint32Array(n));
+  #recordPage(pgid: number, count: number): void {
+    if (this.#pages === this.#pageIds.length) {
+      const grow = <T extends Uint16Array | Uint32Array>(old: T, make: (n: number) => T): T => {
+        const next = make(old.length * 2);
+        next.set(old);
+        return next;
+      };
+      this.#pageIds = grow(this.#pageIds, (n) => new Uint32Array(n));
+      this.#pageStart = grow(this.#pageStart, (n) => new Uint32Array(n));
+      this.#pageCount = grow(this.#pageCount, (n) => new Uint16Array(n));
+    }
+    this.#pageIds[this.#pages] = pgid;
+    this.#pageStart[this.#pages] = this.#entries;
+    this.#pageCount[this.#pages] = count;
+    this.#pages += 1;
+    this.#byId = undefined;
+  }
+
+  /** Where page `pgid` is in the arrays: a binary search over the positions sorted by page id. */
+  #position(pgid: number): number | undefined {
+    if (this.#byId === undefined) {
+      const ids = this.#pageIds;
+      this.#byId = Uint32Array.from({ length: this.#pages }, (_, index) => index).sort((a, b) => (ids[a] as number) - (ids[b] as number));
+    }
+    const byId = this.#byId;
+    let low = 0;
+    let high = byId.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const position = byId[middle] as number;
+      const id = this.#pageIds[position] as number;
+      if (id === pgid) return position;
+      if (id < pgid) low = middle + 1;
+      else high = middle - 1;
+    }
+    return undefined;
   }
 }
 

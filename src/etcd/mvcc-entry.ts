@@ -12,9 +12,10 @@ const TOMBSTONE_MARK = 0x74; // 't'
 const KEY_FIELD_TAG = 0x0a; // field 1, length-delimited
 /**
  * How much of a value the census reads: the tag, the length and the user key. Kubernetes
- * keys are a few hundred bytes; a longer key is hashed by this prefix and its length.
+ * keys are at most a few hundred bytes; a longer key is hashed by this prefix and its
+ * length. (A value spanning overflow pages is copied this far, not whole.)
  */
-export const VALUE_HEAD_BYTES = 64 * 1024;
+export const VALUE_HEAD_BYTES = 4 * 1024;
 
 /** Whether a bbolt key has the shape of an etcd revision (what the `key` bucket holds). */
 export function isRevisionKey(key: Uint8Array): boolean {

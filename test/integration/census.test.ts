@@ -44,9 +44,11 @@ after(async () => {
 });
 
 /** etcdctl on this machine against node 1's member (the lab's CA and node certificate). */
+const etcdctlArgs = (...args: string[]) => ['--endpoints', `https://${lab.addresses[0]}:2379`, '--cacert', lab.ca, '--cert', lab.nodeCert, '--key', lab.nodeKey, '--command-timeout', '30s', ...args];
+const ETCDCTL_ENV = { ...process.env, ETCDCTL_API: '3' };
+
 async function etcdctl(...args: string[]): Promise<string> {
-  const tls = ['--endpoints', `https://${lab.addresses[0]}:2379`, '--cacert', lab.ca, '--cert', lab.nodeCert, '--key', lab.nodeKey, '--command-timeout', '30s'];
-  const { stdout } = await run('etcdctl', [...tls, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await run('etcdctl', etcdctlArgs(...args), { env: ETCDCTL_ENV, maxBuffer: 64 * 1024 * 1024 });
   return stdout;
 }
 
@@ -54,9 +56,7 @@ async function etcdctl(...args: string[]): Promise<string> {
 async function putAll(entries: Array<[key: string, value: string]>): Promise<void> {
   for (let at = 0; at < entries.length; at += 100) {
     const puts = entries.slice(at, at + 100).map(([key, value]) => `put ${key} ${value}`);
-    const child = execFile('etcdctl', ['--endpoints', `https://${lab.addresses[0]}:2379`, '--cacert', lab.ca, '--cert', lab.nodeCert, '--key', lab.nodeKey, 'txn'], {
-      env: { ...process.env, ETCDCTL_API: '3' },
-    });
+    const child = execFile('etcdctl', etcdctlArgs('txn'), { env: ETCDCTL_ENV });
     let stderr = '';
     child.stderr?.on('data', (data: Buffer) => (stderr += data.toString()));
     child.stdin?.end(`\n${puts.join('\n')}\n\n\n`);
