@@ -25,27 +25,28 @@
  * with stale revisions) are never counted. A census that cannot be taken (a page of the
  * tree not etcd's, its memory bound) is reported as `censusProblem`; the revision stands.
  *
- * The on-disk format is bbolt's (go.etcd.io/bbolt page.go, db.go, bucket.go), as written
+ * The on-disk format is bbolt's (bolt-format.ts; go.etcd.io/bbolt page.go, db.go, bucket.go), as written
  * on little-endian machines (amd64, arm64: every platform RKE runs etcd on).
  */
 
 import { sortedResources, type Census } from '../model/census.js';
 import { CensusLedger, type CensusCounts, type LedgerEntry } from './census-ledger.js';
 import { keyRevisionEntry, REVISION_SEPARATOR, VALUE_HEAD_BYTES } from './mvcc-entry.js';
+import {
+  BRANCH_PAGE,
+  BUCKET_HEADER_SIZE,
+  BUCKET_LEAF_FLAG,
+  Capture,
+  ELEMENT_SIZE,
+  LEAF_PAGE,
+  leafElement,
+  PAGE_HEADER_SIZE,
+  META_SIZE,
+  readMeta,
+  type LeafElement,
+  type Meta,
+} from './bolt-format.js';
 
-const PAGE_HEADER_SIZE = 16;
-const ELEMENT_SIZE = 16;
-const BUCKET_HEADER_SIZE = 16;
-const META_SIZE = 64;
-const META_CHECKSUMMED = 56;
-const BRANCH_PAGE = 0x01;
-const LEAF_PAGE = 0x02;
-const BUCKET_LEAF_FLAG = 0x01;
-const MAGIC = 0xed0cdaed;
-const VERSION = 2;
-/** bbolt refuses page sizes it cannot map; we accept what any platform's bbolt may write. */
-const MIN_PAGE_SIZE = 512;
-const MAX_PAGE_SIZE = 1 << 20;
 /** Far deeper than any bbolt tree (fan-out > 50): deeper means a cycle. */
 const MAX_DEPTH = 64;
 /** An inline bucket is at most a quarter page; anything bigger is not one. */
@@ -83,13 +84,6 @@ const OTHER = 4;
 // Leaf summaries (leafLast): a main revision ≥ 0, or one of these.
 const EMPTY_LEAF = -1;
 const NOT_A_REVISION = -2;
-
-interface Meta {
-  pageSize: number;
-  root: number;
-  pages: number;
-  txid: number;
-}
 
 interface KeyBucketRef {
   /** The bucket's root page, or 0 for an inline bucket. */
@@ -318,47 +312,6 @@ export class BoltRevisionScanner {
   }
 }
 
-function readMeta(head: Buffer, offset: number): { meta?: Meta; problem?: string } {
-  if (head.length < offset + PAGE_HEADER_SIZE + META_SIZE) return { problem: 'missing' };
-  const data = offset + PAGE_HEADER_SIZE;
-  if (head.readUInt32LE(data) !== MAGIC) return { problem: 'no bbolt magic number' };
-  if (head.readUInt32LE(data + 4) !== VERSION) return { problem: `bbolt format version ${head.readUInt32LE(data + 4)}, not ${VERSION}` };
-  const checksum = head.readBigUInt64LE(data + META_CHECKSUMMED);
-  if (fnv64a(head.subarray(data, data + META_CHECKSUMMED)) !== checksum) return { problem: 'checksum mismatch' };
-  const pageSize = head.readUInt32LE(data + 8);
-  if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || (pageSize & (pageSize - 1)) !== 0) return { problem: `page size ${pageSize}` };
-  const root = Number(head.readBigUInt64LE(data + 16));
-  const pages = Number(head.readBigUInt64LE(data + 40));
-  const txid = Number(head.readBigUInt64LE(data + 48));
-  if (pages < 3) return { problem: `page count ${pages}` };
-  return { meta: { pageSize, root, pages, txid } };
-}
-
-function fnv64a(bytes: Buffer): bigint {
-  let hash = 0xcbf29ce484222325n;
-  for (const byte of bytes) hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
-  return hash;
-}
-
-/** A range of a page's bytes wanted, at absolute stream offsets. */
-class Capture {
-  readonly buffer: Buffer;
-  #got = 0;
-  constructor(readonly start: number, length: number) {
-    this.buffer = Buffer.alloc(length);
-  }
-  get done(): boolean {
-    return this.#got === this.buffer.length;
-  }
-  feed(offset: number, bytes: Buffer): void {
-    const from = Math.max(this.start, offset);
-    const to = Math.min(this.start + this.buffer.length, offset + bytes.length);
-    if (to <= from) return;
-    bytes.copy(this.buffer, from - this.start, from - offset, to - offset);
-    this.#got += to - from;
-  }
-}
-
 /**
  * Reads one page as the stream passes it: its header, then its element array, then only
  * the keys and values needed (a leaf's last key; a bucket entry named `key`). Every page
@@ -538,20 +491,6 @@ interface KeyRevisionLeaf {
   elements: LeafElement[];
   page?: Capture;
   heads?: Array<{ key: Capture; value: Capture }>;
-}
-
-interface LeafElement {
-  flags: number;
-  pos: number;
-  ksize: number;
-  vsize: number;
-  /** Where its key starts, as an offset of the stream. */
-  keyStart: number;
-}
-
-function leafElement(elements: Buffer, index: number): Omit<LeafElement, 'keyStart'> {
-  const at = index * ELEMENT_SIZE;
-  return { flags: elements.readUInt32LE(at), pos: elements.readUInt32LE(at + 4), ksize: elements.readUInt32LE(at + 8), vsize: elements.readUInt32LE(at + 12) };
 }
 
 /** A `key` bucket key's main revision, or NOT_A_REVISION. */

@@ -228,7 +228,7 @@ describe('snapshot-verify', () => {
     }
     const table = await cli('snapshot-verify', '--name', 'it-ls-ver');
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, new RegExp(`^${lab.addresses[0]!.replace(/\./g, '\\.')}\\s+ok\\s+\\S+ KiB\\s+\\S+Z\\s+\\d+\\s+[0-9a-f]{64}\\s+yes$`, 'm'));
+    assert.match(table.stdout, new RegExp(`^${lab.addresses[0]!.replace(/\./g, '\\.')}\\s+ok\\s+\\S+ KiB\\s+\\S+Z\\s+\\d+\\s+\\d+ keys.*\\s[0-9a-f]{64}\\s+yes$`, 'm'));
 
     await nodeExec(2, 'truncate', '-s', '4000', `${DIR}/it-ls-ver.zip`);
     // One byte inside the deflated snapshot, far from the headers.
