@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BoltRevisionScanner } from './bolt-revision.js';
 import { CensusLedger, keyHash } from './census-ledger.js';
-import { keyRevisionEntry } from './mvcc-entry.js';
-import { countKey, sortedResources, type Census } from '../model/census.js';
+import { keyRevisionEntry, resourceOfBytes } from './mvcc-entry.js';
+import { countKey, resourceOf, sortedResources, type Census } from '../model/census.js';
 import { BOLT_FIXTURE_LIVE_KEYS, BOLT_FIXTURE_REVISIONS, loadBoltFixture } from '../../test/fixtures/etcd/bolt-fixtures.js';
 
 const PAGE = 4096;
@@ -181,6 +181,22 @@ describe('CensusLedger', () => {
     const result = ledger.resolve(Array.from({ length: n / 100 }, (_, page) => page + 2));
     assert.equal(result.keys, n - n / 10);
     assert.equal((result.resources.pods ?? 0) + (result.resources.secrets ?? 0), n - n / 10);
+  });
+});
+
+describe('resourceOfBytes', () => {
+  it('gives resourceOf\'s answer for every key, read in place', () => {
+    const keys = [
+      '/registry/pods/default/web-1', '/registry/secrets/kube-system/token', '/registry/namespaces/default', '/registry/pods/',
+      '/registry/apiextensions.k8s.io/customresourcedefinitions/certificates.cert-manager.io', '/registry/cert-manager.io/certificates/ns/x',
+      '/registry/services/specs/default/kubernetes', '/registry/services/endpoints/default/kubernetes', '/registry/services/specs/',
+      '/registry/health', '/registry/', '/registry/pods', '/registry//x', '/registry/services/specs', '/registry/services//x', '/registry/a.b/c',
+      '/registry/a.b//', '/registry/servicesx/y', 'compact_rev_key', '/other/pods/x', '', '/registr', '/registry/ü/x', ...(BOLT_FIXTURE_LIVE_KEYS.census ?? []),
+    ];
+    for (const key of keys) {
+      const bytes = Buffer.from(`xx${key}/yy`, 'latin1');
+      assert.equal(resourceOfBytes(bytes, 2, 2 + Buffer.byteLength(key, 'latin1')), resourceOf(Buffer.from(key, 'latin1')), key);
+    }
   });
 });
 

@@ -75,7 +75,15 @@ export interface LeafElement {
   keyStart: number;
 }
 
-export function leafElement(elements: Buffer, index: number): Omit<LeafElement, 'keyStart'> {
+/** Element `index` of a leaf page's element array; `keyStart` counted from `pageStart` (the page's offset in the stream, or 0). */
+export function leafElement(elements: Buffer, index: number, pageStart = 0): LeafElement {
   const at = index * ELEMENT_SIZE;
-  return { flags: elements.readUInt32LE(at), pos: elements.readUInt32LE(at + 4), ksize: elements.readUInt32LE(at + 8), vsize: elements.readUInt32LE(at + 12) };
+  const pos = elements.readUInt32LE(at + 4);
+  return {
+    flags: elements.readUInt32LE(at),
+    pos,
+    ksize: elements.readUInt32LE(at + 8),
+    vsize: elements.readUInt32LE(at + 12),
+    keyStart: pageStart + PAGE_HEADER_SIZE + index * ELEMENT_SIZE + pos,
+  };
 }

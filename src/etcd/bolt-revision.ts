@@ -31,7 +31,7 @@
 
 import { sortedResources, type Census } from '../model/census.js';
 import { CensusLedger, type CensusCounts, type LedgerEntry } from './census-ledger.js';
-import { keyRevisionEntry, REVISION_SEPARATOR, VALUE_HEAD_BYTES } from './mvcc-entry.js';
+import { readKeyRevision, REVISION_SEPARATOR, VALUE_HEAD_BYTES } from './mvcc-entry.js';
 import {
   BRANCH_PAGE,
   BUCKET_HEADER_SIZE,
@@ -402,12 +402,11 @@ class PageCollector {
     const dataStart = this.start + PAGE_HEADER_SIZE + this.#count * ELEMENT_SIZE;
     const leafElements: LeafElement[] = [];
     for (let index = 0; index < this.#count; index += 1) {
-      const element = leafElement(elements, index);
-      const keyStart = this.start + PAGE_HEADER_SIZE + index * ELEMENT_SIZE + element.pos;
-      if (keyStart < dataStart || keyStart + element.ksize + element.vsize > this.#end) {
+      const element = leafElement(elements, index, this.start);
+      if (element.keyStart < dataStart || element.keyStart + element.ksize + element.vsize > this.#end) {
         throw new Error(`has a leaf element (${index}) that points outside the page`);
       }
-      leafElements.push({ ...element, keyStart });
+      leafElements.push(element);
     }
     if (this.scanner.ledger !== undefined && leafElements.every((e) => e.flags === 0 && (e.ksize === 17 || e.ksize === 18))) {
       return this.#captureKeyRevisions(leafElements, dataStart);
@@ -455,20 +454,30 @@ class PageCollector {
   }
 
   #readKeyRevisions(leaf: KeyRevisionLeaf): void {
-    const read = leaf.elements.map((element, index) => {
-      if (leaf.page === undefined) return (leaf.heads as Array<{ key: Capture; value: Capture }>)[index] as { key: Capture; value: Capture };
-      const at = element.keyStart - leaf.page.start;
-      const valueAt = at + element.ksize;
-      return { key: { buffer: leaf.page.buffer.subarray(at, valueAt) }, value: { buffer: leaf.page.buffer.subarray(valueAt, valueAt + Math.min(element.vsize, VALUE_HEAD_BYTES)) } };
-    });
     const entries: LedgerEntry[] = [];
-    for (const [index, { key, value }] of read.entries()) {
-      const entry = keyRevisionEntry(key.buffer, value.buffer, (leaf.elements[index] as LeafElement).vsize);
-      if (entry === undefined) break;
+    for (const [index, element] of leaf.elements.entries()) {
+      let entry: LedgerEntry | undefined;
+      if (leaf.page !== undefined) {
+        const page = leaf.page.buffer;
+        const at = element.keyStart - leaf.page.start;
+        entry = readKeyRevision(page, at, element.ksize, page, at + element.ksize, Math.min(element.vsize, VALUE_HEAD_BYTES), element.vsize);
+      } else {
+        const head = (leaf.heads as Array<{ key: Capture; value: Capture }>)[index] as { key: Capture; value: Capture };
+        entry = readKeyRevision(head.key.buffer, 0, element.ksize, head.value.buffer, 0, head.value.buffer.length, element.vsize);
+      }
+      if (entry === undefined) {
+        entries.length = 0;
+        break;
+      }
       entries.push(entry);
     }
-    this.scanner.recordKeyRevisions(this.pgid, entries.length === read.length ? entries : undefined);
-    this.scanner.recordLeaf(this.pgid, revisionOf((read[read.length - 1] as { key: { buffer: Buffer } }).key.buffer), undefined);
+    this.scanner.recordKeyRevisions(this.pgid, entries.length === leaf.elements.length ? entries : undefined);
+    const lastIndex = leaf.elements.length - 1;
+    const last = leaf.elements[lastIndex] as LeafElement;
+    const lastKey = leaf.page
+      ? leaf.page.buffer.subarray(last.keyStart - leaf.page.start, last.keyStart - leaf.page.start + last.ksize)
+      : ((leaf.heads as Array<{ key: Capture }>)[lastIndex] as { key: Capture }).key.buffer;
+    this.scanner.recordLeaf(this.pgid, revisionOf(lastKey), undefined);
   }
 
   #readKeys(): void {
@@ -513,7 +522,7 @@ function bucketRef(value: Buffer, census: boolean): KeyBucketRef {
   if (PAGE_HEADER_SIZE + count * ELEMENT_SIZE > page.length) throw new Error('holds an inline "key" bucket too short for its elements');
   const elements = page.subarray(PAGE_HEADER_SIZE, PAGE_HEADER_SIZE + count * ELEMENT_SIZE);
   const element = leafElement(elements, count - 1);
-  const keyStart = PAGE_HEADER_SIZE + (count - 1) * ELEMENT_SIZE + element.pos;
+  const { keyStart } = element;
   if (keyStart + element.ksize > page.length) throw new Error('holds an inline "key" bucket whose last key lies outside it');
   const inlineLast = revisionOf(page.subarray(keyStart, keyStart + element.ksize));
   return census ? { root: 0, inlineLast, inlineEntries: inlineKeyRevisions(page, elements, count) } : { root: 0, inlineLast };
@@ -524,10 +533,9 @@ function inlineKeyRevisions(page: Buffer, elements: Buffer, count: number): Ledg
   const entries: LedgerEntry[] = [];
   for (let index = 0; index < count; index += 1) {
     const element = leafElement(elements, index);
-    const keyStart = PAGE_HEADER_SIZE + index * ELEMENT_SIZE + element.pos;
-    const valueStart = keyStart + element.ksize;
+    const valueStart = element.keyStart + element.ksize;
     if (element.flags !== 0 || valueStart + element.vsize > page.length) return undefined;
-    const entry = keyRevisionEntry(page.subarray(keyStart, valueStart), page.subarray(valueStart, valueStart + element.vsize), element.vsize);
+    const entry = readKeyRevision(page, element.keyStart, element.ksize, page, valueStart, element.vsize, element.vsize);
     if (entry === undefined) return undefined;
     entries.push(entry);
   }
