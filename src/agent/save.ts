@@ -85,6 +85,8 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
     });
     log(`wrote ${target.displayPath}: ${written.archive.size} bytes, sha256 ${written.archive.sha256}, etcd revision ${written.revision ?? 'unknown'}`);
     if (written.revisionProblem !== undefined) log(`WARNING ${written.revisionProblem}`);
+    if (written.census !== undefined) log(`census: ${written.census.keys} live keys in ${Object.keys(written.census.resources).length} resource group(s)`);
+    if (written.censusProblem !== undefined) log(`WARNING ${written.censusProblem}`);
     const pkiBundle = pkiScan === undefined ? undefined : await savePkiBundle(pkiScan, directories.backupDir, target.displayPath, options.signal);
     if (pkiBundle !== undefined) log(`wrote ${pkiBundle.file}: ${pkiBundle.size} bytes, ${pkiBundle.entries} entries, sha256 ${pkiBundle.sha256}`);
     return {
@@ -95,6 +97,8 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
       snapshotSize: written.snapshot.snapshotSize,
       snapshotSha256: written.snapshot.snapshotSha256,
       ...(written.revision === undefined ? {} : { revision: written.revision }),
+      ...(written.census === undefined ? {} : { census: written.census }),
+      ...(written.censusProblem === undefined ? {} : { censusProblem: written.censusProblem }),
       stateFileIncluded: stateFile !== undefined,
       durationMs: Date.now() - started,
       ...(pkiBundle === undefined ? {} : { pkiBundle }),

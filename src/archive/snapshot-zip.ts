@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { BoltRevisionTap } from '../etcd/bolt-revision-stream.js';
+import type { Census } from '../model/census.js';
 import { SnapshotTrailerVerifier, type VerifiedSnapshot } from '../etcd/trailer-verifier.js';
 import { writeFileAtomically, type AtomicTarget } from './atomic-file.js';
 import { FileSink } from './file-sink.js';
@@ -38,6 +39,9 @@ export interface WrittenArchive {
   /** The etcd revision the snapshot holds, read in the same pass; absent (with `revisionProblem`) if its database could not be read. */
   revision?: number;
   revisionProblem?: string;
+  /** Its live keys per resource, same pass; absent (with `censusProblem`, or with `revisionProblem`) when not taken. */
+  census?: Census;
+  censusProblem?: string;
 }
 
 /** What goes into the archive, wherever it is written (a local file in the agent, a node's file over SFTP). */
@@ -67,12 +71,12 @@ export async function writeSnapshotArchive(request: ArchiveRequest): Promise<Wri
 export async function writeArchiveContent(
   sink: ByteSink,
   content: ArchiveContent,
-): Promise<{ finished: FinishedZip; snapshot: VerifiedSnapshot; revision: Pick<WrittenArchive, 'revision' | 'revisionProblem'> }> {
+): Promise<{ finished: FinishedZip; snapshot: VerifiedSnapshot; revision: Pick<WrittenArchive, 'revision' | 'revisionProblem' | 'census' | 'censusProblem'> }> {
   const names = archiveEntryNames(content.snapshotName);
   const zip = new ZipWriter(sink);
   const verifier = new SnapshotTrailerVerifier(content.endpoint);
   // Lenient: etcd's trailer already vouches for the bytes; a database our reader cannot read costs the revision, not the snapshot.
-  const revision = new BoltRevisionTap({ lenient: true });
+  const revision = new BoltRevisionTap({ lenient: true, census: true });
   await zip.addEntry({ name: names.snapshot, mode: 0o600, modified: content.modified }, content.openSnapshot(), {
     through: [...(content.onProgress ? [progressCounter('snapshot', content.onProgress)] : []), verifier, revision],
     level: content.level,
@@ -88,6 +92,9 @@ export async function writeArchiveContent(
   return {
     finished,
     snapshot: verifier.verified,
-    revision: read === undefined ? { revisionProblem: revision.problem ?? 'not read' } : { revision: read.revision },
+    revision:
+      read === undefined
+        ? { revisionProblem: revision.problem ?? 'not read' }
+        : { revision: read.revision, ...(read.census ? { census: read.census } : { censusProblem: read.censusProblem ?? 'no census' }) },
   };
 }

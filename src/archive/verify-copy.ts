@@ -85,7 +85,7 @@ async function* readRange(file: RandomAccessFile, start: number, end: number): A
 const RANGE_CHUNK_BYTES = 1024 * 1024;
 
 /** What a good copy holds: the etcd snapshot's size and SHA-256 (trailer checked), its etcd revision, whether the state file is in. */
-export type ArchiveFindings = Required<Pick<CopyCheck, 'snapshotSize' | 'snapshotSha256' | 'revision' | 'stateFileIncluded'>>;
+export type ArchiveFindings = Required<Pick<CopyCheck, 'snapshotSize' | 'snapshotSha256' | 'revision' | 'stateFileIncluded'>> & Pick<CopyCheck, 'census' | 'censusProblem'>;
 
 /** Throws an Error whose message is the problem (one line) when the copy is bad. */
 export async function checkArchive(source: ArchiveSource, name: string): Promise<ArchiveFindings> {
@@ -99,7 +99,7 @@ export async function checkArchive(source: ArchiveSource, name: string): Promise
   const entry = entries.find((candidate) => candidate.name === names.snapshot);
   if (entry === undefined) throw new Error(`the zip has no entry ${names.snapshot} (it has: ${entries.map((e) => e.name).join(', ') || 'none'})`);
   const verifier = new SnapshotTrailerVerifier(entry.name);
-  const revision = new BoltRevisionTap();
+  const revision = new BoltRevisionTap({ census: true });
   await checkEntry(source, entry, [verifier, revision]);
   // Every other entry (the state file) must inflate to its recorded size and CRC too.
   for (const other of entries) if (other !== entry) await checkEntry(source, other);
@@ -107,6 +107,7 @@ export async function checkArchive(source: ArchiveSource, name: string): Promise
     snapshotSize: verifier.verified.snapshotSize,
     snapshotSha256: verifier.verified.snapshotSha256,
     revision: revision.result.revision,
+    ...(revision.result.census ? { census: revision.result.census } : { censusProblem: revision.result.censusProblem ?? 'no census' }),
     stateFileIncluded: entries.some((candidate) => candidate.name === names.stateFile),
   };
 }

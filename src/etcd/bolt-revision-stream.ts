@@ -1,23 +1,24 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { BoltFormatError, BoltRevisionScanner, type BoltRevision } from './bolt-revision.js';
+import { BoltFormatError, BoltRevisionScanner, type BoltCensusResult } from './bolt-revision.js';
 
 /**
  * A pass-through stream that reads the etcd revision of the bbolt database flowing
  * through it (bolt-revision.ts): put it after the inflate / trailer check of a snapshot
- * entry, or on an S3 object's body. Fails the stream at its end (or as soon as the meta
+ * entry, or on an S3 object's body; with `census`, also the live keys per resource. Fails the stream at its end (or as soon as the meta
  * pages are unreadable) with a BoltFormatError whose message starts "cannot read ...".
  */
 export class BoltRevisionTap extends Transform {
-  readonly #scanner = new BoltRevisionScanner();
+  readonly #scanner: BoltRevisionScanner;
   readonly #lenient: boolean;
-  #result: BoltRevision | undefined;
+  #result: BoltCensusResult | undefined;
   #failed = false;
   /** lenient: a database it cannot read does not fail the stream (the bytes still pass); see `problem`. */
   #problem: string | undefined;
 
-  constructor(options: { lenient?: boolean } = {}) {
+  constructor(options: { lenient?: boolean; census?: boolean } = {}) {
     super();
     this.#lenient = options.lenient ?? false;
+    this.#scanner = new BoltRevisionScanner({ census: options.census ?? false });
   }
 
   /** With `lenient`, why the revision could not be read (after the stream ended). */
@@ -26,12 +27,12 @@ export class BoltRevisionTap extends Transform {
   }
 
   /** The result, or undefined (lenient, when it could not be read). */
-  get resultIfRead(): BoltRevision | undefined {
+  get resultIfRead(): BoltCensusResult | undefined {
     return this.#result;
   }
 
   /** Available once the stream has ended without error. */
-  get result(): BoltRevision {
+  get result(): BoltCensusResult {
     if (this.#result === undefined) throw new Error('the database stream has not been read to its end yet');
     return this.#result;
   }
@@ -74,8 +75,8 @@ export class BoltRevisionTap extends Transform {
 }
 
 /** Reads a whole database stream (any async iterable of bytes) for its revision. */
-export async function readBoltRevision(source: AsyncIterable<Uint8Array>): Promise<BoltRevision> {
-  const scanner = new BoltRevisionScanner();
+export async function readBoltRevision(source: AsyncIterable<Uint8Array>, options: { census?: boolean } = {}): Promise<BoltCensusResult> {
+  const scanner = new BoltRevisionScanner(options);
   try {
     for await (const chunk of source) scanner.push(chunk);
     return scanner.finish();

@@ -18,29 +18,40 @@
  * database with 4 KiB pages (76 800 pages; a branch per ~100 pages, ~100 elements each)
  * needs about 1.2 MiB of arrays and under 1 MiB of branch elements: under 2.5 MiB.
  *
- * The on-disk format is bbolt's (go.etcd.io/bbolt page.go, db.go, bucket.go), as written
+ * With the `census` option the same pass also reads every leaf shaped like the `key`
+ * bucket's (all keys revisions): each key revision's user key (hashed) and whether it is a
+ * tombstone, kept per page in census-ledger.ts; after the stream, the leaves the bucket's
+ * tree reaches, in order, give the live keys per resource. Pages outside the tree (freed,
+ * with stale revisions) are never counted. A census that cannot be taken (a page of the
+ * tree not etcd's, its memory bound) is reported as `censusProblem`; the revision stands.
+ *
+ * The on-disk format is bbolt's (bolt-format.ts; go.etcd.io/bbolt page.go, db.go, bucket.go), as written
  * on little-endian machines (amd64, arm64: every platform RKE runs etcd on).
  */
 
-const PAGE_HEADER_SIZE = 16;
-const ELEMENT_SIZE = 16;
-const BUCKET_HEADER_SIZE = 16;
-const META_SIZE = 64;
-const META_CHECKSUMMED = 56;
-const BRANCH_PAGE = 0x01;
-const LEAF_PAGE = 0x02;
-const BUCKET_LEAF_FLAG = 0x01;
-const MAGIC = 0xed0cdaed;
-const VERSION = 2;
-/** bbolt refuses page sizes it cannot map; we accept what any platform's bbolt may write. */
-const MIN_PAGE_SIZE = 512;
-const MAX_PAGE_SIZE = 1 << 20;
+import { sortedResources, type Census } from '../model/census.js';
+import { CensusLedger, type CensusCounts, type LedgerEntry } from './census-ledger.js';
+import { readKeyRevision, REVISION_SEPARATOR, VALUE_HEAD_BYTES } from './mvcc-entry.js';
+import {
+  BRANCH_PAGE,
+  BUCKET_HEADER_SIZE,
+  BUCKET_LEAF_FLAG,
+  Capture,
+  ELEMENT_SIZE,
+  LEAF_PAGE,
+  leafElement,
+  PAGE_HEADER_SIZE,
+  META_SIZE,
+  readMeta,
+  type LeafElement,
+  type Meta,
+} from './bolt-format.js';
+
 /** Far deeper than any bbolt tree (fan-out > 50): deeper means a cycle. */
 const MAX_DEPTH = 64;
 /** An inline bucket is at most a quarter page; anything bigger is not one. */
 const MAX_INLINE_BUCKET = 256 * 1024;
 const KEY_BUCKET = Buffer.from('key');
-const REVISION_SEPARATOR = 0x5f; // '_'
 
 export interface BoltRevision {
   /** The main revision of the newest key in etcd's `key` bucket; 0 when it has none (what etcdctl prints). */
@@ -50,6 +61,13 @@ export interface BoltRevision {
   pages: number;
   /** The bbolt transaction the database was written by. */
   txid: number;
+}
+
+/** What the census adds to the revision (`census` option): the live keys, or why they could not be counted. */
+export interface BoltCensusResult extends BoltRevision {
+  census?: Census;
+  /** Why the census is absent (the revision was read): a page the walk reached is not etcd's, or its memory bound. */
+  censusProblem?: string;
 }
 
 /** The database cannot be read: the message says what is wrong, for the operator. */
@@ -67,18 +85,13 @@ const OTHER = 4;
 const EMPTY_LEAF = -1;
 const NOT_A_REVISION = -2;
 
-interface Meta {
-  pageSize: number;
-  root: number;
-  pages: number;
-  txid: number;
-}
-
 interface KeyBucketRef {
   /** The bucket's root page, or 0 for an inline bucket. */
   root: number;
   /** For an inline bucket: its last key's main revision, EMPTY_LEAF or NOT_A_REVISION. */
   inlineLast: number;
+  /** For an inline bucket, with the census: its key revisions (undefined: not etcd's). */
+  inlineEntries?: LedgerEntry[] | undefined;
 }
 
 /**
@@ -87,6 +100,8 @@ interface KeyBucketRef {
  * `finish`. Pure: no I/O; `BoltRevisionTap` (bolt-revision-stream.ts) wraps it as a stream.
  */
 export class BoltRevisionScanner {
+  /** With the census: every leaf that looks like a `key` bucket leaf, kept until the walk (census-ledger.ts). */
+  readonly ledger: CensusLedger | undefined;
   #offset = 0;
   /** The first two pages' starts, until the meta is chosen. */
   #head: Buffer[] = [];
@@ -100,6 +115,11 @@ export class BoltRevisionScanner {
   readonly #corrupt = new Map<number, string>();
   readonly #keyBuckets = new Map<number, KeyBucketRef>();
 
+  /** census: also count the live keys (memory: census-ledger.ts); maxKeyRevisions bounds it. */
+  constructor(options: { census?: boolean; maxKeyRevisions?: number } = {}) {
+    this.ledger = options.census ? new CensusLedger(options.maxKeyRevisions === undefined ? {} : { maxKeyRevisions: options.maxKeyRevisions }) : undefined;
+  }
+
   push(chunk: Uint8Array): void {
     let data = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.#meta === undefined) {
@@ -110,7 +130,7 @@ export class BoltRevisionScanner {
   }
 
   /** Call once every byte was pushed: walks the trees recorded. Throws BoltFormatError. */
-  finish(): BoltRevision {
+  finish(): BoltCensusResult {
     const meta = this.#meta;
     if (meta === undefined) throw new BoltFormatError(`it is not a bbolt database: it ends after ${this.#offset} bytes, before its meta pages`);
     const end = meta.pages * meta.pageSize;
@@ -121,7 +141,39 @@ export class BoltRevisionScanner {
     if (keyBucket === undefined) throw new BoltFormatError('the database has no "key" bucket: it is not an etcd v3 database');
     const last = keyBucket.root === 0 ? keyBucket.inlineLast : this.#lastInTree(keyBucket.root, 'the "key" bucket', 0);
     if (last === NOT_A_REVISION) throw new BoltFormatError('the last key of the "key" bucket is not an etcd revision (17 or 18 bytes with "_" at byte 8)');
-    return { revision: last === undefined || last === EMPTY_LEAF ? 0 : last, pageSize: meta.pageSize, pages: meta.pages, txid: meta.txid };
+    const read: BoltRevision = { revision: last === undefined || last === EMPTY_LEAF ? 0 : last, pageSize: meta.pageSize, pages: meta.pages, txid: meta.txid };
+    if (this.ledger === undefined) return read;
+    try {
+      const counts = this.#census(this.ledger, keyBucket);
+      return { ...read, census: { revision: read.revision, keys: counts.keys, resources: sortedResources(counts.resources) } };
+    } catch (error) {
+      return { ...read, censusProblem: `no census: ${(error as Error).message}` };
+    }
+  }
+
+  /** Live keys of the tree under the `key` bucket: its leaves in order, as the ledger recorded them. */
+  #census(ledger: CensusLedger, ref: KeyBucketRef): CensusCounts {
+    if (ledger.overflow !== undefined) throw new Error(ledger.overflow);
+    if (ref.root === 0) {
+      if (ref.inlineEntries === undefined) throw new Error('the inline "key" bucket holds an entry etcd did not write');
+      const inline = new CensusLedger();
+      inline.addPage(0, ref.inlineEntries);
+      return inline.resolve([0]);
+    }
+    const leaves: number[] = [];
+    const visit = (pgid: number, referrer: string, depth: number): void => {
+      if (depth > MAX_DEPTH) throw new BoltFormatError(`the database is corrupt: the "key" bucket's tree is deeper than ${MAX_DEPTH} levels`);
+      if (this.#page(pgid, referrer) === BRANCH) {
+        for (const child of this.#branches.get(pgid) ?? []) visit(child, `child of branch page ${pgid}`, depth + 1);
+        return;
+      }
+      const entries = ledger.pageEntries(pgid);
+      if (entries === 'unreadable') throw new Error(`page ${pgid} of the "key" bucket holds an entry etcd did not write (not a revision and a key-value record)`);
+      if (entries === undefined && this.#leafLast[pgid] !== EMPTY_LEAF) throw new Error(`page ${pgid} of the "key" bucket holds keys that are not etcd revisions`);
+      if (entries !== undefined) leaves.push(pgid);
+    };
+    visit(ref.root, 'the "key" bucket', 0);
+    return ledger.resolve(leaves);
   }
 
   /** Collects pages 0 and 1's meta; returns what is left of `data` once the meta is chosen. */
@@ -202,6 +254,12 @@ export class BoltRevisionScanner {
     this.#branches.set(pgid, children);
   }
 
+  /** @internal A leaf that looks like the `key` bucket's: its key revisions, or undefined when etcd did not write it. */
+  recordKeyRevisions(pgid: number, entries: LedgerEntry[] | undefined): void {
+    if (entries === undefined) this.ledger?.addUnreadablePage(pgid);
+    else this.ledger?.addPage(pgid, entries);
+  }
+
   /** @internal */
   recordLeaf(pgid: number, last: number, keyBucket: KeyBucketRef | undefined): void {
     this.#slot(pgid);
@@ -254,47 +312,6 @@ export class BoltRevisionScanner {
   }
 }
 
-function readMeta(head: Buffer, offset: number): { meta?: Meta; problem?: string } {
-  if (head.length < offset + PAGE_HEADER_SIZE + META_SIZE) return { problem: 'missing' };
-  const data = offset + PAGE_HEADER_SIZE;
-  if (head.readUInt32LE(data) !== MAGIC) return { problem: 'no bbolt magic number' };
-  if (head.readUInt32LE(data + 4) !== VERSION) return { problem: `bbolt format version ${head.readUInt32LE(data + 4)}, not ${VERSION}` };
-  const checksum = head.readBigUInt64LE(data + META_CHECKSUMMED);
-  if (fnv64a(head.subarray(data, data + META_CHECKSUMMED)) !== checksum) return { problem: 'checksum mismatch' };
-  const pageSize = head.readUInt32LE(data + 8);
-  if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || (pageSize & (pageSize - 1)) !== 0) return { problem: `page size ${pageSize}` };
-  const root = Number(head.readBigUInt64LE(data + 16));
-  const pages = Number(head.readBigUInt64LE(data + 40));
-  const txid = Number(head.readBigUInt64LE(data + 48));
-  if (pages < 3) return { problem: `page count ${pages}` };
-  return { meta: { pageSize, root, pages, txid } };
-}
-
-function fnv64a(bytes: Buffer): bigint {
-  let hash = 0xcbf29ce484222325n;
-  for (const byte of bytes) hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
-  return hash;
-}
-
-/** A range of a page's bytes wanted, at absolute stream offsets. */
-class Capture {
-  readonly buffer: Buffer;
-  #got = 0;
-  constructor(readonly start: number, length: number) {
-    this.buffer = Buffer.alloc(length);
-  }
-  get done(): boolean {
-    return this.#got === this.buffer.length;
-  }
-  feed(offset: number, bytes: Buffer): void {
-    const from = Math.max(this.start, offset);
-    const to = Math.min(this.start + this.buffer.length, offset + bytes.length);
-    if (to <= from) return;
-    bytes.copy(this.buffer, from - this.start, from - offset, to - offset);
-    this.#got += to - from;
-  }
-}
-
 /**
  * Reads one page as the stream passes it: its header, then its element array, then only
  * the keys and values needed (a leaf's last key; a bucket entry named `key`). Every page
@@ -309,6 +326,8 @@ class PageCollector {
   #count = 0;
   #lastKey: Capture | undefined;
   #bucketEntries: Array<{ key: Capture; value: Capture }> = [];
+  /** Census: a leaf shaped like the `key` bucket's; its elements, and what of them was captured. */
+  #keyRevisionLeaf: KeyRevisionLeaf | undefined;
 
   constructor(
     readonly pgid: number,
@@ -381,13 +400,20 @@ class PageCollector {
       return false;
     }
     const dataStart = this.start + PAGE_HEADER_SIZE + this.#count * ELEMENT_SIZE;
-    const captures: Capture[] = [];
+    const leafElements: LeafElement[] = [];
     for (let index = 0; index < this.#count; index += 1) {
-      const element = leafElement(elements, index);
-      const keyStart = this.start + PAGE_HEADER_SIZE + index * ELEMENT_SIZE + element.pos;
-      if (keyStart < dataStart || keyStart + element.ksize + element.vsize > this.#end) {
+      const element = leafElement(elements, index, this.start);
+      if (element.keyStart < dataStart || element.keyStart + element.ksize + element.vsize > this.#end) {
         throw new Error(`has a leaf element (${index}) that points outside the page`);
       }
+      leafElements.push(element);
+    }
+    if (this.scanner.ledger !== undefined && leafElements.every((e) => e.flags === 0 && (e.ksize === 17 || e.ksize === 18))) {
+      return this.#captureKeyRevisions(leafElements, dataStart);
+    }
+    const captures: Capture[] = [];
+    for (const [index, element] of leafElements.entries()) {
+      const { keyStart } = element;
       if (index === this.#count - 1 && (element.ksize === 17 || element.ksize === 18)) {
         this.#lastKey = new Capture(keyStart, element.ksize);
         captures.push(this.#lastKey);
@@ -409,20 +435,71 @@ class PageCollector {
     return true;
   }
 
+  /**
+   * Census: every key and the head of every value. A leaf without overflow pages is read
+   * whole (one capture of its data); one with overflow (a large value) element by element.
+   */
+  #captureKeyRevisions(elements: LeafElement[], dataStart: number): boolean {
+    const leaf: KeyRevisionLeaf = { elements };
+    if (this.#end === this.start + this.pageSize) {
+      leaf.page = new Capture(dataStart, this.#end - dataStart);
+      this.#captures = [leaf.page];
+    } else {
+      leaf.heads = elements.map((e) => ({ key: new Capture(e.keyStart, e.ksize), value: new Capture(e.keyStart + e.ksize, Math.min(e.vsize, VALUE_HEAD_BYTES)) }));
+      this.#captures = leaf.heads.flatMap((head) => [head.key, head.value]);
+    }
+    this.#keyRevisionLeaf = leaf;
+    this.#stage = 'keys';
+    return true;
+  }
+
+  #readKeyRevisions(leaf: KeyRevisionLeaf): void {
+    const entries: LedgerEntry[] = [];
+    for (const [index, element] of leaf.elements.entries()) {
+      let entry: LedgerEntry | undefined;
+      if (leaf.page !== undefined) {
+        const page = leaf.page.buffer;
+        const at = element.keyStart - leaf.page.start;
+        entry = readKeyRevision(page, at, element.ksize, page, at + element.ksize, Math.min(element.vsize, VALUE_HEAD_BYTES), element.vsize);
+      } else {
+        const head = (leaf.heads as Array<{ key: Capture; value: Capture }>)[index] as { key: Capture; value: Capture };
+        entry = readKeyRevision(head.key.buffer, 0, element.ksize, head.value.buffer, 0, head.value.buffer.length, element.vsize);
+      }
+      if (entry === undefined) {
+        entries.length = 0;
+        break;
+      }
+      entries.push(entry);
+    }
+    this.scanner.recordKeyRevisions(this.pgid, entries.length === leaf.elements.length ? entries : undefined);
+    const lastIndex = leaf.elements.length - 1;
+    const last = leaf.elements[lastIndex] as LeafElement;
+    const lastKey = leaf.page
+      ? leaf.page.buffer.subarray(last.keyStart - leaf.page.start, last.keyStart - leaf.page.start + last.ksize)
+      : ((leaf.heads as Array<{ key: Capture }>)[lastIndex] as { key: Capture }).key.buffer;
+    this.scanner.recordLeaf(this.pgid, revisionOf(lastKey), undefined);
+  }
+
   #readKeys(): void {
+    if (this.#keyRevisionLeaf !== undefined) {
+      this.#readKeyRevisions(this.#keyRevisionLeaf);
+      return;
+    }
     const last = this.#lastKey === undefined ? NOT_A_REVISION : revisionOf(this.#lastKey.buffer);
     let keyBucket: KeyBucketRef | undefined;
     for (const entry of this.#bucketEntries) {
       if (!entry.key.buffer.equals(KEY_BUCKET)) continue;
-      keyBucket = bucketRef(entry.value.buffer);
+      keyBucket = bucketRef(entry.value.buffer, this.scanner.ledger !== undefined);
     }
     this.scanner.recordLeaf(this.pgid, last, keyBucket);
   }
 }
 
-function leafElement(elements: Buffer, index: number): { flags: number; pos: number; ksize: number; vsize: number } {
-  const at = index * ELEMENT_SIZE;
-  return { flags: elements.readUInt32LE(at), pos: elements.readUInt32LE(at + 4), ksize: elements.readUInt32LE(at + 8), vsize: elements.readUInt32LE(at + 12) };
+/** Census: a leaf shaped like the `key` bucket's, its elements, and what of them is captured (the whole page, or each key and value head). */
+interface KeyRevisionLeaf {
+  elements: LeafElement[];
+  page?: Capture;
+  heads?: Array<{ key: Capture; value: Capture }>;
 }
 
 /** A `key` bucket key's main revision, or NOT_A_REVISION. */
@@ -435,17 +512,32 @@ function revisionOf(key: Buffer): number {
 }
 
 /** A bucket entry's value: its header (root page, sequence), then for an inline bucket (root 0) its one leaf page. */
-function bucketRef(value: Buffer): KeyBucketRef {
+function bucketRef(value: Buffer, census: boolean): KeyBucketRef {
   const root = Number(value.readBigUInt64LE(0));
   if (root !== 0) return { root, inlineLast: EMPTY_LEAF };
   const page = value.subarray(BUCKET_HEADER_SIZE);
   if (page.length < PAGE_HEADER_SIZE || page.readUInt16LE(8) !== LEAF_PAGE) throw new Error('holds an inline "key" bucket that is not a leaf page');
   const count = page.readUInt16LE(10);
-  if (count === 0) return { root: 0, inlineLast: EMPTY_LEAF };
+  if (count === 0) return { root: 0, inlineLast: EMPTY_LEAF, inlineEntries: [] };
   if (PAGE_HEADER_SIZE + count * ELEMENT_SIZE > page.length) throw new Error('holds an inline "key" bucket too short for its elements');
   const elements = page.subarray(PAGE_HEADER_SIZE, PAGE_HEADER_SIZE + count * ELEMENT_SIZE);
   const element = leafElement(elements, count - 1);
-  const keyStart = PAGE_HEADER_SIZE + (count - 1) * ELEMENT_SIZE + element.pos;
+  const { keyStart } = element;
   if (keyStart + element.ksize > page.length) throw new Error('holds an inline "key" bucket whose last key lies outside it');
-  return { root: 0, inlineLast: revisionOf(page.subarray(keyStart, keyStart + element.ksize)) };
+  const inlineLast = revisionOf(page.subarray(keyStart, keyStart + element.ksize));
+  return census ? { root: 0, inlineLast, inlineEntries: inlineKeyRevisions(page, elements, count) } : { root: 0, inlineLast };
+}
+
+/** The census of an inline `key` bucket: every element's entry, or undefined if one is not etcd's. */
+function inlineKeyRevisions(page: Buffer, elements: Buffer, count: number): LedgerEntry[] | undefined {
+  const entries: LedgerEntry[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const element = leafElement(elements, index);
+    const valueStart = element.keyStart + element.ksize;
+    if (element.flags !== 0 || valueStart + element.vsize > page.length) return undefined;
+    const entry = readKeyRevision(page, element.keyStart, element.ksize, page, valueStart, element.vsize, element.vsize);
+    if (entry === undefined) return undefined;
+    entries.push(entry);
+  }
+  return entries;
 }

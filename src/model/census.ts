@@ -17,6 +17,20 @@ export interface Census {
   resources: Record<string, number>;
 }
 
+/** Whether a value (an agent's report, a JSON document) has a census's shape. */
+export function isCensus(value: unknown): value is Census {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  const counts = record.resources;
+  return (
+    Number.isSafeInteger(record.revision) &&
+    Number.isSafeInteger(record.keys) &&
+    typeof counts === 'object' &&
+    counts !== null &&
+    Object.values(counts).every((count) => Number.isSafeInteger(count))
+  );
+}
+
 /** The census bucket of keys that are not under `/registry/<resource>/`. */
 export const OTHER_KEYS = '(other)';
 

@@ -1,3 +1,5 @@
+import type { Census } from './census.js';
+
 /**
  * One vocabulary for a snapshot wherever it is: written on a node (save), listed, removed
  * or checked on a node or in S3 (ls, rm, prune, verify), uploaded. The agent reports these
@@ -37,6 +39,9 @@ export interface SavedSnapshot extends JobStats {
   snapshotSha256: string;
   /** The etcd revision the snapshot holds (what `etcdctl snapshot status` prints); absent when its database could not be read. */
   revision?: number;
+  /** Its live keys per Kubernetes resource, read in the same pass (etcd/bolt-revision.ts); absent with `censusProblem`. */
+  census?: Census;
+  censusProblem?: string;
   /** Whether the state file went into the archive. */
   stateFileIncluded: boolean;
   /** With --pki-bundle: the bundle written beside the snapshot. */
@@ -178,6 +183,9 @@ export interface CopyCheck extends JobStats {
   snapshotSha256?: string;
   /** The etcd revision the snapshot holds (what `etcdctl snapshot status` prints), when `status` is ok. */
   revision?: number;
+  /** Its live keys per Kubernetes resource (from its bbolt database, no restore), when `status` is ok; absent with `censusProblem`. */
+  census?: Census;
+  censusProblem?: string;
   stateFileIncluded?: boolean;
 }
 

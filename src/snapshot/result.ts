@@ -1,3 +1,4 @@
+import type { Census } from '../model/census.js';
 import type { PkiBundleFile, UploadedSnapshot } from '../model/snapshot.js';
 
 /** `--runtime`: docker (the agent in a one-off container, RKE's way) or ssh (agentless: etcd through an SSH tunnel, the zip over SFTP). */
@@ -21,6 +22,9 @@ export interface NodeResult {
   snapshotSha256?: string;
   /** The etcd revision the snapshot holds, as the agent read it (absent for rke-tools images, or if unreadable). */
   revision?: number;
+  /** Its live keys per Kubernetes resource, read as it streamed (absent for rke-tools images and older agents, or with censusProblem). */
+  census?: Census;
+  censusProblem?: string;
   stateFileIncluded?: boolean;
   /** With --pki-bundle: the node's pki.bundle.tar.gz. */
   pkiBundle?: PkiBundleFile;

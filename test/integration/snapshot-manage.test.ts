@@ -228,7 +228,7 @@ describe('snapshot-verify', () => {
     }
     const table = await cli('snapshot-verify', '--name', 'it-ls-ver');
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, new RegExp(`^${lab.addresses[0]!.replace(/\./g, '\\.')}\\s+ok\\s+\\S+ KiB\\s+\\S+Z\\s+\\d+\\s+[0-9a-f]{64}\\s+yes$`, 'm'));
+    assert.match(table.stdout, new RegExp(`^${lab.addresses[0]!.replace(/\./g, '\\.')}\\s+ok\\s+\\S+ KiB\\s+\\S+Z\\s+\\d+\\s+\\d+ keys.*\\s[0-9a-f]{64}\\s+yes$`, 'm'));
 
     await nodeExec(2, 'truncate', '-s', '4000', `${DIR}/it-ls-ver.zip`);
     // One byte inside the deflated snapshot, far from the headers.
@@ -276,8 +276,8 @@ describe('snapshot-verify', () => {
       assert.equal(location.revision, memberRevision, `node ${index + 1}: no write happened between the status and the save`);
     }
     const table = await cli('snapshot-verify', '--name', 'it-ls-rev');
-    assert.match(table.stdout, /^LOCATION\s+STATUS\s+SIZE\s+MODIFIED\s+REVISION\s+SNAPSHOT SHA256\s+STATE FILE$/m);
-    assert.match(table.stdout, new RegExp(`^${escapeRegExp(lab.addresses[1]!)}\\s+ok\\s+\\S+ KiB\\s+\\S+Z\\s+${memberRevision}\\s+[0-9a-f]{64}\\s+yes$`, 'm'));
+    assert.match(table.stdout, /^LOCATION\s+STATUS\s+SIZE\s+MODIFIED\s+REVISION\s+CENSUS\s+SNAPSHOT SHA256\s+STATE FILE$/m);
+    assert.match(table.stdout, new RegExp(`^${escapeRegExp(lab.addresses[1]!)}\\s+ok\\s+\\S+ KiB\\s+\\S+Z\\s+${memberRevision}\\s+\\d+ keys.*\\s[0-9a-f]{64}\\s+yes$`, 'm'));
 
     // A damaged page in a database whose etcd trailer and zip CRCs are right (as if etcd had sent it so):
     // the revision cannot be read, the copy is bad, the message names the page; no crash.

@@ -4,6 +4,7 @@ import { parseProgressLine, type AgentInput } from '../../agent/protocol/wire.js
 import type { NodeConfig } from '../../config/cluster.js';
 import { OperatorError } from '../../errors.js';
 import { DEFAULT_COMPRESSION } from '../../model/compression.js';
+import { isCensus } from '../../model/census.js';
 import { CONTAINER_BACKUP_DIR, CONTAINER_SSL_DIR, NODE_SNAPSHOT_DIR } from '../../model/paths.js';
 import type { CopyCheck, SavedSnapshot } from '../../model/snapshot.js';
 import { EngineLostError } from '../../docker/engine-watch.js';
@@ -137,6 +138,7 @@ function savedFields(saved: SavedSnapshot): CopyFields {
     snapshotSize: saved.snapshotSize,
     snapshotSha256: saved.snapshotSha256,
     ...(typeof saved.revision === 'number' ? { revision: saved.revision } : {}),
+    ...censusFields(saved),
     stateFileIncluded: saved.stateFileIncluded,
     ...(saved.pkiBundle ? { pkiBundle: saved.pkiBundle } : {}),
     ...(saved.peakRssBytes !== undefined ? { agentPeakRssBytes: saved.peakRssBytes } : {}),
@@ -154,6 +156,13 @@ function checkedFields(copy: CopyCheck): CopyFields {
     ...(copy.snapshotSize !== undefined ? { snapshotSize: copy.snapshotSize } : {}),
     ...(copy.snapshotSha256 !== undefined ? { snapshotSha256: copy.snapshotSha256 } : {}),
     ...(typeof copy.revision === 'number' ? { revision: copy.revision } : {}),
+    ...censusFields(copy),
     stateFileIncluded: copy.stateFileIncluded ?? false,
   };
+}
+
+/** The census an agent reported, if it has a census's shape (an image given with --backup-image may be older, or another). */
+function censusFields(reported: Pick<CopyCheck, 'census' | 'censusProblem'>): Pick<CopyFields, 'census' | 'censusProblem'> {
+  if (isCensus(reported.census)) return { census: reported.census };
+  return typeof reported.censusProblem === 'string' ? { censusProblem: reported.censusProblem } : {};
 }

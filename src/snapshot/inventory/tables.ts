@@ -5,6 +5,7 @@ import { groupByName, newest, type LocationListing } from './listing.js';
 import type { LocationRemoval } from './removal.js';
 import { pruneStatus, type LocationPrune } from './prune.js';
 import type { LocationVerification } from './verification.js';
+import type { Census } from '../../model/census.js';
 
 /** The ls table: one row per snapshot name, where it is and where it is missing; then PKI bundles, then errors. */
 export function formatLsTable(listings: LocationListing[]): string {
@@ -81,7 +82,7 @@ export function formatPruneTable(keep: number, dryRun: boolean, prunes: Location
 
 export function formatVerifyTable(name: string, verifications: LocationVerification[]): string {
   const rows = verifications.map((v) => {
-    if (!v.ok) return [locationLabel(v), 'FAILED', '-', '-', '-', '-', '-'];
+    if (!v.ok) return [locationLabel(v), 'FAILED', '-', '-', '-', '-', '-', '-'];
     const copy = v.copy;
     return [
       locationLabel(v),
@@ -89,6 +90,7 @@ export function formatVerifyTable(name: string, verifications: LocationVerificat
       copy.size === undefined ? '-' : formatBytes(copy.size),
       copy.modified?.replace(/\.\d{3}Z$/, 'Z') ?? '-',
       copy.revision === undefined ? '-' : String(copy.revision),
+      copy.census === undefined ? '-' : formatCensus(copy.census),
       copy.snapshotSha256 ?? '-',
       copy.stateFileIncluded === undefined ? '-' : copy.stateFileIncluded ? 'yes' : 'no',
     ];
@@ -100,13 +102,24 @@ export function formatVerifyTable(name: string, verifications: LocationVerificat
     if (v.copy.status === 'encrypted') return [`  ${locationLabel(v)}: ${v.copy.file}: ${v.copy.problem ?? 'encrypted, not verified'}`];
     return [];
   });
-  const notes = verifications.flatMap((v) =>
-    v.ok && v.copy.matches?.length ? [`  ${locationLabel(v)}: identical to the copy on ${v.copy.matches.join(', ')}`] : [],
-  );
+  const notes = verifications.flatMap((v) => [
+    ...(v.ok && v.copy.matches?.length ? [`  ${locationLabel(v)}: identical to the copy on ${v.copy.matches.join(', ')}`] : []),
+    ...(v.ok && v.copy.censusNote ? [`  ${locationLabel(v)}: ${v.copy.censusNote}`] : []),
+    ...(v.ok && v.copy.status === 'ok' && v.copy.censusProblem ? [`  ${locationLabel(v)}: ${v.copy.censusProblem}`] : []),
+  ]);
   return [
     `Snapshot ${name}:`,
-    ...table(['LOCATION', 'STATUS', 'SIZE', 'MODIFIED', 'REVISION', 'SNAPSHOT SHA256', 'STATE FILE'], rows),
+    ...table(['LOCATION', 'STATUS', 'SIZE', 'MODIFIED', 'REVISION', 'CENSUS', 'SNAPSHOT SHA256', 'STATE FILE'], rows),
     ...(notes.length ? ['', 'Compared:', ...notes] : []),
     ...(problems.length ? ['', 'Problems:', ...problems] : []),
   ].join('\n');
+}
+
+/** A census in a table cell: live keys, then the largest resources, e.g. `5003 keys (pods 120, secrets 300, configmaps 80, +12 more)`. */
+export function formatCensus(census: Census, shown = 3): string {
+  const largest = Object.entries(census.resources).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1));
+  if (largest.length === 0) return `${census.keys} keys`;
+  const parts = largest.slice(0, shown).map(([name, count]) => `${name} ${count}`);
+  if (largest.length > shown) parts.push(`+${largest.length - shown} more`);
+  return `${census.keys} keys (${parts.join(', ')})`;
 }

@@ -107,6 +107,7 @@ async function writeSnapshot({ ssh, sftp, node, job, scope }: SshSave): Promise<
         scope.log,
       );
       if (written.revisionProblem !== undefined) scope.log.debug(`host ${node.address}: ${written.revisionProblem}`);
+      if (written.censusProblem !== undefined) scope.log.debug(`host ${node.address}: ${written.censusProblem}`);
       return {
         file: target.displayPath,
         size: written.archive.size,
@@ -114,6 +115,8 @@ async function writeSnapshot({ ssh, sftp, node, job, scope }: SshSave): Promise<
         snapshotSize: written.snapshot.snapshotSize,
         snapshotSha256: written.snapshot.snapshotSha256,
         ...(written.revision !== undefined ? { revision: written.revision } : {}),
+        ...(written.census !== undefined ? { census: written.census } : {}),
+        ...(written.censusProblem !== undefined ? { censusProblem: written.censusProblem } : {}),
         stateFileIncluded: job.stateFile !== undefined,
       };
     } finally {
