@@ -298,11 +298,31 @@ async function removeContainer(
     await deadline(container.remove({ force: true }), timeoutMs, `removing ${name}`);
     return undefined;
   } catch (error) {
-    if (isNotFound(error) || isRemovalInProgress(error)) return undefined;
+    if (isNotFound(error)) return undefined;
+    // The engine is removing it (AutoRemove): wait for that, so that no container is left
+    // when this run reports (on a loaded node, vfs storage takes seconds to delete one).
+    if (isRemovalInProgress(error)) {
+      await untilGone(container, timeoutMs).catch(() => undefined);
+      return undefined;
+    }
     if (/SSH connection to host .* is closed/.test(messageOf(error))) {
       return `the SSH connection to host ${host} was lost; the engine removes ${name} when it exits (AutoRemove), check with "docker ps -a"`;
     }
     return `could not remove container ${name} on host ${host}: ${describeDockerError(error)}; remove it with "docker rm -f ${name}"`;
+  }
+}
+
+/** Resolves once the engine no longer knows the container; gives up (resolves too) after `timeoutMs`. */
+async function untilGone(container: Docker.Container, timeoutMs: number): Promise<void> {
+  const giveUpAt = Date.now() + timeoutMs;
+  while (Date.now() < giveUpAt) {
+    try {
+      await deadline(container.inspect(), Math.max(1, giveUpAt - Date.now()), 'inspecting');
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

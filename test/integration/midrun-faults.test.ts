@@ -24,6 +24,7 @@ import {
   labFault,
   nodeDocker,
   nodeExec,
+  outputShows,
   runCli,
   startCli,
   waitForHealthyCluster,
@@ -87,14 +88,7 @@ async function waitForTemporaryFile(node: number, name: string, minBytes = 1, ti
 
 /** Milliseconds from `since` until the CLI's plain progress (on stderr) shows `pattern` (rejects when the CLI ends first). */
 function whenOutputShows(child: ReturnType<typeof startCli>['child'], pattern: RegExp, since: () => number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (pattern.test(seen)) resolve(Date.now() - since());
-    });
-    child.on('close', () => reject(new Error(`the CLI ended without printing ${pattern}`)));
-  });
+  return outputShows(child, pattern).then(() => Date.now() - since());
 }
 
 /** Every NAME.zip on the given nodes is a whole zip whose snapshot passes etcd's own check; no temporary file of NAME. */

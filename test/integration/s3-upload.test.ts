@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { assertNoAgentContainers, clusterFile, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
-import { REPO_ROOT, copyFromNode, privateKeyMaterial, labEtcdctl, labFacts, nodeDocker, startCli, tempDir, type CliOutcome, type LabFacts } from '../support/lab.js';
+import { REPO_ROOT, copyFromNode, privateKeyMaterial, labEtcdctl, labFacts, nodeDocker, outputShows, startCli, tempDir, type CliOutcome, type LabFacts } from '../support/lab.js';
 import { aws, download, imdsRequests, listKeys, pendingMultipartUploads, rgw, s3LabFacts, versionsOf, type S3LabFacts, type S3User, writeSecretKeyFile } from '../support/s3-lab.js';
 import { sha256File } from '../support/snapshot-check.js';
 
@@ -330,7 +330,13 @@ describe('a large snapshot', () => {
 
   test('radosgw dies mid-upload: the upload fails naming the endpoint, no object appears, local snapshots kept', async (t) => {
     const folder = uniqueFolder('rgw-dies');
-    const run = await startUpload('it-s3-rgw-dies', folder);
+    // Killed as soon as the CLI reports upload bytes moving: asking the server for its multipart
+    // uploads (awscli, seconds each on a loaded machine) let a whole upload finish first.
+    const run = startCli([
+      'etcd', 'snapshot-save', '--config', lab.clusterYml, '--name', 'it-s3-rgw-dies', '--compression', 'none',
+      ...endpointArgs(), ...adminKeyArgs(), '--folder', folder,
+    ]);
+    await outputShows(run.child, /progress: upload \d/);
     await rgw('rgw-kill');
     let outcome: CliOutcome;
     try {

@@ -158,6 +158,18 @@ export function startCli(
   return { child, outcome };
 }
 
+/** Resolves once the CLI's stderr shows `pattern` (e.g. a progress line); rejects if it ends first. */
+export function outputShows(child: ChildProcess, pattern: RegExp): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (pattern.test(seen)) resolve();
+    });
+    child.on('close', () => reject(new Error(`the CLI ended without printing ${pattern}`)));
+  });
+}
+
 /** Names of containers on node N whose name matches exactly. */
 export async function containersNamed(node: number, name: string): Promise<string[]> {
   const out = await nodeDocker(node, 'ps', '-a', '--filter', `name=^/${name}$`, '--format', '{{.Names}}');
