@@ -82,9 +82,10 @@ export function snapshotVerifyCommand(onExit: (code: number) => void): Command {
     (c) =>
       c
         .requiredOption('--name <name>', 'the snapshot to check (a plain name, without .zip)')
-        .option('--identity-file <file>', 'age identities: decrypt and verify an S3 copy NAME.zip.age on this machine (with --s3)'),
+        .option('--identity-file <file>', 'age identities: decrypt and verify an S3 copy NAME.zip.age on this machine (with --s3)')
+        .option('--restore', "also restore each node's copy with the node's own etcd image into a scratch directory, start a throw-away member on it and read it back", false),
   );
-  return command.action(async (flags: ManageFlags & { name: string; identityFile?: string }) => {
+  return command.action(async (flags: ManageFlags & { name: string; identityFile?: string; restore: boolean }) => {
     onExit(await withProgressDisplay(flags.progress, flags.debug, (log, display) => runSnapshotVerify(flags, log, display)));
   });
 }
@@ -144,12 +145,16 @@ export async function runSnapshotPrune(flags: ManageFlags & { keep: number; dryR
   });
 }
 
-export async function runSnapshotVerify(flags: ManageFlags & { name: string; identityFile?: string }, log: Logger, display?: ProgressDisplay): Promise<number> {
+export async function runSnapshotVerify(flags: ManageFlags & { name: string; identityFile?: string; restore?: boolean }, log: Logger, display?: ProgressDisplay): Promise<number> {
   validateRemovableName(flags.name);
+  if (flags.restore && flags.runtime === 'ssh') {
+    throw new OperatorError("--restore runs the cluster's etcd image in containers on each node and needs their Docker engine: it cannot be used with --runtime ssh");
+  }
   const identities = await identitiesOf(flags);
   return withStores(flags, log, display, async (request, scope, s3, settings) => {
     log.info(`Verifying snapshot ${flags.name} on ${scope.cluster.etcdNodes.length} etcd node(s)${s3 ? ` and in s3://${s3}` : ''}`);
-    let verifications = await verifySnapshot(flags.name, request, scope);
+    if (flags.restore) log.info(`Restoring each node's copy with that node's etcd image (restore drill)`);
+    let verifications = await verifySnapshot(flags.name, { ...request, restore: flags.restore === true }, scope);
     if (identities.length > 0 && settings !== undefined) {
       verifications = await decryptAndVerifyHere(verifications, settings, { name: flags.name, identities, ...(flags.identityFile ? { identityFile: flags.identityFile } : {}) }, log);
     }
@@ -167,9 +172,15 @@ function verifyProblems(verifications: LocationVerification[], verdict: ReturnTy
   return [
     ...(labels('bad').length ? [`bad copy on ${labels('bad').join(', ')}`] : []),
     ...(labels('differs').length ? [`differing copy on ${labels('differs').join(', ')}`] : []),
+    ...verifications.flatMap((v) => {
+      const restore = v.ok ? v.copy.restore : undefined;
+      if (restore === undefined) return [];
+      if (!restore.ok) return [`the copy on ${locationLabel(v)} did not restore: ${restore.error}`];
+      return restore.difference ? [`the copy on ${locationLabel(v)} restored differently from its bbolt file: ${restore.difference}`] : [];
+    }),
     ...(verdict.missingInS3.length ? [`missing in ${verdict.missingInS3.join(', ')}`] : []),
     ...(verdict.failed.length ? [`not checked on ${failedSummary(verifications.filter((v): v is LocationVerification & { ok: false } => !v.ok))}`] : []),
-    ...(verdict.good === 0 && !verdict.bad.length && !verdict.failed.length && !verdict.missingInS3.length ? ['no copy found on any etcd node'] : []),
+    ...(verdict.good === 0 && !verdict.bad.length && !verdict.notRestored.length && !verdict.failed.length && !verdict.missingInS3.length ? ['no copy found on any etcd node'] : []),
   ];
 }
 

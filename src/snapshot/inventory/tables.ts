@@ -4,6 +4,7 @@ import { formatBytes } from '../report.js';
 import { groupByName, newest, type LocationListing } from './listing.js';
 import type { LocationRemoval } from './removal.js';
 import { pruneStatus, type LocationPrune } from './prune.js';
+import { restoreSummary } from './restore.js';
 import type { LocationVerification } from './verification.js';
 
 /** The ls table: one row per snapshot name, where it is and where it is missing; then PKI bundles, then errors. */
@@ -103,10 +104,20 @@ export function formatVerifyTable(name: string, verifications: LocationVerificat
   const notes = verifications.flatMap((v) =>
     v.ok && v.copy.matches?.length ? [`  ${locationLabel(v)}: identical to the copy on ${v.copy.matches.join(', ')}`] : [],
   );
+  const restored = verifications.flatMap((v) => (v.ok && v.copy.restore?.ok ? [`  ${locationLabel(v)}: ${restoreSummary(v.copy.restore)}`] : []));
+  problems.push(
+    ...verifications.flatMap((v) => {
+      const restore = v.ok ? v.copy.restore : undefined;
+      if (!v.ok || restore === undefined) return [];
+      if (!restore.ok) return [`  ${locationLabel(v)}: did not restore: ${restore.error}`];
+      return restore.difference ? [`  ${locationLabel(v)}: ${v.copy.file}: the restored member differs from the snapshot's bbolt file (file vs restored): ${restore.difference}`] : [];
+    }),
+  );
   return [
     `Snapshot ${name}:`,
     ...table(['LOCATION', 'STATUS', 'SIZE', 'MODIFIED', 'REVISION', 'SNAPSHOT SHA256', 'STATE FILE'], rows),
     ...(notes.length ? ['', 'Compared:', ...notes] : []),
+    ...(restored.length ? ['', 'Restore drill:', ...restored] : []),
     ...(problems.length ? ['', 'Problems:', ...problems] : []),
   ].join('\n');
 }
