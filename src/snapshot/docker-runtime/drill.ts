@@ -11,7 +11,7 @@ import type { NodeConfig } from '../../config/cluster.js';
 import { readContainerFileHead } from '../../docker/container-file.js';
 import type { Confinement } from '../../docker/confinement.js';
 import { describeDockerError, isNotFound } from '../../docker/engine.js';
-import { runOneOffContainer, type OneOffContainerHooks } from '../../docker/one-off-container.js';
+import { runOneOffContainer, type OneOffContainerHooks, type OneOffOutcome } from '../../docker/one-off-container.js';
 import { deadline } from '../../deadline.js';
 import {
   DRILL_MOUNT,
@@ -29,7 +29,7 @@ import { MEMBER_STARTED, agentDrillArgs, parseDrillReadyLine, parseDrillResultLi
 import { failureMessage } from '../node-ssh.js';
 import type { Outcome } from '../runtime.js';
 import type { RunScope } from '../scope.js';
-import { CONTAINER_NAMES, agentSuccess, ensureAgentImage, runAgentContainer } from './agent-container.js';
+import { CONTAINER_NAMES, agentResult, agentSuccess, ensureAgentImage, runAgentContainer } from './agent-container.js';
 import { withNodeEngine, type NodeEngine } from './engine.js';
 import { limitsOf, type AgentLimits, type DockerRuntimeOptions } from './options.js';
 
@@ -106,6 +106,7 @@ async function runDrill(engine: NodeEngine, run: DrillRun): Promise<RestoreDrill
     (error: unknown) => ({ error }),
   );
   let member: Promise<unknown> | undefined;
+  let memberExit: OneOffOutcome | undefined;
   let failure: unknown;
   const copy = `${NODE_SNAPSHOT_DIR}/${run.name}.zip`;
   let tool: RestoreTool | undefined;
@@ -118,13 +119,9 @@ async function runDrill(engine: NodeEngine, run: DrillRun): Promise<RestoreDrill
       const memberRun = runOneOffContainer(engine.docker, engine.node.address, etcdContainer('member', memberCommand(drill.ports, drill.token)), containerLimits(scope));
       member = memberRun.catch(() => undefined);
       stdin?.write(`${MEMBER_STARTED}\n`);
+      // The member exits when the supervisor's teardown kills it, or on its own: which one, the supervisor's result says.
       const raced = await Promise.race([supervisorDone.then(() => undefined), memberRun.then((outcome) => ({ member: outcome }))]);
-      if (raced !== undefined) {
-        throw new OperatorError(
-          `${copy} on host ${engine.node.address} restored, but the etcd member started on it exited (status ${raced.member.exitCode}) before it answered: ` +
-            (etcdErrorLine(raced.member.stdout + raced.member.stderr) ?? 'it printed nothing'),
-        );
-      }
+      if (raced !== undefined) memberExit = raced.member;
     }
   } catch (error) {
     failure = error;
@@ -137,6 +134,13 @@ async function runDrill(engine: NodeEngine, run: DrillRun): Promise<RestoreDrill
   if (failure !== undefined) throw failure;
   if ('error' in done) throw done.error;
   if (done.outcome.removalError) run.warnings.push(done.outcome.removalError);
+  const result = agentResult(done.outcome, parseDrillResultLine, engine, 'restore drill');
+  if (!result.ok && memberExit !== undefined) {
+    throw new OperatorError(
+      `${copy} on host ${engine.node.address} restored, but the etcd member started on it exited (status ${memberExit.exitCode}) before it answered: ` +
+        (etcdErrorLine(`${memberExit.stdout}\n${memberExit.stderr}`) ?? 'it printed nothing'),
+    );
+  }
   const restored: RestoredCopy = agentSuccess(done.outcome, parseDrillResultLine, engine, 'restore drill');
   return { ...restored, tool: tool ?? 'etcd', image: run.etcd.name };
 }

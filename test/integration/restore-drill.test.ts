@@ -1,0 +1,156 @@
+/**
+ * `snapshot-verify --restore` on the lab (SPEC §8): each node's copy restored with the node's own
+ * etcd image (the lab's is etcd 3.4: etcdctl restores, no shell in it), a throw-away member started
+ * on it and read back; a copy that does not restore fails the run with etcd's own words; the drill
+ * needs no live member; and afterwards, whatever happened (Ctrl-C included), no drill container,
+ * process or scratch directory is left on any node.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, statSync, truncateSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { assertNoAgentContainers, removeNodeSnapshots, save } from '../support/cli-run.js';
+import {
+  copyFromNode,
+  labEtcdctl,
+  labFacts,
+  nodeDocker,
+  nodeExec,
+  runCli,
+  startCli,
+  tempDir,
+  waitForHealthyCluster,
+  waitForRunningContainer,
+  type CliOutcome,
+  type LabFacts,
+} from '../support/lab.js';
+import { extractWithPython, zipWithPython } from '../support/zip-tools.js';
+
+let lab: LabFacts;
+const DIR = '/opt/rke/etcd-snapshots';
+const NAME = 'it-drill-good';
+const WRITTEN = 25;
+
+before(async () => {
+  lab = await labFacts();
+  await removeNodeSnapshots(lab, 'it-drill-*');
+});
+
+after(async () => {
+  await removeNodeSnapshots(lab, 'it-drill-*');
+});
+
+const verify = (...args: string[]): Promise<CliOutcome> => runCli(['etcd', 'snapshot-verify', '--config', lab.clusterYml, ...args]);
+
+function parseJson(outcome: CliOutcome): any {
+  try {
+    return JSON.parse(outcome.stdout);
+  } catch {
+    return assert.fail(`stdout is not JSON (exit ${outcome.code}):\n${outcome.stdout}\n${outcome.stderr}`);
+  }
+}
+
+/** Nothing of a drill remains on any node: no container, no scratch directory, no etcd of ours running. */
+async function assertNothingLeft(): Promise<void> {
+  await assertNoAgentContainers(lab);
+  for (let node = 1; node <= lab.addresses.length; node++) {
+    const entries = (await nodeExec(node, 'ls', '-A', DIR)).split('\n').filter(Boolean);
+    assert.deepEqual(entries.filter((entry) => entry.startsWith('.restore-drill-')), [], `scratch directory left on node ${node}`);
+  }
+  // The member's and the restore's processes would carry the drill's member name on their command line.
+  const drillProcesses = (await nodeExec(1, 'sh', '-c', 'grep -l -a -- "--name=restore-dril[l]" /proc/[0-9]*/cmdline 2>/dev/null || true')).split('\n').filter(Boolean);
+  assert.deepEqual(drillProcesses, [], 'a drill process is still running');
+}
+
+describe('snapshot-verify --restore', () => {
+  let revision: number;
+
+  before(async () => {
+    for (let index = 0; index < WRITTEN; index++) await labEtcdctl('put', `/registry/configmaps/it-drill/cm-${index}`, `{"n":${index}}`);
+    await labEtcdctl('put', '/registry/secrets/it-drill/s', 'x');
+    const saved = await save(['--config', lab.clusterYml, '--name', NAME]);
+    assert.equal(saved.code, 0, saved.stderr);
+    revision = Number(JSON.parse(await labEtcdctl('endpoint', 'status', '-w', 'json'))[0].Status.header.revision);
+  });
+
+  test('every good copy restores: the census read back is what etcd held, at the copy’s revision', async () => {
+    const outcome = await verify('--name', NAME, '--restore', '--output', 'json');
+    assert.equal(outcome.code, 0, outcome.stderr);
+    const doc = parseJson(outcome);
+    const allKeys = (await labEtcdctl('get', '', '--from-key', '--keys-only', `--rev=${revision}`)).split('\n').filter(Boolean).length;
+    const configmaps = (await labEtcdctl('get', '/registry/configmaps/', '--prefix', '--keys-only', `--rev=${revision}`)).split('\n').filter(Boolean).length;
+    for (const location of doc.locations) {
+      assert.equal(location.status, 'ok');
+      assert.equal(location.restore.ok, true, JSON.stringify(location.restore));
+      assert.match(location.restore.etcdVersion, /^3\.4\.\d+$/);
+      assert.equal(location.restore.tool, 'etcdctl', 'the lab image (etcd 3.4) has no etcdutl');
+      assert.equal(location.restore.census.revision, location.revision, 'the restored member serves the revision the bbolt file holds');
+      assert.equal(location.restore.census.revision, revision);
+      assert.equal(location.restore.census.keys, allKeys);
+      assert.equal(location.restore.census.resources.configmaps, configmaps);
+      assert.ok(location.restore.census.resources.configmaps >= WRITTEN);
+      assert.equal(location.restore.census.resources.secrets >= 1, true);
+      assert.equal(location.restore.difference, undefined);
+    }
+    await assertNothingLeft();
+  });
+
+  test('the table says what restored, with which etcd', async () => {
+    const outcome = await verify('--name', NAME, '--restore');
+    assert.equal(outcome.code, 0, outcome.stderr);
+    for (const address of lab.addresses) {
+      assert.match(outcome.stdout, new RegExp(`${address.replace(/\./g, '\\.')}: restored with etcd v3\\.4\\.\\d+ \\(etcdctl, \\S+\\): \\d+ keys at revision ${revision}`));
+    }
+  });
+
+  test('with node 3’s etcd container stopped the drill still restores its copy (it never needs the live member)', async () => {
+    await nodeDocker(3, 'stop', 'etcd');
+    try {
+      const outcome = await verify('--name', NAME, '--restore', '--output', 'json');
+      assert.equal(outcome.code, 0, outcome.stderr);
+      const node3 = parseJson(outcome).locations.find((location: any) => location.node === lab.addresses[2]);
+      assert.equal(node3.restore.ok, true, JSON.stringify(node3));
+      assert.equal(node3.restore.census.revision, revision);
+    } finally {
+      await nodeDocker(3, 'start', 'etcd');
+      await waitForHealthyCluster();
+    }
+    await assertNothingLeft();
+  });
+
+  test('a copy whose snapshot is truncated fails the run, naming the copy and etcd’s own error', async () => {
+    const name = 'it-drill-truncated';
+    const work = tempDir('rke-drill-');
+    const zip = path.join(work, 'good.zip');
+    await copyFromNode(1, `${DIR}/${NAME}.zip`, zip);
+    const db = path.join(work, name);
+    await extractWithPython(zip, `/backup/${NAME}`, db);
+    truncateSync(db, Math.floor(statSync(db).size / 2));
+    const bad = path.join(work, `${name}.zip`);
+    await zipWithPython(bad, [[`/backup/${name}`, db]]);
+    assert.ok(readFileSync(bad).length > 0);
+    await nodeExec(2, 'install', '-m', '0600', bad, `${DIR}/${name}.zip`);
+
+    const outcome = await verify('--name', name, '--restore', '--output', 'json');
+    assert.equal(outcome.code, 1, outcome.stdout);
+    const node2 = parseJson(outcome).locations.find((location: any) => location.node === lab.addresses[1]);
+    assert.equal(node2.status, 'bad', 'the check already finds the trailer wrong');
+    assert.equal(node2.restore.ok, false);
+    assert.match(node2.restore.error, new RegExp(`${DIR}/${name}\\.zip on host ${lab.addresses[1]!.replace(/\./g, '\\.')} did not restore \\(etcdctl snapshot restore, image \\S+\\): Error: `));
+    const lastLine = outcome.stderr.trim().split('\n').pop()!;
+    assert.match(lastLine, new RegExp(`the copy on ${lab.addresses[1]!.replace(/\./g, '\\.')} did not restore: .*Error: `));
+    await assertNothingLeft();
+  });
+
+  test('Ctrl-C while the member runs: exit 130, and the containers, processes and scratch directory are gone', async () => {
+    const run = startCli(['etcd', 'snapshot-verify', '--config', lab.clusterYml, '--name', NAME, '--restore', '--concurrency', '1']);
+    try {
+      await waitForRunningContainer(1, 'etcd-snapshot-drill-member', 90_000);
+    } finally {
+      run.child.kill('SIGINT');
+    }
+    const outcome = await run.outcome;
+    assert.equal(outcome.code, 130, outcome.stderr);
+    await assertNothingLeft();
+  });
+});
