@@ -20,7 +20,7 @@ import type { StatusResponse } from '../etcd/messages.js';
 import { OperatorError, messageOf } from '../errors.js';
 import { CONTAINER_BACKUP_DIR, NODE_SNAPSHOT_DIR } from '../model/paths.js';
 import type { RestoredCopy } from '../model/restore.js';
-import { MEMBER_STARTED, SCRATCH_PATTERN, SCRATCH_PREFIX, formatDrillReadyLine, type DrillRequest } from './protocol/drill.js';
+import { MEMBER_STARTED, PLACED_COPY_PATTERN, SCRATCH_PATTERN, SCRATCH_PREFIX, formatDrillReadyLine, type DrillRequest } from './protocol/drill.js';
 
 export interface DrillIo {
   log: (line: string) => void;
@@ -43,13 +43,14 @@ export async function runRestoreDrill(request: DrillRequest, io: DrillIo): Promi
   const memberStarted = lineOnStdin(io.stdin, MEMBER_STARTED, stop);
   const scratchName = SCRATCH_PREFIX + randomBytes(6).toString('hex');
   const scratch = `${CONTAINER_BACKUP_DIR}/${scratchName}`;
-  const file = `${NODE_SNAPSHOT_DIR}/${request.name}.zip`;
+  const zipName = request.placedCopy ?? `${request.name}.zip`;
+  const file = `${NODE_SNAPSHOT_DIR}/${zipName}`;
   let client: EtcdClient | undefined;
   let failed = false;
   try {
-    await sweepStaleScratch(io.log);
+    await sweepStaleScratch(io.log, request.placedCopy);
     await mkdir(scratch, { mode: 0o700 });
-    const snapshotSize = await extractSnapshot(request.name, scratch, stop.signal);
+    const snapshotSize = await extractSnapshot(zipName, request.name, scratch, stop.signal);
     const ports = await freePorts();
     const token = `rke-restore-drill-${randomBytes(6).toString('hex')}`;
     io.print(formatDrillReadyLine({ scratch: scratchName, ports, token, snapshotSize }));
@@ -69,31 +70,36 @@ export async function runRestoreDrill(request: DrillRequest, io: DrillIo): Promi
     io.signal.removeEventListener('abort', onSignal);
     client?.close();
     await endNamespace(io.log);
-    await rm(scratch, { recursive: true, force: true }).catch((error: unknown) => {
+    const placed = request.placedCopy === undefined ? [] : [`${CONTAINER_BACKUP_DIR}/${request.placedCopy}`];
+    await Promise.all([scratch, ...placed].map((path) => rm(path, { recursive: true, force: true }))).catch((error: unknown) => {
       // A failure already says what went wrong; this adds to it only when nothing else did.
-      const message = `could not remove the drill's scratch directory ${NODE_SNAPSHOT_DIR}/${scratchName}: ${messageOf(error)}; the next restore drill on this node removes it`;
+      const message = `could not remove the drill's scratch directory ${NODE_SNAPSHOT_DIR}/${scratchName}${placed.length ? ` or ${file}` : ''}: ${messageOf(error)}; the next restore drill on this node removes it`;
       if (failed) io.log(message);
       else throw new OperatorError(message);
     });
   }
 }
 
-/** Scratch directories a killed supervisor left: only directories of exactly our name pattern. */
-async function sweepStaleScratch(log: (line: string) => void): Promise<void> {
+/**
+ * What a killed drill left: scratch directories and placed copies, only entries of exactly
+ * those name patterns and kinds (one drill runs on a node at a time: its container's name).
+ */
+async function sweepStaleScratch(log: (line: string) => void, placedCopy: string | undefined): Promise<void> {
   for (const entry of await readdir(CONTAINER_BACKUP_DIR)) {
-    if (!SCRATCH_PATTERN.test(entry)) continue;
+    const scratch = SCRATCH_PATTERN.test(entry);
+    if (!scratch && (!PLACED_COPY_PATTERN.test(entry) || entry === placedCopy)) continue;
     const stats = await lstat(`${CONTAINER_BACKUP_DIR}/${entry}`);
-    if (!stats.isDirectory()) continue;
+    if (scratch ? !stats.isDirectory() : !stats.isFile()) continue;
     await rm(`${CONTAINER_BACKUP_DIR}/${entry}`, { recursive: true, force: true });
-    log(`removed ${NODE_SNAPSHOT_DIR}/${entry}, the scratch directory of an earlier drill that was killed`);
+    log(`removed ${NODE_SNAPSHOT_DIR}/${entry}, left by an earlier restore drill that was killed`);
   }
 }
 
-/** NAME.zip's snapshot into the scratch directory, after checking there is room for the whole drill. Returns its size. */
-async function extractSnapshot(name: string, scratch: string, signal: AbortSignal): Promise<number> {
+/** The zip's snapshot entry /backup/NAME into the scratch directory, after checking there is room for the whole drill. Returns its size. */
+async function extractSnapshot(zipName: string, name: string, scratch: string, signal: AbortSignal): Promise<number> {
   const directory = localDirectory(CONTAINER_BACKUP_DIR, NODE_SNAPSHOT_DIR);
-  const zip = `${NODE_SNAPSHOT_DIR}/${name}.zip`;
-  const opened = await directory.openForReading(`${name}.zip`).catch((error: unknown) => {
+  const zip = `${NODE_SNAPSHOT_DIR}/${zipName}`;
+  const opened = await directory.openForReading(zipName).catch((error: unknown) => {
     throw new OperatorError(`cannot open ${zip}: ${messageOf(error)}`);
   });
   let output: Awaited<ReturnType<typeof open>> | undefined;

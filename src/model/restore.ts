@@ -34,5 +34,7 @@ export type RestoreFinding =
       census: Census;
       /** How the restored census differs from the one read from the snapshot's bbolt file; absent when they agree. */
       difference?: string;
+      /** An S3 copy: the etcd node it was placed on and drilled on. */
+      via?: string;
     }
   | { ok: false; error: string };

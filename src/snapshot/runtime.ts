@@ -69,9 +69,10 @@ export interface NodeRuntime {
   verify(node: NodeConfig, name: string, scope: RunScope): Promise<Outcome<CopyCheck>>;
   /**
    * `snapshot-verify --restore`: restores the node's NAME.zip with the node's etcd image and reads
-   * it back (SPEC §8). Never throws. Absent: this runtime cannot drill (no Docker).
+   * it back (SPEC §8); `placedCopy`: a copy placed there for the drill (.restore-drill-<hex>.zip,
+   * an S3 copy), drilled and removed instead. Never throws. Absent: this runtime cannot drill (no Docker).
    */
-  restore?(node: NodeConfig, name: string, scope: RunScope): Promise<Outcome<RestoreDrilled>>;
+  restore?(node: NodeConfig, name: string, scope: RunScope, placedCopy?: string): Promise<Outcome<RestoreDrilled>>;
   /** The bucket/folder's jobs; `nodes` are the etcd nodes a runtime may ask from. */
   s3(settings: S3Settings, nodes: NodeConfig[], scope: RunScope): S3Jobs;
 }

@@ -24,10 +24,19 @@ export const MEMBER_STARTED = 'member-started';
 export const SCRATCH_PREFIX = '.restore-drill-';
 export const SCRATCH_PATTERN = /^\.restore-drill-[0-9a-f]{12}$/;
 
+/**
+ * A copy brought to the node only to be drilled (an S3 copy, placed by the CLI over SFTP):
+ * `/backup/.restore-drill-<12 hex>.zip`. The supervisor removes it when it ends; the next
+ * drill sweeps one a killed run left.
+ */
+export const PLACED_COPY_PATTERN = /^\.restore-drill-[0-9a-f]{12}\.zip$/;
+
 export interface DrillRequest {
   name: string;
   /** The supervisor's own deadline: it tears down and exits when it passes. */
   timeoutSeconds: number;
+  /** A placed copy (PLACED_COPY_PATTERN) to drill instead of NAME.zip; removed when the drill ends. */
+  placedCopy?: string;
 }
 
 export interface DrillReady {
@@ -43,7 +52,7 @@ export interface DrillReady {
 export type AgentDrillResult = RestoredCopy | Failure;
 
 export function agentDrillArgs(request: DrillRequest): string[] {
-  return ['drill', '--name', request.name, '--timeout', String(request.timeoutSeconds)];
+  return ['drill', '--name', request.name, '--timeout', String(request.timeoutSeconds), ...(request.placedCopy ? ['--placed-copy', request.placedCopy] : [])];
 }
 
 export function formatDrillReadyLine(ready: DrillReady): string {

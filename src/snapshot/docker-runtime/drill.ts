@@ -46,13 +46,13 @@ interface EtcdImage {
 }
 
 /** Never throws: the drill's outcome, or why it could not run, naming the node and the copy. */
-export async function drillOnNode(node: NodeConfig, name: string, scope: RunScope, options: DockerRuntimeOptions): Promise<Outcome<RestoreDrilled>> {
+export async function drillOnNode(node: NodeConfig, name: string, scope: RunScope, options: DockerRuntimeOptions, placedCopy?: string): Promise<Outcome<RestoreDrilled>> {
   const warnings: string[] = [];
   try {
     const result = await withNodeEngine(node, scope, async (engine) => {
       const image = await ensureAgentImage(engine, options.image);
       const etcd = await etcdImageOf(engine);
-      return runDrill(engine, { agentImage: image, etcd, name, limits: limitsOf(options), warnings });
+      return runDrill(engine, { agentImage: image, etcd, name, ...(placedCopy ? { placedCopy } : {}), limits: limitsOf(options), warnings });
     });
     return { ok: true, result, warnings };
   } catch (error) {
@@ -78,6 +78,7 @@ interface DrillRun {
   agentImage: string;
   etcd: EtcdImage;
   name: string;
+  placedCopy?: string;
   limits: AgentLimits;
   warnings: string[];
 }
@@ -90,7 +91,11 @@ async function runDrill(engine: NodeEngine, run: DrillRun): Promise<RestoreDrill
   const supervisor = runAgentContainer(engine, {
     job: 'drill',
     image: run.agentImage,
-    cmd: agentDrillArgs({ name: run.name, timeoutSeconds: Math.max(10, Math.floor(scope.timeouts.snapshotMs / 1000) - 10) }),
+    cmd: agentDrillArgs({
+      name: run.name,
+      timeoutSeconds: Math.max(10, Math.floor(scope.timeouts.snapshotMs / 1000) - 10),
+      ...(run.placedCopy ? { placedCopy: run.placedCopy } : {}),
+    }),
     binds: [`${NODE_SNAPSHOT_DIR}:${CONTAINER_BACKUP_DIR}`],
     snapshotName: run.name,
     onStdoutLine: (line) => {
@@ -108,7 +113,7 @@ async function runDrill(engine: NodeEngine, run: DrillRun): Promise<RestoreDrill
   let member: Promise<unknown> | undefined;
   let memberExit: OneOffOutcome | undefined;
   let failure: unknown;
-  const copy = `${NODE_SNAPSHOT_DIR}/${run.name}.zip`;
+  const copy = `${NODE_SNAPSHOT_DIR}/${run.placedCopy ?? `${run.name}.zip`}`;
   let tool: RestoreTool | undefined;
   try {
     const first = await Promise.race([ready.then((value) => ({ ready: value })), supervisorDone]);

@@ -15,7 +15,7 @@ export function dockerRuntime(options: DockerRuntimeOptions): NodeRuntime {
     list: (node, scope) => runOnDirectory(node, listJob, scope, options),
     remove: (node, names, scope) => runOnDirectory(node, removeJob(names), scope, options),
     verify: (node, name, scope) => runOnDirectory(node, verifyJob(name), scope, options),
-    restore: (node, name, scope) => drillOnNode(node, name, scope, options),
+    restore: (node, name, scope, placedCopy) => drillOnNode(node, name, scope, options, placedCopy),
     s3: (settings, nodes, scope) => s3JobsFromNodes(settings, nodes, scope, options),
   };
 }

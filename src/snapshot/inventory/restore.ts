@@ -24,5 +24,6 @@ function bboltDifference(copy: { revision?: number; census?: Census }, restored:
 
 /** "restored with etcd v3.4.23 (etcdctl, rke-lab/etcd:v3.4.23): 12 keys at revision 34". */
 export function restoreSummary(finding: Extract<RestoreFinding, { ok: true }>): string {
-  return `restored with etcd ${etcdVersionLabel(finding.etcdVersion)} (${finding.tool}, ${finding.image}): ${finding.census.keys} keys at revision ${finding.census.revision}`;
+  const on = finding.via ? ` on host ${finding.via}` : '';
+  return `restored${on} with etcd ${etcdVersionLabel(finding.etcdVersion)} (${finding.tool}, ${finding.image}): ${finding.census.keys} keys at revision ${finding.census.revision}`;
 }
