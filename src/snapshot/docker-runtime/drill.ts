@@ -8,7 +8,6 @@
  * outlives the supervisor: agent/protocol/drill.ts, docs/reliability.md.
  */
 import type { NodeConfig } from '../../config/cluster.js';
-import { readContainerFileHead } from '../../docker/container-file.js';
 import type { Confinement } from '../../docker/confinement.js';
 import { describeDockerError, isNotFound } from '../../docker/engine.js';
 import { runOneOffContainer, type OneOffContainerHooks, type OneOffOutcome } from '../../docker/one-off-container.js';
@@ -189,9 +188,17 @@ async function restoreWithImageTool(
 ): Promise<RestoreTool> {
   const { node, docker, scope } = engine;
   for (const tool of ['etcdutl', 'etcdctl'] as const) {
+    // HEAD of the archive API: the file's stat, without its bytes (a GET would stream the whole binary).
     const hasTool = async (container: Parameters<NonNullable<OneOffContainerHooks['beforeStart']>>[0]) => {
       const what = `looking for ${tool} in ${run.etcd.name} on host ${node.address}`;
-      if ((await readContainerFileHead(container, ETCD_PROGRAMS[tool], 0, scope.timeouts.dockerApiMs, what, scope.signal)) === undefined) throw new ToolAbsent();
+      const found = await deadline(container.infoArchive({ path: ETCD_PROGRAMS[tool] }), scope.timeouts.dockerApiMs, what, scope.signal).then(
+        () => true,
+        (error: unknown) => {
+          if (isNotFound(error)) return false;
+          throw error;
+        },
+      );
+      if (!found) throw new ToolAbsent();
     };
     const outcome = await runOneOffContainer(docker, node.address, etcdContainer('restore', restoreCommand(tool, drill.ports, drill.token)), containerLimits(scope), {
       beforeStart: hasTool,
