@@ -16,6 +16,7 @@ import { assertNoAgentContainers, removeNodeSnapshots, save } from '../support/c
 import {
   copyFromNode,
   labEtcdctl,
+  labFault,
   labFacts,
   nodeDocker,
   nodeExec,
@@ -23,6 +24,7 @@ import {
   startCli,
   tempDir,
   waitForHealthyCluster,
+  waitForNoContainer,
   waitForRunningContainer,
   type CliOutcome,
   type LabFacts,
@@ -149,6 +151,21 @@ describe('snapshot-verify --restore', () => {
     }
     const outcome = await run.outcome;
     assert.equal(outcome.code, 130, outcome.stderr);
+    await assertNothingLeft();
+  });
+
+  test('the node lost mid-drill (its SSH sessions cut): the supervisor’s stdin closes, it tears down on its own', async () => {
+    const run = startCli(['etcd', 'snapshot-verify', '--config', lab.clusterYml, '--name', NAME, '--restore', '--concurrency', '1', '--output', 'json']);
+    await waitForRunningContainer(1, 'etcd-snapshot-drill-member', 90_000);
+    await labFault('ssh-drop', 1);
+    const outcome = await run.outcome;
+    assert.equal(outcome.code, 1, outcome.stderr);
+    const node1 = parseJson(outcome).locations.find((location: any) => location.node === lab.addresses[0]);
+    assert.equal(node1.restore.ok, false);
+    assert.match(node1.restore.error, /SSH connection to host .* was lost/);
+    // Nobody is left to remove anything on node 1: the supervisor and the engine do it.
+    await waitForNoContainer(1, 'etcd-snapshot-drill', 60_000);
+    await waitForNoContainer(1, 'etcd-snapshot-drill-member', 30_000);
     await assertNothingLeft();
   });
 
