@@ -142,6 +142,29 @@ describe('snapshot-verify --restore', () => {
     await assertNothingLeft();
   });
 
+  test('too little free space beside the snapshots: that copy is refused first, naming the node, the free and the needed bytes', async () => {
+    const small = 2;
+    const zip = path.join(tempDir('rke-drill-space-'), `${NAME}.zip`);
+    await copyFromNode(small, `${DIR}/${NAME}.zip`, zip);
+    await nodeExec(small, 'mount', '-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'rke-it-drill-small', DIR);
+    let outcome: CliOutcome;
+    try {
+      await nodeExec(small, 'install', '-m', '0600', zip, `${DIR}/${NAME}.zip`);
+      outcome = await verify('--name', NAME, '--restore', '--output', 'json');
+      assert.deepEqual((await nodeExec(small, 'ls', '-A', DIR)).split('\n').filter(Boolean), [`${NAME}.zip`], 'nothing written beside the copy');
+    } finally {
+      await nodeExec(small, 'umount', DIR);
+    }
+    assert.equal(outcome.code, 1, outcome.stderr);
+    const refused = parseJson(outcome).locations.find((location: any) => location.node === lab.addresses[small - 1]);
+    assert.equal(refused.status, 'ok');
+    assert.match(
+      refused.restore.error,
+      new RegExp(`^host ${lab.addresses[small - 1]!.replace(/\./g, '\\.')}: not enough free space in ${DIR} for the restore drill: \\d+ bytes free, \\d+ needed`),
+    );
+    await assertNothingLeft();
+  });
+
   test('Ctrl-C while the member runs: exit 130, and the containers, processes and scratch directory are gone', async () => {
     const run = startCli(['etcd', 'snapshot-verify', '--config', lab.clusterYml, '--name', NAME, '--restore', '--concurrency', '1']);
     try {
