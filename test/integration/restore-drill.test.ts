@@ -12,7 +12,7 @@ import { readFileSync, statSync, truncateSync } from 'node:fs';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { assertNoAgentContainers, removeNodeSnapshots, save } from '../support/cli-run.js';
+import { assertNoAgentContainers, clusterFile, removeNodeSnapshots, save } from '../support/cli-run.js';
 import {
   copyFromNode,
   labEtcdctl,
@@ -49,6 +49,21 @@ after(async () => {
 });
 
 const verify = (...args: string[]): Promise<CliOutcome> => runCli(['etcd', 'snapshot-verify', '--config', lab.clusterYml, ...args]);
+
+/**
+ * Holds a drill on node `node` with its member running: the member is stopped (SIGSTOP, before
+ * etcd has elected itself and answers) as soon as it runs, so the supervisor waits for its answer
+ * until something else ends the drill. (Not `docker pause`: under cgroup v1 a frozen process
+ * cannot be killed, so its PID namespace could not end.)
+ */
+async function holdDrillWithMemberRunning(node: number): Promise<void> {
+  await waitForRunningContainer(node, 'etcd-snapshot-drill-member', 90_000);
+  await nodeDocker(node, 'kill', '--signal', 'SIGSTOP', 'etcd-snapshot-drill-member');
+}
+
+/** A drill on node 1 alone (the fault tests need no other node to wait for). */
+const drillNode1 = () =>
+  startCli(['etcd', 'snapshot-verify', '--config', clusterFile(lab, 'drill-node1', (config) => (config.nodes = config.nodes.slice(0, 1))), '--name', NAME, '--restore', '--output', 'json']);
 
 function parseJson(outcome: CliOutcome): any {
   try {
@@ -166,9 +181,9 @@ describe('snapshot-verify --restore', () => {
   });
 
   test('Ctrl-C while the member runs: exit 130, and the containers, processes and scratch directory are gone', async () => {
-    const run = startCli(['etcd', 'snapshot-verify', '--config', lab.clusterYml, '--name', NAME, '--restore', '--concurrency', '1']);
+    const run = drillNode1();
     try {
-      await waitForRunningContainer(1, 'etcd-snapshot-drill-member', 90_000);
+      await holdDrillWithMemberRunning(1);
     } finally {
       run.child.kill('SIGINT');
     }
@@ -177,9 +192,25 @@ describe('snapshot-verify --restore', () => {
     await assertNothingLeft();
   });
 
+  test('the supervisor SIGKILLed mid-drill: its etcd dies with it, and the next drill on the node sweeps its scratch directory', async () => {
+    const run = drillNode1();
+    await holdDrillWithMemberRunning(1);
+    await nodeDocker(1, 'kill', 'etcd-snapshot-drill');
+    const outcome = await run.outcome;
+    assert.equal(outcome.code, 1, outcome.stderr);
+    const node1 = parseJson(outcome).locations.find((location: any) => location.node === lab.addresses[0]);
+    assert.match(node1.restore.error, /killed \(exit status 137/);
+    await waitForNoContainer(1, 'etcd-snapshot-drill-member', 30_000);
+    const left = (await nodeExec(1, 'ls', '-A', DIR)).split('\n').filter((entry) => entry.startsWith('.restore-drill-'));
+    assert.equal(left.length, 1, 'a killed supervisor leaves its scratch directory');
+    const again = await drillNode1().outcome;
+    assert.equal(again.code, 0, again.stderr);
+    await assertNothingLeft();
+  });
+
   test('the node lost mid-drill (its SSH sessions cut): the supervisor’s stdin closes, it tears down on its own', async () => {
-    const run = startCli(['etcd', 'snapshot-verify', '--config', lab.clusterYml, '--name', NAME, '--restore', '--concurrency', '1', '--output', 'json']);
-    await waitForRunningContainer(1, 'etcd-snapshot-drill-member', 90_000);
+    const run = drillNode1();
+    await holdDrillWithMemberRunning(1);
     await labFault('ssh-drop', 1);
     const outcome = await run.outcome;
     assert.equal(outcome.code, 1, outcome.stderr);
