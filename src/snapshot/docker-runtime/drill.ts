@@ -167,10 +167,6 @@ function etcdContainerSpec(engine: NodeEngine, run: DrillRun, drill: DrillReady)
     user: '0:0',
     confinement: drillEtcdConfinement(run.limits),
     purpose: 'the restore drill',
-    // The restore's exit status decides, and an AutoRemove container that exits before the
-    // wait reaches the engine has none left to give: it is removed by this run instead (or,
-    // if the node is lost in those seconds, as a stale container by the next drill there).
-    autoRemove: role === 'member',
   });
 }
 
