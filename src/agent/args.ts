@@ -7,6 +7,7 @@ import type { AgentRemoveRequest } from './protocol/files.js';
 import type { AgentS3Command } from './protocol/s3.js';
 import type { S3Target } from '../s3/settings.js';
 import type { AgentSaveRequest } from './protocol/save.js';
+import { PLACED_COPY_PATTERN, type DrillRequest } from './protocol/drill.js';
 import type { UploadRequest } from '../s3/upload/upload.js';
 import { validateRemovableName } from '../model/names.js';
 
@@ -17,6 +18,7 @@ export type AgentCommand =
   | { command: 'remove'; request: AgentRemoveRequest }
   | { command: 'verify'; name: string }
   | { command: 'sweep'; name: string }
+  | { command: 'drill'; request: DrillRequest }
   | { command: AgentS3Command; target: S3Target; names: string[] }
   | { command: 'version' };
 
@@ -24,7 +26,7 @@ export const AGENT_USAGE =
   'usage: agent save --name NAME --endpoint https://HOST:2379 --cacert FILE --cert FILE --key FILE ' +
   '[--health-timeout SECONDS] [--compression fast|standard|none] [--overwrite] [--pki-bundle] | ' +
   'agent upload --name NAME --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--sha256 HEX] [--protection JSON] [--overwrite] [--pki-bundle] | ' +
-  'agent list | agent remove --name NAME [--name NAME ...] | agent verify --name NAME | agent sweep --name NAME | ' +
+  'agent list | agent remove --name NAME [--name NAME ...] | agent verify --name NAME | agent sweep --name NAME | agent drill --name NAME --timeout SECONDS [--placed-copy .restore-drill-HEX.zip] | ' +
   'agent s3-list|s3-remove|s3-verify --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--name NAME ...] | agent version';
 
 const DEFAULT_HEALTH_TIMEOUT_SECONDS = 30;
@@ -45,6 +47,7 @@ export function parseAgentArgs(argv: readonly string[]): AgentCommand {
     return { command, name: names[0]! };
   }
   if (command === 's3-list' || command === 's3-remove' || command === 's3-verify') return parseS3(command, rest);
+  if (command === 'drill') return { command: 'drill', request: parseDrill(rest) };
   throw new OperatorError(`unknown agent command ${JSON.stringify(command ?? '')}; ${AGENT_USAGE}`);
 }
 
@@ -65,6 +68,18 @@ function parseSave(args: readonly string[]): AgentSaveRequest {
   // The CLI validated it; checked again because it becomes a path here.
   validateSnapshotName(request.name);
   return request;
+}
+
+function parseDrill(args: readonly string[]): DrillRequest {
+  const { values } = readOptions('drill', args, ['name', 'timeout', 'placed-copy'] as const);
+  const required = requiredOption('drill', values);
+  const name = required('name');
+  validateRemovableName(name);
+  const timeoutSeconds = Number(required('timeout'));
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new OperatorError('agent drill: --timeout must be a whole number of seconds, at least 1');
+  const placedCopy = values.get('placed-copy');
+  if (placedCopy !== undefined && !PLACED_COPY_PATTERN.test(placedCopy)) throw new OperatorError('agent drill: --placed-copy must be a .restore-drill-<12 hex>.zip name');
+  return { name, timeoutSeconds, ...(placedCopy === undefined ? {} : { placedCopy }) };
 }
 
 function parseCompression(value: string | undefined): { compression?: CompressionMode } {

@@ -8,6 +8,7 @@
  *   agent verify --name NAME                     (container etcd-snapshot-verify: NAME.zip intact, etcd's trailer)
  *   agent s3-list|s3-remove|s3-verify --endpoint E --bucket B --folder F [--region R] [--name N ...] < input.json
  *                                                (containers etcd-snapshot-s3-ls/-rm/-verify: the S3 location)
+ *   agent drill --name NAME --timeout SECONDS   (container etcd-snapshot-drill: a restore drill's supervisor, protocol/drill.ts)
  *   agent version
  *   agent /opt/rke-tools/rke-etcd-backup etcd-backup save --once ...   (rke-tools' command line, rke-tools/contract.ts)
  * Logs go to stderr; stdout gets exactly one result line (protocol/wire.ts). Exit 0 on success, 1 on failure.
@@ -118,6 +119,11 @@ async function main(argv: readonly string[]): Promise<number> {
     return runJob(() => (command.command === 'list' ? listSnapshotFiles(backup) : removeSnapshotFiles(backup, command.request.names, log)));
   }
   const signal = abortOnSignals();
+  if (command.command === 'drill') {
+    const { runRestoreDrill } = await import('./drill.js');
+    const request = command.request;
+    return runJob(() => runRestoreDrill(request, { log, signal, stdin: process.stdin, print: (line) => process.stdout.write(`${line}\n`) }));
+  }
   if (command.command === 'save') {
     const { saveSnapshot } = await import('./save.js');
     const request = command.request;

@@ -90,14 +90,7 @@ export type ArchiveFindings = Required<Pick<CopyCheck, 'snapshotSize' | 'snapsho
 /** Throws an Error whose message is the problem (one line) when the copy is bad. */
 export async function checkArchive(source: ArchiveSource, name: string): Promise<ArchiveFindings> {
   const names = archiveEntryNames(name);
-  let entries;
-  try {
-    entries = await readDirectory(source);
-  } catch (error) {
-    throw new Error(`the zip is damaged or truncated: ${messageOf(error)}`);
-  }
-  const entry = entries.find((candidate) => candidate.name === names.snapshot);
-  if (entry === undefined) throw new Error(`the zip has no entry ${names.snapshot} (it has: ${entries.map((e) => e.name).join(', ') || 'none'})`);
+  const { entries, entry } = await snapshotEntryOf(source, name);
   const verifier = new SnapshotTrailerVerifier(entry.name);
   const revision = new BoltRevisionTap({ census: true });
   await checkEntry(source, entry, [verifier, revision]);
@@ -110,6 +103,32 @@ export async function checkArchive(source: ArchiveSource, name: string): Promise
     ...(revision.result.census ? { census: revision.result.census } : { censusProblem: revision.result.censusProblem ?? 'no census' }),
     stateFileIncluded: entries.some((candidate) => candidate.name === names.stateFile),
   };
+}
+
+/**
+ * The restore drill's extraction: the snapshot entry inflated into the stream `open` returns
+ * (given the entry first, so its size can be checked against the free space), its size and
+ * CRC-32 checked and nothing else, so that etcd's own restore judges the snapshot inside
+ * (its SHA-256 trailer, its database). Throws an Error whose message is the problem.
+ */
+export async function extractSnapshotEntry(source: ArchiveSource, name: string, open: (entry: CentralEntry) => Promise<Transform>): Promise<CentralEntry> {
+  const { entry } = await snapshotEntryOf(source, name);
+  await checkEntry(source, entry, [await open(entry)]);
+  return entry;
+}
+
+/** The zip's entries and its snapshot entry `/backup/NAME`; throws the problem when either cannot be had. */
+async function snapshotEntryOf(source: ArchiveSource, name: string): Promise<{ entries: CentralEntry[]; entry: CentralEntry }> {
+  const snapshotName = archiveEntryNames(name).snapshot;
+  let entries;
+  try {
+    entries = await readDirectory(source);
+  } catch (error) {
+    throw new Error(`the zip is damaged or truncated: ${messageOf(error)}`);
+  }
+  const entry = entries.find((candidate) => candidate.name === snapshotName);
+  if (entry === undefined) throw new Error(`the zip has no entry ${snapshotName} (it has: ${entries.map((e) => e.name).join(', ') || 'none'})`);
+  return { entries, entry };
 }
 
 async function readDirectory(source: ArchiveSource): Promise<CentralEntry[]> {

@@ -24,6 +24,9 @@ import { listSnapshots, pruneSnapshots, removeSnapshot, verifySnapshot, type Man
 import type { RuntimeName } from '../snapshot/result.js';
 import type { RunScope } from '../snapshot/scope.js';
 import { storesOf } from '../snapshot/stores.js';
+import { drillS3Copy } from '../snapshot/s3-drill.js';
+import { restoreFinding } from '../snapshot/inventory/restore.js';
+import type { NodeRuntime } from '../snapshot/runtime.js';
 import {
   addAgentLimitOptions,
   addDebugOption,
@@ -82,9 +85,10 @@ export function snapshotVerifyCommand(onExit: (code: number) => void): Command {
     (c) =>
       c
         .requiredOption('--name <name>', 'the snapshot to check (a plain name, without .zip)')
-        .option('--identity-file <file>', 'age identities: decrypt and verify an S3 copy NAME.zip.age on this machine (with --s3)'),
+        .option('--identity-file <file>', 'age identities: decrypt and verify an S3 copy NAME.zip.age on this machine (with --s3)')
+        .option('--restore', "also restore each node's copy with the node's own etcd image into a scratch directory, start a throw-away member on it and read it back", false),
   );
-  return command.action(async (flags: ManageFlags & { name: string; identityFile?: string }) => {
+  return command.action(async (flags: ManageFlags & { name: string; identityFile?: string; restore: boolean }) => {
     onExit(await withProgressDisplay(flags.progress, flags.debug, (log, display) => runSnapshotVerify(flags, log, display)));
   });
 }
@@ -144,14 +148,22 @@ export async function runSnapshotPrune(flags: ManageFlags & { keep: number; dryR
   });
 }
 
-export async function runSnapshotVerify(flags: ManageFlags & { name: string; identityFile?: string }, log: Logger, display?: ProgressDisplay): Promise<number> {
+export async function runSnapshotVerify(flags: ManageFlags & { name: string; identityFile?: string; restore?: boolean }, log: Logger, display?: ProgressDisplay): Promise<number> {
   validateRemovableName(flags.name);
+  if (flags.restore && flags.runtime === 'ssh') {
+    throw new OperatorError("--restore runs the cluster's etcd image in containers on each node and needs their Docker engine: it cannot be used with --runtime ssh");
+  }
   const identities = await identitiesOf(flags);
-  return withStores(flags, log, display, async (request, scope, s3, settings) => {
+  return withStores(flags, log, display, async (request, scope, s3, settings, runtime) => {
     log.info(`Verifying snapshot ${flags.name} on ${scope.cluster.etcdNodes.length} etcd node(s)${s3 ? ` and in s3://${s3}` : ''}`);
-    let verifications = await verifySnapshot(flags.name, request, scope);
+    if (flags.restore) log.info(`Restoring each node's copy with that node's etcd image (restore drill)`);
+    let verifications = await verifySnapshot(flags.name, { ...request, restore: flags.restore === true }, scope);
     if (identities.length > 0 && settings !== undefined) {
       verifications = await decryptAndVerifyHere(verifications, settings, { name: flags.name, identities, ...(flags.identityFile ? { identityFile: flags.identityFile } : {}) }, log);
+    }
+    if (flags.restore && settings !== undefined) {
+      const fetch = { name: flags.name, identities, ...(flags.identityFile ? { identityFile: flags.identityFile } : {}) };
+      verifications = await drillS3CopyHere(verifications, settings, fetch, runtime, scope);
     }
     print(flags.output, verifyDocument(flags.name, verifications), () => formatVerifyTable(flags.name, verifications));
     const verdict = verifyVerdict(verifications);
@@ -167,9 +179,15 @@ function verifyProblems(verifications: LocationVerification[], verdict: ReturnTy
   return [
     ...(labels('bad').length ? [`bad copy on ${labels('bad').join(', ')}`] : []),
     ...(labels('differs').length ? [`differing copy on ${labels('differs').join(', ')}`] : []),
+    ...verifications.flatMap((v) => {
+      const restore = v.ok ? v.copy.restore : undefined;
+      if (restore === undefined) return [];
+      if (!restore.ok) return [`the copy on ${locationLabel(v)} did not restore: ${restore.error}`];
+      return restore.difference ? [`the copy on ${locationLabel(v)} restored differently from its bbolt file: ${restore.difference}`] : [];
+    }),
     ...(verdict.missingInS3.length ? [`missing in ${verdict.missingInS3.join(', ')}`] : []),
     ...(verdict.failed.length ? [`not checked on ${failedSummary(verifications.filter((v): v is LocationVerification & { ok: false } => !v.ok))}`] : []),
-    ...(verdict.good === 0 && !verdict.bad.length && !verdict.failed.length && !verdict.missingInS3.length ? ['no copy found on any etcd node'] : []),
+    ...(verdict.good === 0 && !verdict.bad.length && !verdict.notRestored.length && !verdict.failed.length && !verdict.missingInS3.length ? ['no copy found on any etcd node'] : []),
   ];
 }
 
@@ -197,7 +215,7 @@ async function withStores(
   flags: ManageFlags,
   log: Logger,
   display: ProgressDisplay | undefined,
-  work: (request: ManageRequest, scope: RunScope, s3: string | undefined, settings: S3Settings | undefined) => Promise<number>,
+  work: (request: ManageRequest, scope: RunScope, s3: string | undefined, settings: S3Settings | undefined, runtime: NodeRuntime) => Promise<number>,
 ): Promise<number> {
   const cluster = await loadClusterConfig(flags.config);
   const s3 = await resolveS3Flags(flags, cluster, flags.config, log);
@@ -207,7 +225,25 @@ async function withStores(
   );
   const interrupts = flags.runtime === 'ssh' ? 'SFTP transfers' : 'agent containers';
   return withNodeRun({ cluster, flags, hostKeys, log, ...(display ? { display } : {}), interrupts }, (scope) =>
-    work({ stores: storesOf(runtime, scope, s3), concurrency: flags.concurrency, ...(display ? { nodesDone: () => display.stop() } : {}) }, scope, s3?.bucketName, s3),
+    work({ stores: storesOf(runtime, scope, s3), concurrency: flags.concurrency, ...(display ? { nodesDone: () => display.stop() } : {}) }, scope, s3?.bucketName, s3, runtime),
+  );
+}
+
+/**
+ * --s3 --restore, after the nodes' drills (one drill at a time per node): the S3 copy is
+ * downloaded here, placed on an etcd node and drilled there (snapshot/s3-drill.ts).
+ */
+async function drillS3CopyHere(verifications: LocationVerification[], settings: S3Settings, fetch: FetchRequest, runtime: NodeRuntime, scope: RunScope): Promise<LocationVerification[]> {
+  return Promise.all(
+    verifications.map(async (v): Promise<LocationVerification> => {
+      if (!v.ok || v.location !== 's3' || v.copy.status !== 'ok') return v;
+      scope.log.info(`restore drill of the S3 copy ${v.copy.file}: downloading it here to place it on an etcd node`);
+      const { via, ...drilled } = await drillS3Copy(settings, fetch, scope.cluster.etcdNodes, runtime, scope);
+      for (const warning of drilled.warnings) scope.log.warn(`[${locationLabel(v)}] ${warning}`);
+      if (!drilled.ok) scope.log.warn(`[${locationLabel(v)}] restore drill failed: ${drilled.error}`);
+      const finding = restoreFinding(v.copy, drilled);
+      return { ...v, copy: { ...v.copy, restore: finding.ok && via ? { ...finding, via } : finding } };
+    }),
   );
 }
 

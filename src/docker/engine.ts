@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
+import { inspect } from 'node:util';
 import Docker from 'dockerode';
 import { OperatorError, messageOf } from '../errors.js';
 import type { SshConnection } from '../ssh/connection.js';
@@ -33,6 +34,15 @@ class SshUnixSocketAgent extends http.Agent {
         ),
     );
     return undefined;
+  }
+
+  /**
+   * docker-modem formats every request's options with util.inspect (depth unbounded, hidden
+   * properties shown) whether or not its debug log is on; those options hold this agent, and
+   * through it the whole SSH connection: tens of MiB of strings per call. Say what it is instead.
+   */
+  [inspect.custom](): string {
+    return `SshUnixSocketAgent(${this.socketPath})`;
   }
 }
 

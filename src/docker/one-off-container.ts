@@ -30,6 +30,21 @@ export interface OneOffContainerSpec {
   confinement?: Confinement;
   /** What it does, for messages: "the snapshot" (default), "the upload". */
   purpose?: string;
+  /** Replaces the image's entrypoint (images without a shell: the program itself). */
+  entrypoint?: string[];
+  /** `host` (default), `none`, or `container:NAME` (join that container's namespace). */
+  networkMode?: string;
+  /** `container:NAME`: run in that container's PID namespace (its PID 1 ending ends this one). */
+  pidMode?: string;
+  /** `uid:gid` to run as; absent: the image's user. */
+  user?: string;
+  /**
+   * Keep stdin open after `stdin` is written: given the stream once the container runs, and
+   * ended by the caller (StdinOnce: the container's stdin also closes when this run is gone).
+   */
+  holdStdin?: (stdin: NodeJS.WritableStream) => void;
+  /** How long it gets after SIGTERM to clean up before it is killed (default 5 s). */
+  stopGraceSeconds?: number;
 }
 
 /** Checks on the container's files while it exists but does not run (the archive API works on created and exited containers). */
@@ -108,12 +123,12 @@ export async function runOneOffContainer(
     // No engine to ask: the container goes on under containerd, and the engine removes it
     // (AutoRemove) once it is back. The caller finds out what the container left on the node.
     if (error instanceof EngineLostError) throw error;
-    const removalError = await removeContainer(container, limits.apiTimeoutMs, host, spec.name);
+    const removalError = await removeContainer(container, limits.apiTimeoutMs, host, spec);
     if (removalError) throw new OperatorError(`${messageOf(error)}; also ${removalError}`);
     throw error;
   }
   const exited = Date.now();
-  const removalError = await removeContainer(container, limits.apiTimeoutMs, host, spec.name);
+  const removalError = await removeContainer(container, limits.apiTimeoutMs, host, spec);
   const { startedAt, ...result } = outcome;
   const timings = { startMs: startedAt - began, runMs: exited - startedAt, removeMs: Date.now() - exited };
   return { ...result, timings, ...(removalError ? { removalError } : {}) };
@@ -127,7 +142,7 @@ async function runAttached(
   limits: OneOffContainerLimits,
 ): Promise<Omit<OneOffOutcome, 'timings'> & { startedAt: number }> {
   const api = apiCall(host, limits);
-  const withStdin = spec.stdin !== undefined;
+  const withStdin = spec.stdin !== undefined || spec.holdStdin !== undefined;
   const stream = (await api(
     container.attach({ stream: true, hijack: withStdin, stdin: withStdin, stdout: true, stderr: true }),
     `attaching to ${spec.name}`,
@@ -140,7 +155,10 @@ async function runAttached(
     throw new OperatorError(`cannot start container ${spec.name} on host ${host}: ${describeDockerError(error)}`);
   });
   const startedAt = Date.now();
-  if (spec.stdin !== undefined) stream.end(spec.stdin);
+  if (spec.holdStdin !== undefined) {
+    if (spec.stdin !== undefined) stream.write(spec.stdin);
+    spec.holdStdin(stream);
+  } else if (spec.stdin !== undefined) stream.end(spec.stdin);
   const exit = await waitWatchingEngine(container, host, spec, limits, startedAt);
   // The output may still be in flight when the engine reports the exit.
   await deadline(outputDone, 5_000, 'reading the container output').catch(() => undefined);
@@ -222,20 +240,24 @@ function apiCall(host: string, limits: OneOffContainerLimits) {
 }
 
 function createContainer(docker: Docker, spec: OneOffContainerSpec): Promise<Docker.Container> {
+  const withStdin = spec.stdin !== undefined || spec.holdStdin !== undefined;
   return docker.createContainer({
     name: spec.name,
     Image: spec.image,
+    ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
     Cmd: spec.cmd,
     Env: spec.env,
     Labels: spec.labels,
-    AttachStdin: spec.stdin !== undefined,
+    ...(spec.user ? { User: spec.user } : {}),
+    AttachStdin: withStdin,
     AttachStdout: true,
     AttachStderr: true,
-    OpenStdin: spec.stdin !== undefined,
-    StdinOnce: spec.stdin !== undefined,
+    OpenStdin: withStdin,
+    StdinOnce: withStdin,
     Tty: false,
     HostConfig: {
-      NetworkMode: 'host',
+      NetworkMode: spec.networkMode ?? 'host',
+      ...(spec.pidMode ? { PidMode: spec.pidMode } : {}),
       Binds: spec.binds,
       RestartPolicy: { Name: 'no' },
       // The engine removes it when it exits, even if this run is gone by then (SSH lost, CLI killed).
@@ -284,10 +306,10 @@ async function removeContainer(
   container: Docker.Container,
   timeoutMs: number,
   host: string,
-  name: string,
+  { name, stopGraceSeconds = STOP_GRACE_SECONDS }: Pick<OneOffContainerSpec, 'name' | 'stopGraceSeconds'>,
 ): Promise<string | undefined> {
   try {
-    await deadline(container.stop({ t: STOP_GRACE_SECONDS }), timeoutMs, `stopping ${name}`).catch((error: unknown) => {
+    await deadline(container.stop({ t: stopGraceSeconds }), timeoutMs + stopGraceSeconds * 1000, `stopping ${name}`).catch((error: unknown) => {
       const status = (error as { statusCode?: number }).statusCode;
       if (status !== 304 && status !== 404) throw error;
     });

@@ -4,6 +4,8 @@ export interface RangeRequest {
   key: Buffer;
   range_end?: Buffer;
   limit?: number;
+  /** Read as of this revision (0 or absent: the latest). */
+  revision?: number;
   serializable?: boolean;
   keys_only?: boolean;
   count_only?: boolean;
@@ -15,8 +17,15 @@ export interface KeyValue {
   mod_revision: number;
 }
 
+export interface ResponseHeader {
+  revision: number;
+}
+
 export interface RangeResponse {
+  header?: ResponseHeader;
   kvs: KeyValue[];
+  /** More keys lie in the range beyond `limit`. */
+  more?: boolean;
   count: number;
 }
 

@@ -10,6 +10,7 @@ import { locationLabel } from '../model/location.js';
 import type { LocationListing } from './inventory/listing.js';
 import { planPrune, type LocationPrune } from './inventory/prune.js';
 import type { LocationRemoval } from './inventory/removal.js';
+import { restoreFinding } from './inventory/restore.js';
 import { compareWithNodes, type LocationVerification } from './inventory/verification.js';
 import type { ProgressPhase } from './progress.js';
 import { mapConcurrently, type RunScope } from './scope.js';
@@ -19,6 +20,8 @@ export interface ManageRequest {
   stores: SnapshotStore[];
   /** How many nodes are worked on at once; the S3 store runs beside them. */
   concurrency: number;
+  /** snapshot-verify --restore: each copy found is also restored and read back (SPEC §8). */
+  restore?: boolean;
   /** Called when every node's job is done, before S3's may be (the CLI stops its progress display). */
   nodesDone?: () => void;
 }
@@ -57,7 +60,10 @@ export async function verifySnapshot(name: string, request: ManageRequest, scope
     const outcome = logged(await store.verify(name), scope.log);
     if (!outcome.ok) return { ...outcome.location, ok: false, error: outcome.error };
     const { ok: _ok, durationMs: _ms, peakRssBytes: _rss, cpuMs: _cpu, ...copy } = outcome.result;
-    return { ...outcome.location, ok: true, copy };
+    if (!request.restore || store.restore === undefined || copy.status === 'missing' || copy.status === 'encrypted') return { ...outcome.location, ok: true, copy };
+    // A copy the check found bad is drilled too: etcd's own restore then says what it makes of it.
+    const drilled = logged(await store.restore(name), scope.log);
+    return { ...outcome.location, ok: true, copy: { ...copy, restore: restoreFinding(copy, drilled) } };
   });
   return compareWithNodes(checked);
 }

@@ -8,6 +8,7 @@
 import type { NodeConfig } from '../config/cluster.js';
 import type { CompressionMode } from '../model/compression.js';
 import type { CopyCheck, ObjectCheck, S3Listing, S3Removal, SnapshotListing, SnapshotRemoval, UploadedSnapshot } from '../model/snapshot.js';
+import type { RestoreDrilled } from '../model/restore.js';
 import type { S3Settings } from '../s3/settings.js';
 import type { NodeResult, ReportedUpload, RuntimeName } from './result.js';
 import type { RunScope } from './scope.js';
@@ -66,6 +67,12 @@ export interface NodeRuntime {
   remove(node: NodeConfig, names: string[], scope: RunScope): Promise<Outcome<SnapshotRemoval>>;
   /** Checks the node's NAME.zip. Never throws. */
   verify(node: NodeConfig, name: string, scope: RunScope): Promise<Outcome<CopyCheck>>;
+  /**
+   * `snapshot-verify --restore`: restores the node's NAME.zip with the node's etcd image and reads
+   * it back (SPEC §8); `placedCopy`: a copy placed there for the drill (.restore-drill-<hex>.zip,
+   * an S3 copy), drilled and removed instead. Never throws. Absent: this runtime cannot drill (no Docker).
+   */
+  restore?(node: NodeConfig, name: string, scope: RunScope, placedCopy?: string): Promise<Outcome<RestoreDrilled>>;
   /** The bucket/folder's jobs; `nodes` are the etcd nodes a runtime may ask from. */
   s3(settings: S3Settings, nodes: NodeConfig[], scope: RunScope): S3Jobs;
 }

@@ -7,6 +7,7 @@
 import type { NodeConfig } from '../config/cluster.js';
 import type { Location, NodeLocation, S3Location } from '../model/location.js';
 import type { CopyCheck, ObjectCheck, S3Listing, S3Removal, SnapshotListing, SnapshotRemoval } from '../model/snapshot.js';
+import type { RestoreDrilled } from '../model/restore.js';
 import type { S3Settings } from '../s3/settings.js';
 import type { NodeRuntime, Outcome } from './runtime.js';
 import type { RunScope } from './scope.js';
@@ -21,6 +22,8 @@ export interface SnapshotStore {
   list(): Promise<Located<SnapshotListing | S3Listing>>;
   remove(names: string[]): Promise<Located<SnapshotRemoval | S3Removal>>;
   verify(name: string): Promise<Located<CopyCheck | ObjectCheck>>;
+  /** `snapshot-verify --restore`: the copy restored and read back; absent where it cannot be (S3, --runtime ssh). */
+  restore?(name: string): Promise<Located<RestoreDrilled>>;
 }
 
 export function nodeLocation(node: NodeConfig): NodeLocation {
@@ -39,6 +42,7 @@ export function nodeStore(node: NodeConfig, runtime: NodeRuntime, scope: RunScop
     list: async () => ({ ...(await runtime.list(node, scope)), location }),
     remove: async (names) => ({ ...(await runtime.remove(node, names, scope)), location }),
     verify: async (name) => ({ ...(await runtime.verify(node, name, scope)), location }),
+    ...(runtime.restore ? { restore: async (name: string) => ({ ...(await runtime.restore!(node, name, scope)), location }) } : {}),
   };
 }
 

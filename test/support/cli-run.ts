@@ -23,7 +23,7 @@ export function save(args: string[]): Promise<CliOutcome> {
 /** The agent's one-off containers: none may ever be left on a node. */
 export async function assertNoAgentContainers(lab: LabFacts): Promise<void> {
   for (let node = 1; node <= lab.addresses.length; node++) {
-    for (const name of ['etcd-snapshot-once', 'etcd-snapshot-upload', 'etcd-snapshot-ls', 'etcd-snapshot-rm', 'etcd-snapshot-verify', 'etcd-snapshot-s3-ls', 'etcd-snapshot-s3-rm', 'etcd-snapshot-s3-verify']) {
+    for (const name of ['etcd-snapshot-once', 'etcd-snapshot-upload', 'etcd-snapshot-ls', 'etcd-snapshot-rm', 'etcd-snapshot-verify', 'etcd-snapshot-s3-ls', 'etcd-snapshot-s3-rm', 'etcd-snapshot-s3-verify', 'etcd-snapshot-drill', 'etcd-snapshot-drill-restore', 'etcd-snapshot-drill-member']) {
       assert.deepEqual(await containersNamed(node, name), [], `${name} left on node ${node}`);
     }
   }

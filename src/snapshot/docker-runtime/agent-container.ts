@@ -4,7 +4,7 @@ import { ensureImage, type ImageSource, type NodeImage } from '../../docker/imag
 import { imageForEngine } from '../../docker/platform.js';
 import type { Confinement } from '../../docker/confinement.js';
 import { KILLED_STATUS } from '../../docker/exit-events.js';
-import { runOneOffContainer, type OneOffOutcome } from '../../docker/one-off-container.js';
+import { runOneOffContainer, type OneOffContainerSpec, type OneOffOutcome } from '../../docker/one-off-container.js';
 import { OperatorError } from '../../errors.js';
 import type { Failure } from '../../model/snapshot.js';
 import { engineInfo, type NodeEngine } from './engine.js';
@@ -21,6 +21,7 @@ export const CONTAINER_NAMES = {
   's3-list': 'etcd-snapshot-s3-ls',
   's3-remove': 'etcd-snapshot-s3-rm',
   's3-verify': 'etcd-snapshot-s3-verify',
+  drill: 'etcd-snapshot-drill',
 } as const;
 
 export type AgentJobName = keyof typeof CONTAINER_NAMES;
@@ -36,6 +37,7 @@ const JOB_PURPOSES: Record<AgentJobName, string> = {
   's3-list': 'the S3 listing',
   's3-remove': 'the S3 removal',
   's3-verify': 'the S3 check',
+  drill: 'the restore drill',
 };
 
 export interface AgentContainerJob {
@@ -44,14 +46,16 @@ export interface AgentContainerJob {
   image: string;
   cmd: string[];
   binds: string[];
-  /** Sent on stdin: secrets never go into arguments, env or labels. */
-  input: AgentInput;
+  /** Sent on stdin: secrets never go into arguments, env or labels. Absent: nothing (the drill's supervisor, whose stdin is held open). */
+  input?: AgentInput;
   /** The snapshot the job is about, as a label on the container (save, upload). */
   snapshotName?: string;
   /** Each stdout line as it streams (the agent's progress lines). */
   onStdoutLine?: (line: string) => void;
   /** The run's --agent-* bounds. */
   limits: AgentLimits;
+  /** How the container differs from the others' (the drill's supervisor: its own network, its stdin held open). */
+  container?: Pick<OneOffContainerSpec, 'networkMode' | 'holdStdin' | 'stopGraceSeconds'>;
 }
 
 /**
@@ -110,10 +114,11 @@ export async function runAgentContainer({ node, docker, scope }: NodeEngine, job
       env: scope.cluster.etcd.extraEnv,
       binds: job.binds,
       labels: job.snapshotName === undefined ? {} : { 'io.rke-etcd-snapshot.name': job.snapshotName },
-      stdin: Buffer.from(JSON.stringify(job.input)),
+      ...(job.input ? { stdin: Buffer.from(JSON.stringify(job.input)) } : {}),
       ...(job.onStdoutLine ? { onStdoutLine: job.onStdoutLine } : {}),
       confinement: agentConfinement(job.limits),
       purpose: JOB_PURPOSES[job.job],
+      ...job.container,
     },
     { runTimeoutMs: scope.timeouts.snapshotMs, apiTimeoutMs: scope.timeouts.dockerApiMs, signal: scope.signal },
   );

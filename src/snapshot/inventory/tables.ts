@@ -4,6 +4,7 @@ import { formatBytes } from '../report.js';
 import { groupByName, newest, type LocationListing } from './listing.js';
 import type { LocationRemoval } from './removal.js';
 import { pruneStatus, type LocationPrune } from './prune.js';
+import { restoreSummary } from './restore.js';
 import type { LocationVerification } from './verification.js';
 import type { Census } from '../../model/census.js';
 
@@ -107,10 +108,20 @@ export function formatVerifyTable(name: string, verifications: LocationVerificat
     ...(v.ok && v.copy.censusNote ? [`  ${locationLabel(v)}: ${v.copy.censusNote}`] : []),
     ...(v.ok && v.copy.status === 'ok' && v.copy.censusProblem ? [`  ${locationLabel(v)}: ${v.copy.censusProblem}`] : []),
   ]);
+  const restored = verifications.flatMap((v) => (v.ok && v.copy.restore?.ok ? [`  ${locationLabel(v)}: ${restoreSummary(v.copy.restore)}`] : []));
+  problems.push(
+    ...verifications.flatMap((v) => {
+      const restore = v.ok ? v.copy.restore : undefined;
+      if (!v.ok || restore === undefined) return [];
+      if (!restore.ok) return [`  ${locationLabel(v)}: did not restore: ${restore.error}`];
+      return restore.difference ? [`  ${locationLabel(v)}: ${v.copy.file}: the restored member differs from the snapshot's bbolt file (file vs restored): ${restore.difference}`] : [];
+    }),
+  );
   return [
     `Snapshot ${name}:`,
     ...table(['LOCATION', 'STATUS', 'SIZE', 'MODIFIED', 'REVISION', 'CENSUS', 'SNAPSHOT SHA256', 'STATE FILE'], rows),
     ...(notes.length ? ['', 'Compared:', ...notes] : []),
+    ...(restored.length ? ['', 'Restore drill:', ...restored] : []),
     ...(problems.length ? ['', 'Problems:', ...problems] : []),
   ].join('\n');
 }

@@ -6,6 +6,7 @@
 import { censusDifference, isCensus, type Census } from '../../model/census.js';
 import type { ObjectCheck, CopyCheck } from '../../model/snapshot.js';
 import { locationLabel, type Location } from '../../model/location.js';
+import type { RestoreFinding } from '../../model/restore.js';
 
 /** A copy as verified: the agent's finding; on S3 also its ETag/version, and the comparison with the nodes' copies. */
 export type VerifiedCopy = Omit<ObjectCheck, 'ok' | 'durationMs' | 'peakRssBytes' | 'status'> & {
@@ -15,6 +16,8 @@ export type VerifiedCopy = Omit<ObjectCheck, 'ok' | 'durationMs' | 'peakRssBytes
   matches?: string[];
   /** A good copy taken at another revision than most: how its census differs from theirs (said, not failed). */
   censusNote?: string;
+  /** --restore: the copy restored with the cluster's etcd and read back, or why it did not restore. */
+  restore?: RestoreFinding;
 };
 
 /** One location's verification of a copy: the agent's finding, or why the location could not be checked. */
@@ -23,6 +26,8 @@ export type LocationVerification = Location & ({ ok: true; copy: VerifiedCopy } 
 export interface VerifyVerdict {
   exitCode: number;
   good: number;
+  /** --restore: copies that did not restore, or whose restored census differs from their bbolt file's. */
+  notRestored: string[];
   /** Bad, or (S3) differing from every node's copy. */
   bad: string[];
   /** Nodes without a copy: flagged, not fatal while a good copy exists. */
@@ -126,13 +131,16 @@ function compareCensuses(verifications: LocationVerification[]): LocationVerific
   });
 }
 
-/** Bad copies and unreachable locations fail the run; missing node copies are flagged, and fail it only when no good copy exists; a missing S3 copy fails it. */
+/** Bad copies, copies that do not restore (--restore) and unreachable locations fail the run; missing node copies are flagged, and fail it only when no good copy exists; a missing S3 copy fails it. */
 export function verifyVerdict(verifications: LocationVerification[]): VerifyVerdict {
   const pick = (test: (v: LocationVerification) => boolean) => verifications.filter(test).map(locationLabel);
-  const good = verifications.filter((v) => v.ok && v.copy.status === 'ok').length;
+  const restoreFailed = (v: LocationVerification) => v.ok && v.copy.restore !== undefined && (!v.copy.restore.ok || v.copy.restore.difference !== undefined);
+  const good = verifications.filter((v) => v.ok && v.copy.status === 'ok' && !restoreFailed(v)).length;
+  const notRestored = pick(restoreFailed);
   const bad = pick((v) => v.ok && (v.copy.status === 'bad' || v.copy.status === 'differs'));
   const missing = pick((v) => v.ok && v.copy.status === 'missing' && v.location === 'node');
   const missingInS3 = pick((v) => v.ok && v.copy.status === 'missing' && v.location === 's3');
   const failed = pick((v) => !v.ok);
-  return { exitCode: bad.length > 0 || failed.length > 0 || missingInS3.length > 0 || good === 0 ? 1 : 0, good, bad, missing, missingInS3, failed };
+  const exitCode = bad.length > 0 || notRestored.length > 0 || failed.length > 0 || missingInS3.length > 0 || good === 0 ? 1 : 0;
+  return { exitCode, good, notRestored, bad, missing, missingInS3, failed };
 }
