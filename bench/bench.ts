@@ -273,6 +273,7 @@ async function fillTo(targetBytes: number): Promise<number> {
     const endpoint = lab.addresses[0]!;
     nextObject += await putObjects(
       { endpoint: `${endpoint}:2379`, ca: lab.ca, cert: lab.nodeCert, key: lab.nodeKey },
+      'base64',
       nextObject,
       Math.max(targetBytes - dbBytes, 4 * MiB),
     );

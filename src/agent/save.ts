@@ -6,6 +6,7 @@ import { DEFAULT_SNAPSHOT_IDLE_TIMEOUT_MS, snapshotStream } from '../etcd/snapsh
 import { OperatorError, messageOf } from '../errors.js';
 import { checkTargetFree, ensureDirectory, type AtomicTarget } from '../archive/atomic-file.js';
 import { writeSnapshotArchive } from '../archive/snapshot-zip.js';
+import { describeBlocks } from '../archive/zip/block-deflate.js';
 import { COMPRESSION_LEVELS, DEFAULT_COMPRESSION } from '../model/compression.js';
 import { checkPkiBundleTarget, pkiBundleTarget, scanPkiDirectory, writePkiBundle, type PkiScan } from '../archive/pki-bundle.js';
 import { CONTAINER_BACKUP_DIR, CONTAINER_SSL_DIR, NODE_SNAPSHOT_DIR, PKI_BUNDLE_FILE_NAME } from '../model/paths.js';
@@ -85,6 +86,7 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
     });
     log(`wrote ${target.displayPath}: ${written.archive.size} bytes, sha256 ${written.archive.sha256}, etcd revision ${written.revision ?? 'unknown'}`);
     if (written.revisionProblem !== undefined) log(`WARNING ${written.revisionProblem}`);
+    if (written.blocks !== undefined) log(`compression auto: ${describeBlocks(written.blocks)}`);
     const pkiBundle = pkiScan === undefined ? undefined : await savePkiBundle(pkiScan, directories.backupDir, target.displayPath, options.signal);
     if (pkiBundle !== undefined) log(`wrote ${pkiBundle.file}: ${pkiBundle.size} bytes, ${pkiBundle.entries} entries, sha256 ${pkiBundle.sha256}`);
     return {
