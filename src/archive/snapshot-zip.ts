@@ -40,7 +40,7 @@ export interface WrittenArchive {
   /** The etcd revision the snapshot holds, read in the same pass; absent (with `revisionProblem`) if its database could not be read. */
   revision?: number;
   revisionProblem?: string;
-  /** With `auto`: how many blocks of the snapshot were deflated, Huffman-coded and stored. */
+  /** With `auto`: how many blocks of the snapshot were deflated, run-length coded and stored. */
   blocks?: BlockCounts;
 }
 

@@ -33,7 +33,7 @@ test('the joined blocks are one deflate stream that inflates to the input, whate
 
 test('each kind of data gets its method, and the stream ends with exactly one final block', async () => {
   const { deflated, counts } = await blockDeflate(mixed);
-  assert.ok(counts.deflate >= 3 && counts.huffman >= 3 && counts.stored >= 3, describeBlocks(counts));
+  assert.ok(counts.deflate >= 3 && counts.rle >= 3 && counts.stored >= 3, describeBlocks(counts));
   // A stream with a final block before its end would make inflate stop early; inflateRawSync
   // also rejects a stream that never ends with one ("unexpected end of file").
   assert.equal(inflateRawSync(deflated).length, mixed.length);
@@ -49,7 +49,7 @@ test('on manifests the size is within 1% of a single level-1 stream (each block 
 test('empty input is a valid empty deflate stream', async () => {
   const { deflated, counts } = await blockDeflate(Buffer.alloc(0));
   assert.equal(inflateRawSync(deflated).length, 0);
-  assert.deepEqual(counts, { deflate: 0, huffman: 0, stored: 1 });
+  assert.deepEqual(counts, { deflate: 0, rle: 0, stored: 1 });
 });
 
 test('a failing source fails the stream, with blocks still in flight', async () => {

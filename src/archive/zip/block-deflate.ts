@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
-import { chooseBlockMethod, huffmanRatio, sampleOf, type BlockMethod } from './block-choice.js';
+import { chooseBlockMethod, sampleOf, type BlockMethod } from './block-choice.js';
 
 const deflateRaw = promisify(zlib.deflateRaw) as (buffer: Buffer, options: zlib.ZlibOptions) => Promise<Buffer>;
 
@@ -39,7 +39,7 @@ export interface BlockDeflateOptions {
  * input before this stage, as for the other modes.
  */
 export class BlockDeflate extends Transform {
-  readonly counts: BlockCounts = { deflate: 0, huffman: 0, stored: 0 };
+  readonly counts: BlockCounts = { deflate: 0, rle: 0, stored: 0 };
   readonly #blockBytes: number;
   readonly #inFlight: number;
   #pieces: Buffer[] = [];
@@ -97,16 +97,19 @@ export class BlockDeflate extends Transform {
     const settings: zlib.ZlibOptions =
       method === 'deflate'
         ? { level: 1, ...(window ? { dictionary: window } : {}) }
-        : method === 'huffman'
-          ? { level: 1, strategy: zlib.constants.Z_HUFFMAN_ONLY }
+        : method === 'rle'
+          ? { level: 1, strategy: zlib.constants.Z_RLE }
           : { level: 0 };
     return deflateRaw(block, { ...settings, finishFlush, chunkSize: OUTPUT_CHUNK_BYTES });
   }
 
   async #choose(block: Buffer): Promise<BlockMethod> {
     const sample = sampleOf(block);
-    const deflated = await deflateRaw(sample, { level: 1, chunkSize: OUTPUT_CHUNK_BYTES });
-    return chooseBlockMethod({ huffman: huffmanRatio(sample), deflate: deflated.length / sample.length });
+    const [deflated, rle] = await Promise.all([
+      deflateRaw(sample, { level: 1, chunkSize: OUTPUT_CHUNK_BYTES }),
+      deflateRaw(sample, { level: 1, strategy: zlib.constants.Z_RLE, chunkSize: OUTPUT_CHUNK_BYTES }),
+    ]);
+    return chooseBlockMethod({ rle: rle.length / sample.length, deflate: deflated.length / sample.length });
   }
 
   async #emitOldest(): Promise<void> {
@@ -115,8 +118,8 @@ export class BlockDeflate extends Transform {
   }
 }
 
-/** e.g. "1024 blocks of 1 MiB: 1000 deflated, 20 Huffman-only, 4 stored". */
+/** e.g. "1024 blocks of up to 1 MiB: 1000 deflated, 20 RLE, 4 stored". */
 export function describeBlocks(counts: BlockCounts): string {
-  const total = counts.deflate + counts.huffman + counts.stored;
-  return `${total} blocks of up to ${BLOCK_BYTES / 1024 / 1024} MiB: ${counts.deflate} deflated, ${counts.huffman} Huffman-only, ${counts.stored} stored`;
+  const total = counts.deflate + counts.rle + counts.stored;
+  return `${total} blocks of up to ${BLOCK_BYTES / 1024 / 1024} MiB: ${counts.deflate} deflated, ${counts.rle} RLE, ${counts.stored} stored`;
 }

@@ -1,6 +1,6 @@
 /**
- * Fills the lab's etcd with objects of one kind of cluster data until its database reaches a
- * size, so that deflate sees data shaped like a real cluster's. The four kinds (issue #18):
+ * The kinds of cluster data that issue #18 measures and tests `--compression auto` on, as
+ * etcd keys and values (the bench fills etcd with them: bench/etcd-fill.ts):
  *
  * - json: Kubernetes-like JSON manifests (Pods with managedFields, env, labels): compress 6–8:1;
  * - protobuf: the same objects in Kubernetes' protobuf encoding (`k8s\0` envelope, field
@@ -14,10 +14,6 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-
-const PROTO = fileURLToPath(new URL('../../bench/etcd-put.proto', import.meta.url));
-const IN_FLIGHT = 8;
-
 export const DATASETS = ['json', 'protobuf', 'base64', 'random'] as const;
 export type Dataset = (typeof DATASETS)[number];
 
@@ -31,24 +27,6 @@ export const DATASET_TITLES: Record<Dataset, string> = {
   base64: 'base64 of random bytes',
   random: 'raw random bytes (encrypted at rest)',
 };
-
-export interface EtcdTls {
-  endpoint: string; // host:port
-  ca: string;
-  cert: string;
-  key: string;
-}
-
-type PutClient = grpc.Client & {
-  Put(request: { key: Buffer; value: Buffer }, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null) => void): void;
-};
-
-function putClient(tls: EtcdTls): PutClient {
-  const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: Number, defaults: true });
-  const KV = (grpc.loadPackageDefinition(definition) as any).etcdserverpb.KV as grpc.ServiceClientConstructor;
-  const credentials = grpc.credentials.createSsl(readFileSync(tls.ca), readFileSync(tls.key), readFileSync(tls.cert));
-  return new KV(tls.endpoint, credentials, { 'grpc.max_send_message_length': 4 * 1024 * 1024 }) as unknown as PutClient;
-}
 
 /** xorshift32: cheap, seeded bytes (crypto's randomBytes would make runs differ). */
 class Bytes {
@@ -78,10 +56,10 @@ class Bytes {
   }
 }
 
-/** The key an object of that kind is stored under (the resource matches the data). */
-export function keyOf(dataset: Dataset, index: number): string {
+/** The key an object of that kind is stored under (the resource matches the data), below `root`. */
+export function keyOf(dataset: Dataset, index: number, root = '/registry'): string {
   const resource = dataset === 'json' || dataset === 'protobuf' ? 'pods' : 'secrets';
-  return `/registry/${resource}/namespace-${index % 64}/object-${index}`;
+  return `${root}/${resource}/namespace-${index % 64}/object-${index}`;
 }
 
 /** One object of that kind. */
@@ -183,22 +161,55 @@ function varint(value: number): Buffer {
   return Buffer.from(out);
 }
 
-/** Puts objects of `dataset` until `bytes` have been written; returns how many. */
-export async function putObjects(tls: EtcdTls, dataset: Dataset, firstIndex: number, bytes: number): Promise<number> {
+
+const PROTO = fileURLToPath(new URL('../../../test/support/etcd-kv.proto', import.meta.url));
+const IN_FLIGHT = 4;
+
+export interface EtcdTls {
+  endpoint: string; // host:port
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+type PutClient = grpc.Client & {
+  Put(request: { key: Buffer; value: Buffer }, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null) => void): void;
+  Txn(request: { success: Array<{ request_put: { key: Buffer; value: Buffer } }> }, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null) => void): void;
+};
+
+/** Per transaction: well under etcd's default request limit (1.5 MiB) and operation limit (128). */
+const BATCH_BYTES = 512 * 1024;
+const BATCH_OPS = 100;
+
+function putClient(tls: EtcdTls): PutClient {
+  const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: Number, defaults: true });
+  const KV = (grpc.loadPackageDefinition(definition) as any).etcdserverpb.KV as grpc.ServiceClientConstructor;
+  const credentials = grpc.credentials.createSsl(readFileSync(tls.ca), readFileSync(tls.key), readFileSync(tls.cert));
+  return new KV(tls.endpoint, credentials, { 'grpc.max_send_message_length': 4 * 1024 * 1024 }) as unknown as PutClient;
+}
+
+/** Puts objects of `dataset` (keys below `root`) until `bytes` have been written, in batches (one transaction each); returns how many. */
+export async function putObjects(tls: EtcdTls, dataset: Dataset, firstIndex: number, bytes: number, root?: string): Promise<number> {
   const client = putClient(tls);
   let index = firstIndex;
   let written = 0;
-  const put = (key: string, value: Buffer) =>
+  const txn = (success: Array<{ request_put: { key: Buffer; value: Buffer } }>) =>
     new Promise<void>((resolve, reject) => {
-      client.Put({ key: Buffer.from(key), value }, { deadline: Date.now() + 60_000 }, (error) => (error ? reject(error) : resolve()));
+      client.Txn({ success }, { deadline: Date.now() + 60_000 }, (error) => (error ? reject(error) : resolve()));
     });
   const worker = async () => {
     while (written < bytes) {
-      const value = valueOf(dataset, index);
-      const key = keyOf(dataset, index);
-      index++;
-      written += value.length + key.length;
-      await put(key, value);
+      const batch: Array<{ request_put: { key: Buffer; value: Buffer } }> = [];
+      let batchBytes = 0;
+      while (batch.length < BATCH_OPS && batchBytes < BATCH_BYTES && written + batchBytes < bytes) {
+        const value = valueOf(dataset, index);
+        const key = Buffer.from(keyOf(dataset, index, root));
+        index++;
+        batch.push({ request_put: { key, value } });
+        batchBytes += key.length + value.length;
+      }
+      written += batchBytes;
+      await txn(batch);
     }
   };
   try {
