@@ -156,6 +156,7 @@ export async function bigPart(bench: BenchLab, dataset: Dataset, sizesMiB: reado
       mib(run.cliPeakRssBytes),
       `${mib(node.size)} (${blocksLine(run) ?? '?'})`,
     ]);
+    log(`big: ${rows.at(-1)!.join(' | ')}`); // on the terminal at once: a later size that fails must not take this one with it
   }
   const headers = ['DB size', 'etcdctl', 'ours auto (agent)', 'ours / etcdctl', 'agent throughput', 'vs the first size', 'agent peak RSS', 'CLI peak RSS', 'zip'];
   return [
