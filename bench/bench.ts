@@ -3,7 +3,13 @@
  * up and down): the six measurements of docs/performance.md, each beside its reference
  * where there is one, printed as a table and written into docs/performance.md.
  *
- * Sizes: BENCH_SIZES_MIB (default "256,1024"); the end-to-end runs use the last size.
+ * Parts (BENCH_PARTS, default "classic,datasets"; each writes its own block of docs/performance.md):
+ * - classic: the measurements above. Sizes: BENCH_SIZES_MIB (default "256,1024"); the
+ *   end-to-end runs use the last size.
+ * - datasets (bench/datasets.ts): each kind of data of BENCH_DATASETS (default all four) at
+ *   BENCH_DATASET_MIB (default 320), against etcdctl and RKE's per-node work.
+ * - big (bench/datasets.ts; run on its own, with BENCH_NODES=1): `auto` at BENCH_BIG_MIB
+ *   (default "1024,8192") of BENCH_BIG_DATASET (default base64).
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -11,25 +17,25 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { clusterFile } from '../test/support/cli-run.js';
-import { REPO_ROOT, labFacts, runCli, tempDir, type LabFacts } from '../test/support/lab.js';
+import { REPO_ROOT, labFacts, tempDir, type LabFacts } from '../test/support/lab.js';
 import { aws, s3LabFacts, type S3LabFacts } from '../test/support/s3-lab.js';
-import { putObjects } from './etcd-fill.js';
+import { bestOf, etcdctlSnapshot, fillTo as fillLab, log, removeSnapshots, save, type SaveRun } from './lab-ops.js';
+import { bigPart, datasetsPart, type BenchLab } from './datasets.js';
+import { DATASETS, isDataset, type Dataset } from '../test/support/cluster-data.js';
 import { startLatencyProbe, type LatencySamples } from './etcd-latency.js';
 import { AGENT_LIMIT_DEFAULTS } from '../src/snapshot/docker-runtime/options.js';
 import { markdownTable, mib, percentile, rate, ratio, replaceGenerated, seconds, type BenchRow } from './table.js';
 
 const run = promisify(execFile);
-const LAB_SCRIPT = path.join(REPO_ROOT, 'lab', 'lab.sh');
 const MiB = 1024 * 1024;
-const SIZES_MIB = (process.env.BENCH_SIZES_MIB ?? '256,1024').split(',').map((value) => Number(value.trim()));
+const sizesFrom = (variable: string, fallback: string) => (process.env[variable] ?? fallback).split(',').map((value) => Number(value.trim()));
+const SIZES_MIB = sizesFrom('BENCH_SIZES_MIB', '256,1024');
+const PARTS = (process.env.BENCH_PARTS ?? 'classic,datasets').split(',').map((part) => part.trim());
+const DATASET_MIB = sizesFrom('BENCH_DATASET_MIB', '320');
+const BIG_MIB = sizesFrom('BENCH_BIG_MIB', '1024,8192');
+const PERFORMANCE_DOC = path.join(REPO_ROOT, 'docs', 'performance.md');
 const S3_FOLDER = 'bench';
 const LATENCY_IDLE_MS = 20_000;
-
-interface SaveRun {
-  document: any;
-  wallMs: number;
-  cliPeakRssBytes: number;
-}
 
 const rows: BenchRow[] = [];
 const notes: string[] = [];
@@ -39,13 +45,37 @@ let singleNodeYml: string;
 let nextObject = 0;
 
 async function main(): Promise<void> {
-  for (const size of SIZES_MIB) if (!Number.isInteger(size) || size < 1) throw new Error(`BENCH_SIZES_MIB: ${size} is not a size in MiB`);
+  for (const size of [...SIZES_MIB, ...DATASET_MIB, ...BIG_MIB]) if (!Number.isInteger(size) || size < 1) throw new Error(`BENCH_*_MIB: ${size} is not a size in MiB`);
+  for (const part of PARTS) if (!['classic', 'datasets', 'big'].includes(part)) throw new Error(`BENCH_PARTS: ${part} is not classic, datasets or big`);
+  const datasets = (process.env.BENCH_DATASETS ?? DATASETS.join(',')).split(',').map((value) => value.trim());
+  const bigDataset = process.env.BENCH_BIG_DATASET ?? 'base64';
+  for (const dataset of [...datasets, bigDataset]) if (!isDataset(dataset)) throw new Error(`BENCH_DATASETS: ${dataset} is not one of ${DATASETS.join(', ')}`);
+  const rkeZip = process.env.BENCH_RKE_ZIP;
+  if (PARTS.includes('datasets') && !rkeZip) throw new Error('BENCH_RKE_ZIP: the datasets part needs bench/rke-zip built (bench/run.sh does it)');
   lab = await labFacts();
-  s3 = await s3LabFacts();
   singleNodeYml = clusterFile(lab, 'bench-one', (config) => (config.nodes = config.nodes.slice(0, 1)));
-  const started = Date.now();
-  log(`benchmark on ${lab.addresses.length} lab nodes, DB sizes ${SIZES_MIB.join(', ')} MiB`);
+  const bench: BenchLab = { lab, singleNodeYml, rkeZip: rkeZip ?? '' };
+  log(`benchmark on ${lab.addresses.length} lab nodes, parts ${PARTS.join(', ')}`);
+  if (PARTS.includes('classic')) await timedPart('bench', classicPart);
+  if (PARTS.includes('datasets')) await timedPart('datasets', () => datasetsPart(bench, datasets as Dataset[], DATASET_MIB[0]!));
+  if (PARTS.includes('big')) await timedPart('big', () => bigPart(bench, bigDataset as Dataset, BIG_MIB));
+}
 
+/** Runs one part and writes what it prints into its own block of docs/performance.md, with when and where it ran. */
+async function timedPart(block: string, part: () => Promise<string>): Promise<void> {
+  const started = Date.now();
+  const body = await part();
+  const machine = await describeMachine();
+  const took = `${((Date.now() - started) / 60_000).toFixed(1)} min`;
+  const generated = [`Run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${took}.`, '', ...machine, '', body].join('\n');
+  process.stdout.write(`\n${body}\n`);
+  writeFileSync(PERFORMANCE_DOC, replaceGenerated(readFileSync(PERFORMANCE_DOC, 'utf8'), generated, block));
+  log(`wrote the ${block} table into ${PERFORMANCE_DOC} (${took})`);
+}
+
+async function classicPart(): Promise<string> {
+  s3 = await s3LabFacts();
+  log(`classic: DB sizes ${SIZES_MIB.join(', ')} MiB`);
   await fixedOverhead();
   for (const [index, sizeMiB] of SIZES_MIB.entries()) {
     const dbBytes = await fillTo(sizeMiB * MiB);
@@ -54,15 +84,7 @@ async function main(): Promise<void> {
     await memoryAndUpload(dbBytes);
     if (index === SIZES_MIB.length - 1) await endToEnd(dbBytes);
   }
-
-  const machine = await describeMachine();
-  const table = markdownTable(rows.sort((a, b) => a.item - b.item));
-  const took = `${((Date.now() - started) / 60_000).toFixed(1)} min`;
-  const generated = [`Run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${took}.`, '', ...machine, '', table, '', ...notes.map((note) => `- ${note}`)].join('\n');
-  process.stdout.write(`\n${table}\n\n${notes.map((note) => `- ${note}`).join('\n')}\n`);
-  const doc = path.join(REPO_ROOT, 'docs', 'performance.md');
-  writeFileSync(doc, replaceGenerated(readFileSync(doc, 'utf8'), generated));
-  log(`wrote the table into ${doc} (${took})`);
+  return [markdownTable(rows.sort((a, b) => a.item - b.item)), '', ...notes.map((note) => `- ${note}`)].join('\n');
 }
 
 // ---------------------------------------------------------------------------------------
@@ -71,7 +93,7 @@ async function main(): Promise<void> {
 async function fixedOverhead(): Promise<void> {
   log('5. fixed overhead: snapshots of a nearly empty etcd (the first one loads the image into the 3 nodes)');
   const first = await save(lab.clusterYml, 'bench-empty-first', []);
-  for (let node = 1; node <= lab.addresses.length; node++) await removeSnapshots(node, 'bench-empty-first.zip');
+  for (let node = 1; node <= lab.addresses.length; node++) await removeSnapshots(lab, node, 'bench-empty-first.zip');
   const steady: SaveRun[] = [];
   for (let i = 0; i < 5; i++) steady.push(await save(singleNodeYml, `bench-empty-${i}`, []));
   const median = (pick: (run: SaveRun) => number) => {
@@ -97,7 +119,7 @@ async function fixedOverhead(): Promise<void> {
     `Fixed overhead (item 5), median phases of a run with the image present: ${split}; ` +
       `the CLI's own start-up, configuration, state file and exit take the rest (${wall - accounted} ms of ${wall} ms).`,
   );
-  await removeSnapshots(1, 'bench-empty-*');
+  await removeSnapshots(lab, 1, 'bench-empty-*');
 }
 
 // ---------------------------------------------------------------------------------------
@@ -106,9 +128,10 @@ async function fixedOverhead(): Promise<void> {
 async function perNodeAndZip(dbBytes: number): Promise<void> {
   const size = mib(dbBytes);
   log(`1/6. per-node throughput at ${size}: etcdctl snapshot save, then the agent with each compression mode`);
-  const reference = await bestOf(2, () => etcdctlSnapshot(1));
+  const reference = await bestOf(2, () => etcdctlSnapshot(lab, 1));
   const raw = reference.bytes;
   const modes = [
+    { mode: 'auto', runs: 2 },
     { mode: 'none', runs: 2 },
     // Deflate-bound, and steady from run to run: one run each keeps the bench under 20 minutes.
     { mode: 'fast', runs: 1 },
@@ -122,7 +145,7 @@ async function perNodeAndZip(dbBytes: number): Promise<void> {
       return { ms: node.timings.agentMs as number, zipBytes: node.size as number, snapshotBytes: node.snapshotSize as number };
     });
     results.set(mode, { agentMs: best.ms, zipBytes: best.zipBytes, snapshotBytes: best.snapshotBytes });
-    await removeSnapshots(1, `bench-${mode}.zip`);
+    await removeSnapshots(lab, 1, `bench-${mode}.zip`);
   }
   const etcdctlRate = raw / reference.ms;
   for (const [mode, result] of results) {
@@ -143,7 +166,7 @@ async function perNodeAndZip(dbBytes: number): Promise<void> {
       ours: `${mib(result.zipBytes)} in ${seconds(result.agentMs)}`,
       reference: `raw ${mib(raw)} in ${seconds(reference.ms)}`,
       ratio: ratio(result.zipBytes, raw),
-      target: mode === 'fast' ? 'default' : '',
+      target: mode === 'auto' ? 'default' : '',
     });
   }
 }
@@ -160,12 +183,12 @@ async function etcdLatency(dbBytes: number): Promise<void> {
   const idle = await probe.stop();
   const idleP99 = percentile(idle.puts, 99);
   rows.push({ item: 7, what: 'etcd latency idle (put / serializable get)', size, ours: latency(idle), reference: '', ratio: '', target: '' });
-  for (const mode of ['fast', 'standard', 'none']) {
+  for (const mode of ['auto', 'fast', 'standard', 'none']) {
     for (const shares of [AGENT_LIMIT_DEFAULTS.cpuShares, 1024]) {
       const during = startLatencyProbe(tls);
       const result = await save(singleNodeYml, `bench-latency-${mode}`, ['--compression', mode, '--overwrite', '--agent-cpu-shares', String(shares)]);
       const samples = await during.stop();
-      await removeSnapshots(1, `bench-latency-${mode}.zip`);
+      await removeSnapshots(lab, 1, `bench-latency-${mode}.zip`);
       const weight = shares === AGENT_LIMIT_DEFAULTS.cpuShares ? `CPU weight ${shares} (default)` : `CPU weight ${shares} (= etcd's)`;
       rows.push({
         item: 7,
@@ -219,7 +242,7 @@ async function memoryAndUpload(dbBytes: number): Promise<void> {
     target: '≥ 1.0',
   });
   await aws('s3', 'rm', '--only-show-errors', '--recursive', `s3://${s3.bucket}/${S3_FOLDER}/`);
-  await removeSnapshots(1, `${name}.zip`);
+  await removeSnapshots(lab, 1, `${name}.zip`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -229,7 +252,7 @@ async function endToEnd(dbBytes: number): Promise<void> {
   const size = mib(dbBytes);
   log(`4. end to end at ${size}: 3 nodes in parallel and with --concurrency 1, without and with --s3`);
   const single = await save(singleNodeYml, 'bench-e2e-single', ['--overwrite']);
-  await removeSnapshots(1, 'bench-e2e-single.zip');
+  await removeSnapshots(lab, 1, 'bench-e2e-single.zip');
   for (const withS3 of [false, true]) {
     const extra = withS3 ? s3Flags() : [];
     const parallel = await save(lab.clusterYml, 'bench-e2e', ['--overwrite', ...extra]);
@@ -259,7 +282,7 @@ async function endToEnd(dbBytes: number): Promise<void> {
 }
 
 async function cleanAfterEndToEnd(withS3: boolean): Promise<void> {
-  for (let node = 1; node <= lab.addresses.length; node++) await removeSnapshots(node, 'bench-e2e.zip');
+  for (let node = 1; node <= lab.addresses.length; node++) await removeSnapshots(lab, node, 'bench-e2e.zip');
   if (withS3) await aws('s3', 'rm', '--only-show-errors', '--recursive', `s3://${s3.bucket}/${S3_FOLDER}/`);
 }
 
@@ -267,47 +290,9 @@ async function cleanAfterEndToEnd(withS3: boolean): Promise<void> {
 // The lab: filling etcd, the reference tools, the CLI
 
 async function fillTo(targetBytes: number): Promise<number> {
-  let dbBytes = await dbSize();
-  const started = Date.now();
-  while (dbBytes < targetBytes) {
-    const endpoint = lab.addresses[0]!;
-    nextObject += await putObjects(
-      { endpoint: `${endpoint}:2379`, ca: lab.ca, cert: lab.nodeCert, key: lab.nodeKey },
-      nextObject,
-      Math.max(targetBytes - dbBytes, 4 * MiB),
-    );
-    dbBytes = await dbSize();
-  }
-  log(`etcd database at ${mib(dbBytes)} (${nextObject} objects; filled in ${seconds(Date.now() - started)})`);
-  return dbBytes;
-}
-
-async function dbSize(): Promise<number> {
-  const { stdout } = await run('bash', [LAB_SCRIPT, 'etcdctl', 'endpoint', 'status', '-w', 'json'], { env: labEnv() });
-  const statuses = JSON.parse(stdout) as Array<{ Status: { dbSize: number } }>;
-  return Math.min(...statuses.map((status) => status.Status.dbSize));
-}
-
-/** etcdctl snapshot save on node N against its own member, timed inside the node (no lab.sh start-up in the figure). */
-async function etcdctlSnapshot(node: number): Promise<{ ms: number; bytes: number }> {
-  const address = lab.addresses[node - 1]!;
-  const file = '/opt/rke/etcd-snapshots/bench-etcdctl.db';
-  const script =
-    `start=$(date +%s%N); ETCDCTL_API=3 etcdctl --endpoints=https://${address}:2379 --cacert=/etc/kubernetes/ssl/kube-ca.pem ` +
-    `--cert=/etc/kubernetes/ssl/kube-node.pem --key=/etc/kubernetes/ssl/kube-node-key.pem snapshot save ${file} >/dev/null; ` +
-    `end=$(date +%s%N); echo $(( (end - start) / 1000000 )) $(stat -c %s ${file}); rm -f ${file}`;
-  const { stdout } = await run('bash', [LAB_SCRIPT, 'exec', String(node), '--', 'sh', '-c', script], { env: labEnv() });
-  const [ms, bytes] = stdout.trim().split(/\s+/).map(Number);
-  return { ms: ms!, bytes: bytes! };
-}
-
-async function save(clusterYml: string, name: string, extra: string[]): Promise<SaveRun> {
-  const outcome = await runCli(['etcd', 'snapshot-save', '--config', clusterYml, '--name', name, '--output', 'json', '--debug', ...extra], {
-    timeoutMs: 1_800_000,
-  });
-  if (outcome.code !== 0) throw new Error(`snapshot-save ${name} exited ${outcome.code}:\n${outcome.stderr.split('\n').filter((l) => !l.startsWith('DEBUG')).join('\n')}`);
-  const peak = /peak RSS of this CLI: ([\d.]+) MiB/.exec(outcome.stderr)?.[1];
-  return { document: JSON.parse(outcome.stdout), wallMs: outcome.ms, cliPeakRssBytes: Number(peak) * MiB };
+  const filled = await fillLab(lab, 'base64', targetBytes, nextObject);
+  nextObject = filled.nextObject;
+  return filled.dbBytes;
 }
 
 function s3Flags(): string[] {
@@ -323,24 +308,6 @@ function secretKeyFile(): string {
   return secretFile;
 }
 
-async function removeSnapshots(node: number, pattern: string): Promise<void> {
-  await run('bash', [LAB_SCRIPT, 'exec', String(node), '--', 'find', '/opt/rke/etcd-snapshots', '-maxdepth', '1', '-name', pattern, '-delete'], { env: labEnv() });
-}
-
-/** The fastest of `times` runs (the least disturbed by whatever else the machine did). */
-async function bestOf<T extends { ms: number }>(times: number, measure: () => Promise<T>): Promise<T> {
-  let best: T | undefined;
-  for (let i = 0; i < times; i++) {
-    const result = await measure();
-    if (best === undefined || result.ms < best.ms) best = result;
-  }
-  return best!;
-}
-
-function labEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, LAB_DIR: lab.dir };
-}
-
 async function describeMachine(): Promise<string[]> {
   const cpus = os.cpus();
   const etcd = (await run('etcd', ['--version']).catch(() => ({ stdout: 'etcd: unknown' }))).stdout.split('\n')[0];
@@ -350,10 +317,6 @@ async function describeMachine(): Promise<string[]> {
     `- Node ${process.version}; ${etcd} in each lab node's \`etcd\` container; Ceph RGW (lab/s3.sh) over HTTPS on loopback`,
     `- The lab: ${lab.addresses.length} nodes on this one machine (each with its own sshd, dockerd and etcd member), so the nodes share its cores`,
   ];
-}
-
-function log(message: string): void {
-  process.stderr.write(`bench: ${message}\n`);
 }
 
 main().catch((error: unknown) => {

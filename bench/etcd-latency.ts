@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { EtcdTls } from './etcd-fill.js';
+import type { EtcdTls } from '../test/support/cluster-data.js';
 
-const PROTO = fileURLToPath(new URL('../../bench/etcd-put.proto', import.meta.url));
+const PROTO = fileURLToPath(new URL('../../test/support/etcd-kv.proto', import.meta.url));
 const INTERVAL_MS = 20;
 const VALUE = Buffer.alloc(100, 'x');
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { markdownTable, percentile, ratio, rate, replaceGenerated } from './table.js';
+import { columnsTable, markdownTable, percentile, ratio, rate, replaceGenerated } from './table.js';
 
 test('ratios and rates read as the table shows them', () => {
   assert.equal(ratio(95, 100), '0.95');
@@ -21,6 +21,20 @@ test('the generated block is replaced in place, or appended once', () => {
   assert.match(first, /prose\n\n<!-- bench:begin .*-->\ntable one\n<!-- bench:end -->\n$/);
   const second = replaceGenerated(first + '\nafter\n', 'table two');
   assert.ok(second.includes('table two') && !second.includes('table one') && second.endsWith('\nafter\n'));
+});
+
+test('each part of the bench has its own block: writing one leaves the other', () => {
+  const both = replaceGenerated(replaceGenerated('# Performance\n', 'classic'), 'datasets one', 'datasets');
+  const again = replaceGenerated(both, 'datasets two', 'datasets');
+  assert.ok(again.includes('classic') && again.includes('datasets two') && !again.includes('datasets one'));
+  assert.match(again, /<!-- datasets:begin .*-->\ndatasets two\n<!-- datasets:end -->/);
+});
+
+test('a table of any columns: short rows are padded, every line as wide as the header', () => {
+  const lines = columnsTable(['data', 'etcdctl', 'ours'], [['json', '3.0 s', '3.1 s'], ['random', '2.4 s']]).split('\n');
+  assert.equal(lines.length, 4);
+  assert.equal(new Set(lines.map((line) => line.length)).size, 1);
+  assert.match(lines[3]!, /^\| random \| 2\.4 s +\| +\|$/);
 });
 
 test('percentiles by nearest rank', () => {

@@ -26,16 +26,23 @@ const HEADERS = ['#', 'measurement', 'DB size', 'ours', 'reference', 'ratio', 't
 
 /** A Markdown table (also readable as plain text on a terminal). */
 export function markdownTable(rows: readonly BenchRow[]): string {
-  const cells = rows.map((row) => [String(row.item), row.what, row.size, row.ours, row.reference, row.ratio, row.target]);
-  const widths = HEADERS.map((header, column) => Math.max(header.length, ...cells.map((line) => line[column]!.length)));
-  const line = (values: string[]) => `| ${values.map((value, column) => value.padEnd(widths[column]!)).join(' | ')} |`;
-  return [line(HEADERS), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+  return columnsTable(HEADERS, rows.map((row) => [String(row.item), row.what, row.size, row.ours, row.reference, row.ratio, row.target]));
 }
 
-/** Replaces what lies between the two markers (kept) with `generated`; appends both if absent. */
-export function replaceGenerated(document: string, generated: string): string {
-  const begin = '<!-- bench:begin (written by npm run bench) -->';
-  const end = '<!-- bench:end -->';
+/** A Markdown table of any columns, padded so that it also reads as plain text. */
+export function columnsTable(headers: readonly string[], cells: readonly (readonly string[])[]): string {
+  const widths = headers.map((header, column) => Math.max(header.length, ...cells.map((line) => (line[column] ?? '').length)));
+  const line = (values: readonly string[]) => `| ${widths.map((width, column) => (values[column] ?? '').padEnd(width)).join(' | ')} |`;
+  return [line(headers), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+}
+
+/**
+ * Replaces what lies between the two markers of `part` (kept) with `generated`; appends both
+ * if absent. Each part of the bench writes its own block, so a run of one part leaves the others.
+ */
+export function replaceGenerated(document: string, generated: string, part = 'bench'): string {
+  const begin = `<!-- ${part}:begin (written by npm run bench) -->`;
+  const end = `<!-- ${part}:end -->`;
   const block = `${begin}\n${generated.trimEnd()}\n${end}`;
   const from = document.indexOf(begin);
   const to = document.indexOf(end);

@@ -110,13 +110,13 @@ test('--pki-bundle: save and upload carry it; absent means no bundle', () => {
 });
 
 test('--compression: save carries the mode; absent means the default; an unknown mode is refused', () => {
-  for (const compression of ['fast', 'standard', 'none'] as const) {
+  for (const compression of ['auto', 'fast', 'standard', 'none'] as const) {
     const compressing = { ...request, compression };
     assert.deepEqual(agentSaveArgs(compressing).slice(-2), ['--compression', compression]);
     assert.deepEqual(parseAgentArgs(agentSaveArgs(compressing)), { command: 'save', request: compressing });
   }
   assert.ok(!agentSaveArgs(request).includes('--compression'));
-  assert.throws(() => parseAgentArgs([...agentSaveArgs(request), '--compression', 'max']), /--compression must be one of fast, standard, none/);
+  assert.throws(() => parseAgentArgs([...agentSaveArgs(request), '--compression', 'max']), /--compression must be one of auto, fast, standard, none/);
 });
 
 test('s3-list/-remove/-verify: round trip through agentS3Args; names checked; the number of names each takes', () => {

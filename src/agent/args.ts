@@ -24,7 +24,7 @@ export type AgentCommand =
 
 export const AGENT_USAGE =
   'usage: agent save --name NAME --endpoint https://HOST:2379 --cacert FILE --cert FILE --key FILE ' +
-  '[--health-timeout SECONDS] [--compression fast|standard|none] [--overwrite] [--pki-bundle] | ' +
+  '[--health-timeout SECONDS] [--compression auto|fast|standard|none] [--overwrite] [--pki-bundle] | ' +
   'agent upload --name NAME --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--sha256 HEX] [--protection JSON] [--overwrite] [--pki-bundle] | ' +
   'agent list | agent remove --name NAME [--name NAME ...] | agent verify --name NAME | agent sweep --name NAME | agent drill --name NAME --timeout SECONDS [--placed-copy .restore-drill-HEX.zip] | ' +
   'agent s3-list|s3-remove|s3-verify --endpoint HOST[:PORT] --bucket BUCKET --folder FOLDER [--region REGION] [--name NAME ...] | agent version';

@@ -6,6 +6,7 @@ import { DEFAULT_SNAPSHOT_IDLE_TIMEOUT_MS, snapshotStream } from '../etcd/snapsh
 import { OperatorError, messageOf } from '../errors.js';
 import { checkTargetFree, ensureDirectory, type AtomicTarget } from '../archive/atomic-file.js';
 import { writeSnapshotArchive } from '../archive/snapshot-zip.js';
+import { describeBlocks } from '../archive/zip/block-deflate.js';
 import { COMPRESSION_LEVELS, DEFAULT_COMPRESSION } from '../model/compression.js';
 import { checkPkiBundleTarget, pkiBundleTarget, scanPkiDirectory, writePkiBundle, type PkiScan } from '../archive/pki-bundle.js';
 import { CONTAINER_BACKUP_DIR, CONTAINER_SSL_DIR, NODE_SNAPSHOT_DIR, PKI_BUNDLE_FILE_NAME } from '../model/paths.js';
@@ -87,6 +88,7 @@ export async function saveSnapshot(request: AgentSaveRequest, input: AgentInput,
     if (written.revisionProblem !== undefined) log(`WARNING ${written.revisionProblem}`);
     if (written.census !== undefined) log(`census: ${written.census.keys} live keys in ${Object.keys(written.census.resources).length} resource group(s)`);
     if (written.censusProblem !== undefined) log(`WARNING ${written.censusProblem}`);
+    if (written.blocks !== undefined) log(`compression auto: ${describeBlocks(written.blocks)}`);
     const pkiBundle = pkiScan === undefined ? undefined : await savePkiBundle(pkiScan, directories.backupDir, target.displayPath, options.signal);
     if (pkiBundle !== undefined) log(`wrote ${pkiBundle.file}: ${pkiBundle.size} bytes, ${pkiBundle.entries} entries, sha256 ${pkiBundle.sha256}`);
     return {

@@ -9,6 +9,8 @@ import { CONTAINER_BACKUP_DIR, CONTAINER_KUBERNETES_DIR } from '../model/paths.j
 import { stateFileName } from './state-file.js';
 import { verifyArchive, type ArchiveDigest } from './verify-zip.js';
 import { ZipWriter, type ByteSink, type FinishedZip } from './zip/zip-writer.js';
+import type { BlockCounts } from './zip/block-deflate.js';
+import type { DeflateSetting } from '../model/compression.js';
 
 /** Entry names exactly as rke-tools writes them (absolute paths in the container). */
 export function archiveEntryNames(snapshotName: string): { snapshot: string; stateFile: string } {
@@ -25,8 +27,8 @@ export interface ArchiveRequest {
   /** Opens etcd's snapshot stream; called only once the temporary file exists. */
   openSnapshot: () => Readable;
   stateFile?: Buffer;
-  /** zlib level of the snapshot entry (COMPRESSION_LEVELS). */
-  level: number;
+  /** zlib level of the snapshot entry, or `auto` (COMPRESSION_LEVELS). */
+  level: DeflateSetting;
   modified: Date;
   signal?: AbortSignal;
   /** Live progress: etcd's bytes as they arrive, then the read-back. */
@@ -42,6 +44,8 @@ export interface WrittenArchive {
   /** Its live keys per resource, same pass; absent (with `censusProblem`, or with `revisionProblem`) when not taken. */
   census?: Census;
   censusProblem?: string;
+  /** With `auto`: how many blocks of the snapshot were deflated, run-length coded and stored. */
+  blocks?: BlockCounts;
 }
 
 /** What goes into the archive, wherever it is written (a local file in the agent, a node's file over SFTP). */
@@ -54,11 +58,11 @@ export type ArchiveContent = Omit<ArchiveRequest, 'target'>;
 export async function writeSnapshotArchive(request: ArchiveRequest): Promise<WrittenArchive> {
   const { value } = await writeFileAtomically(request.target, async (file) => {
     const sink = new FileSink(file);
-    const { finished, snapshot, revision } = await writeArchiveContent(sink, request);
+    const { finished, snapshot, revision, blocks } = await writeArchiveContent(sink, request);
     await sink.flush();
     request.onProgress?.({ phase: 'verify' });
     const archive = await verifyArchive(file, finished, request.target.displayPath);
-    return { archive, snapshot, ...revision };
+    return { archive, snapshot, ...revision, ...(blocks ? { blocks } : {}) };
   });
   return value;
 }
@@ -71,13 +75,13 @@ export async function writeSnapshotArchive(request: ArchiveRequest): Promise<Wri
 export async function writeArchiveContent(
   sink: ByteSink,
   content: ArchiveContent,
-): Promise<{ finished: FinishedZip; snapshot: VerifiedSnapshot; revision: Pick<WrittenArchive, 'revision' | 'revisionProblem' | 'census' | 'censusProblem'> }> {
+): Promise<{ finished: FinishedZip; snapshot: VerifiedSnapshot; revision: Pick<WrittenArchive, 'revision' | 'revisionProblem' | 'census' | 'censusProblem'>; blocks?: BlockCounts }> {
   const names = archiveEntryNames(content.snapshotName);
   const zip = new ZipWriter(sink);
   const verifier = new SnapshotTrailerVerifier(content.endpoint);
   // Lenient: etcd's trailer already vouches for the bytes; a database our reader cannot read costs the revision, not the snapshot.
   const revision = new BoltRevisionTap({ lenient: true, census: true });
-  await zip.addEntry({ name: names.snapshot, mode: 0o600, modified: content.modified }, content.openSnapshot(), {
+  const entry = await zip.addEntry({ name: names.snapshot, mode: 0o600, modified: content.modified }, content.openSnapshot(), {
     through: [...(content.onProgress ? [progressCounter('snapshot', content.onProgress)] : []), verifier, revision],
     level: content.level,
     ...(content.signal ? { signal: content.signal } : {}),
@@ -96,5 +100,6 @@ export async function writeArchiveContent(
       read === undefined
         ? { revisionProblem: revision.problem ?? 'not read' }
         : { revision: read.revision, ...(read.census ? { census: read.census } : { censusProblem: read.censusProblem ?? 'no census' }) },
+    ...(entry.blocks ? { blocks: entry.blocks } : {}),
   };
 }

@@ -1,4 +1,4 @@
-import { COMPRESSION_MODES, DEFAULT_COMPRESSION, type CompressionMode } from '../model/compression.js';
+import { COMPRESSION_DESCRIPTIONS, COMPRESSION_MODES, DEFAULT_COMPRESSION, type CompressionMode } from '../model/compression.js';
 import { Command, Option } from 'commander';
 import { locateBundledAgentImage } from '../docker/bundled-image.js';
 import { loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
@@ -68,7 +68,10 @@ export function snapshotSaveCommand(onExit: (code: number) => void): Command {
     )
     .option('--pki-bundle', 'also save each node\'s /etc/kubernetes/ssl as /opt/rke/etcd-snapshots/pki.bundle.tar.gz (pre-v0.2.0 clusters); with --s3 also uploaded', false)
     .addOption(
-      new Option('--compression <mode>', 'how the snapshot is compressed in the zip: fast (deflate level 1), standard (level 6, as RKE), none (stored, no compression)')
+      new Option(
+        '--compression <mode>',
+        `how the snapshot is compressed in the zip (always one deflate stream, which every unzip and RKE's restore read): ${COMPRESSION_MODES.map((mode) => `${mode} (${COMPRESSION_DESCRIPTIONS[mode]})`).join(', ')}`,
+      )
         .choices(COMPRESSION_MODES)
         .default(DEFAULT_COMPRESSION),
     )

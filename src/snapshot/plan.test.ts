@@ -49,7 +49,8 @@ test('the plan names nodes, paths, endpoints and credential sources, never a sec
   assert.equal(plan.image?.contract, 'native');
   assert.deepEqual(plan.image?.platforms, { amd64: 'rke-snapshot-agent:abc', arm64: 'rke-snapshot-agent:def' });
   assert.match(formatPlan(plan), /\n {4}image rke-snapshot-agent:abc if its engine is linux\/amd64, rke-snapshot-agent:def if its engine is linux\/arm64/);
-  assert.deepEqual(plan.compression, { mode: 'fast', zlibLevel: 1 });
+  assert.deepEqual(plan.compression, { mode: 'fast', zlibLevel: 1, method: 'deflate level 1' });
+  assert.match(formatPlan(plan), /\ncompression fast \(deflate level 1\)\n/);
   const text = formatPlan(plan) + JSON.stringify(plan);
   for (const secret of ['TOPSECRET', 'AKIAEXAMPLE', 'SECRETKEYBODY']) assert.ok(!text.includes(secret), `${secret} shown`);
   assert.match(formatPlan(plan), /^Dry run: nothing was contacted and nothing was written\./);
@@ -74,7 +75,7 @@ test('the plan shows the S3 copy\'s protection and the .zip.age key, never the S
     concurrency: 10,
     overwrite: false,
     pkiBundle: false,
-    compression: 'fast',
+    compression: 'auto',
     runtime: 'ssh',
     s3: {
       endpoint: 's3.example.com',
@@ -88,6 +89,9 @@ test('the plan shows the S3 copy\'s protection and the .zip.age key, never the S
     },
   });
   assert.equal(plan.s3?.key, 'daily/nightly.zip.age');
+  assert.equal(plan.compression.mode, 'auto');
+  assert.equal(plan.compression.zlibLevel, undefined, 'auto has no single level');
+  assert.match(formatPlan(plan), /\ncompression auto \(per 1 MiB block: deflate level 1, run-length \(Z_RLE\) or stored/);
   assert.deepEqual(plan.s3?.protection, ['SSE-C', 'Object Lock GOVERNANCE until 2030-01-02T00:00:00.000Z', 'age for 1 recipient(s)']);
   assert.match(formatPlan(plan), /^ {2}protected by: SSE-C, Object Lock GOVERNANCE until 2030-01-02T00:00:00\.000Z, age for 1 recipient\(s\)$/m);
   assert.ok(!(formatPlan(plan) + JSON.stringify(plan)).includes(sseKey));

@@ -3,7 +3,7 @@
  * flags alone. Nothing here touches a node, a registry or S3, and no secret is shown:
  * credentials are named by where they come from.
  */
-import { COMPRESSION_LEVELS, type CompressionMode } from '../model/compression.js';
+import { COMPRESSION_DESCRIPTIONS, COMPRESSION_LEVELS, type CompressionMode } from '../model/compression.js';
 import path from 'node:path';
 import { NODE_SNAPSHOT_DIR, PKI_BUNDLE_FILE_NAME } from '../model/paths.js';
 import type { ClusterConfig } from '../config/cluster.js';
@@ -53,8 +53,8 @@ export interface SavePlan {
   concurrency: number;
   snapshotTimeoutSeconds: number;
   overwrite: boolean;
-  /** --compression: deflate level of the snapshot entry. */
-  compression: { mode: CompressionMode; zlibLevel: number };
+  /** --compression: the zlib level of the snapshot entry (absent for `auto`, which chooses per block), and the method in words. */
+  compression: { mode: CompressionMode; zlibLevel?: number; method: string };
   /** docker: the agent in a container on each node; ssh: agentless (etcd through an SSH tunnel, SFTP). */
   runtime: RuntimeName;
   bastion?: { address: string; port: number; user: string; credentials: string };
@@ -105,7 +105,7 @@ export function planSave(request: SavePlanRequest): SavePlan {
     concurrency: request.concurrency,
     snapshotTimeoutSeconds: cluster.etcd.backupTimeoutSeconds,
     overwrite: request.overwrite,
-    compression: { mode: request.compression, zlibLevel: COMPRESSION_LEVELS[request.compression] },
+    compression: describeCompression(request.compression),
     runtime: request.runtime ?? 'docker',
     ...(bastion
       ? { bastion: { address: bastion.address, port: bastion.port, user: bastion.user, credentials: credentialsOf({ ...bastion, fieldPrefix: 'bastion_host' }) } }
@@ -181,6 +181,11 @@ export function describeCredentialSource(source: CredentialSource): string {
   return `${key} with ${certificate}`;
 }
 
+function describeCompression(mode: CompressionMode): SavePlan['compression'] {
+  const level = COMPRESSION_LEVELS[mode];
+  return { mode, ...(level === 'auto' ? {} : { zlibLevel: level }), method: COMPRESSION_DESCRIPTIONS[mode] };
+}
+
 /** The plan as text for a terminal. */
 export function formatPlan(plan: SavePlan): string {
   const lines = [
@@ -190,7 +195,7 @@ export function formatPlan(plan: SavePlan): string {
       ? 'runtime ssh: no container; etcd through an SSH tunnel, the zip written over SFTP, any upload from this machine'
       : `image ${plan.image.platforms ? Object.entries(plan.image.platforms).map(([platform, tag]) => `${tag} (linux/${platform})`).join(', ') : plan.image.reference} (${plan.image.source}, ${plan.image.contract} contract${plan.image.login ? `, login from ${plan.image.login}` : ''})`,
     `${plan.nodes.length} etcd node(s), ${plan.concurrency} at a time, each within ${plan.snapshotTimeoutSeconds} s${plan.overwrite ? '; an existing file is replaced' : ''}`,
-    `compression ${plan.compression.mode} (deflate level ${plan.compression.zlibLevel})`,
+    `compression ${plan.compression.mode} (${plan.compression.method})`,
   ];
   if (plan.bastion) lines.push(`through bastion ${plan.bastion.user}@${plan.bastion.address}:${plan.bastion.port} with ${plan.bastion.credentials}`);
   for (const node of plan.nodes) {

@@ -325,7 +325,7 @@ describe('bad input is refused before any node is touched', () => {
     ['--name with a newline', () => ['--config', lab.clusterYml, '--name', 'a\nb'], /--name "a\\nb":/],
     ['--name that is empty', () => ['--config', lab.clusterYml, '--name', ''], /--name "":/],
     ['--s3 without a bucket', () => ['--config', lab.clusterYml, '--name', 'x', '--s3'], /--s3 needs a bucket/],
-    ['--compression that is not a mode', () => ['--config', lab.clusterYml, '--name', 'x', '--compression', 'max'], /--compression <mode>' argument 'max' is invalid. Allowed choices are fast, standard, none/],
+    ['--compression that is not a mode', () => ['--config', lab.clusterYml, '--name', 'x', '--compression', 'max'], /--compression <mode>' argument 'max' is invalid. Allowed choices are auto, fast, standard, none/],
   ];
   for (const [title, args, expected] of cases) {
     test(title, async () => {

@@ -1,6 +1,7 @@
 import { Readable, Transform, Writable, type Duplex, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createDeflateRaw } from 'node:zlib';
+import { BlockDeflate, type BlockCounts } from './block-deflate.js';
 import { crc32 } from './crc32.js';
 import {
   encodeCentralDirectoryHeader,
@@ -19,10 +20,13 @@ export interface ByteSink {
 export interface EntryOptions {
   /** Streams the entry's data passes through before it is compressed (e.g. a verifier). */
   through?: Duplex[];
-  /** zlib level, 0 (stored blocks) to 9; default zlib's own (6). */
-  level?: number;
+  /** zlib level, 0 (stored blocks) to 9, or `auto` (a method per block, block-deflate.ts); default zlib's own (6). */
+  level?: number | 'auto';
   signal?: AbortSignal;
 }
+
+/** An entry as written; `blocks`: with `auto`, how many blocks went each way. */
+export type WrittenEntry = EntryRecord & { blocks?: BlockCounts };
 
 export interface FinishedZip {
   /** Offset of the archive's end: its size when it starts at offset 0. */
@@ -62,14 +66,17 @@ export class ZipWriter {
     this.#offset = options.startOffset ?? 0;
   }
 
-  addEntry(header: EntryHeader, source: Readable | readonly Uint8Array[], options: EntryOptions = {}): Promise<EntryRecord> {
+  addEntry(header: EntryHeader, source: Readable | readonly Uint8Array[], options: EntryOptions = {}): Promise<WrittenEntry> {
     return this.#step(async () => {
       const localHeaderOffset = this.#offset;
       await this.#write(encodeLocalFileHeader(header));
       const dataStart = this.#offset;
       const checksum = new Crc32Counter();
       const input = source instanceof Readable ? source : Readable.from(source);
-      const deflate = createDeflateRaw({ chunkSize: DEFLATE_CHUNK_BYTES, ...(options.level === undefined ? {} : { level: options.level }) });
+      const deflate =
+        options.level === 'auto'
+          ? new BlockDeflate()
+          : createDeflateRaw({ chunkSize: DEFLATE_CHUNK_BYTES, ...(options.level === undefined ? {} : { level: options.level }) });
       await pipeline([input, new Coalescer(PIECE_BYTES), ...(options.through ?? []), checksum, deflate, this.#sinkStream()], {
         signal: options.signal,
       });
@@ -82,7 +89,7 @@ export class ZipWriter {
       };
       await this.#write(encodeDataDescriptor(record, this.#forceZip64));
       this.#entries.push(record);
-      return record;
+      return deflate instanceof BlockDeflate ? { ...record, blocks: { ...deflate.counts } } : record;
     });
   }
 

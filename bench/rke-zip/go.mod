@@ -1,0 +1,3 @@
+module rke-etcd-snapshot/bench/rke-zip
+
+go 1.19

@@ -1,0 +1,125 @@
+import { availableParallelism } from 'node:os';
+import { Transform, type TransformCallback } from 'node:stream';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
+import { chooseBlockMethod, sampleOf, type BlockMethod } from './block-choice.js';
+
+const deflateRaw = promisify(zlib.deflateRaw) as (buffer: Buffer, options: zlib.ZlibOptions) => Promise<Buffer>;
+
+/** Blocks of 1 MiB: small enough to hold a few in flight, large enough that the per-block cost (a sync marker, new Huffman tables, the sample) is lost in the noise. */
+export const BLOCK_BYTES = 1024 * 1024;
+/** Deflate's window: each deflated block is primed with the previous block's last 32 KiB, so matches reach across the join as in one stream. */
+const WINDOW_BYTES = 32 * 1024;
+const OUTPUT_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * How many blocks are compressed at once, on libuv's thread pool: half the node's cores,
+ * at least 2 (so compression overlaps with reading etcd's stream on the main thread) and
+ * at most 3 (the pool has 4 threads, and file writes need one). The agent container's CPU
+ * weight (512, half of etcd's) makes these threads yield to etcd under contention, and
+ * `--agent-cpus` caps them outright (docs/performance.md).
+ */
+export function blocksInFlight(cores: number): number {
+  return Math.min(3, Math.max(2, Math.floor(cores / 2)));
+}
+
+export type BlockCounts = Record<BlockMethod, number>;
+
+export interface BlockDeflateOptions {
+  blockBytes?: number;
+  inFlight?: number;
+}
+
+/**
+ * `--compression auto`: raw deflate of the stream, cut into blocks that are compressed in
+ * parallel on the thread pool, each with the method its sample calls for (block-choice.ts),
+ * and joined into ONE deflate stream as pigz does: every block but the last ends with a sync
+ * flush (an empty stored block, so it ends on a byte boundary and is not final), the last one
+ * with Z_FINISH. Any inflater reads the result as one entry; the CRC-32 is counted on the
+ * input before this stage, as for the other modes.
+ */
+export class BlockDeflate extends Transform {
+  readonly counts: BlockCounts = { deflate: 0, rle: 0, stored: 0 };
+  readonly #blockBytes: number;
+  readonly #inFlight: number;
+  #pieces: Buffer[] = [];
+  #pending = 0;
+  #window: Buffer | undefined;
+  readonly #queue: Promise<Buffer>[] = [];
+
+  constructor(options: BlockDeflateOptions = {}) {
+    super({ highWaterMark: OUTPUT_CHUNK_BYTES });
+    this.#blockBytes = options.blockBytes ?? BLOCK_BYTES;
+    this.#inFlight = options.inFlight ?? blocksInFlight(availableParallelism());
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#pieces.push(chunk);
+    this.#pending += chunk.length;
+    this.#drain(false).then(() => callback(), callback);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.#drain(true).then(() => callback(), callback);
+  }
+
+  /** Starts every whole block (and, at the end, the last one), emitting finished blocks in order while too many are in flight. */
+  async #drain(last: boolean): Promise<void> {
+    while (this.#pending >= this.#blockBytes) {
+      this.#start(this.#take(this.#blockBytes), false);
+      while (this.#queue.length >= this.#inFlight) await this.#emitOldest();
+    }
+    if (!last) return;
+    this.#start(this.#take(this.#pending), true);
+    while (this.#queue.length > 0) await this.#emitOldest();
+  }
+
+  #take(bytes: number): Buffer {
+    const all = this.#pieces.length === 1 ? this.#pieces[0]! : Buffer.concat(this.#pieces, this.#pending);
+    this.#pieces = bytes < all.length ? [all.subarray(bytes)] : [];
+    this.#pending = all.length - bytes;
+    return all.subarray(0, bytes);
+  }
+
+  #start(block: Buffer, last: boolean): void {
+    const window = this.#window;
+    // A copy: the block's memory is released once it is compressed, the window lives one block longer.
+    if (block.length > 0) this.#window = Buffer.from(block.subarray(Math.max(0, block.length - WINDOW_BYTES)));
+    const job = this.#compress(block, window, last);
+    job.catch(() => undefined); // awaited in order by #emitOldest; this keeps a later block's failure from going unhandled meanwhile
+    this.#queue.push(job);
+  }
+
+  async #compress(block: Buffer, window: Buffer | undefined, last: boolean): Promise<Buffer> {
+    const finishFlush = last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH;
+    const method = block.length === 0 ? 'stored' : await this.#choose(block);
+    this.counts[method]++;
+    const settings: zlib.ZlibOptions =
+      method === 'deflate'
+        ? { level: 1, ...(window ? { dictionary: window } : {}) }
+        : method === 'rle'
+          ? { level: 1, strategy: zlib.constants.Z_RLE }
+          : { level: 0 };
+    return deflateRaw(block, { ...settings, finishFlush, chunkSize: OUTPUT_CHUNK_BYTES });
+  }
+
+  async #choose(block: Buffer): Promise<BlockMethod> {
+    const sample = sampleOf(block);
+    const [deflated, rle] = await Promise.all([
+      deflateRaw(sample, { level: 1, chunkSize: OUTPUT_CHUNK_BYTES }),
+      deflateRaw(sample, { level: 1, strategy: zlib.constants.Z_RLE, chunkSize: OUTPUT_CHUNK_BYTES }),
+    ]);
+    return chooseBlockMethod({ rle: rle.length / sample.length, deflate: deflated.length / sample.length });
+  }
+
+  async #emitOldest(): Promise<void> {
+    const output = await this.#queue.shift()!;
+    this.push(output);
+  }
+}
+
+/** e.g. "1024 blocks of up to 1 MiB: 1000 deflated, 20 RLE, 4 stored". */
+export function describeBlocks(counts: BlockCounts): string {
+  const total = counts.deflate + counts.rle + counts.stored;
+  return `${total} blocks of up to ${BLOCK_BYTES / 1024 / 1024} MiB: ${counts.deflate} deflated, ${counts.rle} RLE, ${counts.stored} stored`;
+}
