@@ -161,7 +161,10 @@ describe('snapshot-verify --restore', () => {
     const small = 2;
     const zip = path.join(tempDir('rke-drill-space-'), `${NAME}.zip`);
     await copyFromNode(small, `${DIR}/${NAME}.zip`, zip);
-    await nodeExec(small, 'mount', '-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'rke-it-drill-small', DIR);
+    // Room for the copy (whatever the suite's earlier tests left in etcd) and a little more:
+    // far from the drill's 2 × the snapshot + 128 MiB.
+    const room = Math.ceil((statSync(zip).size + 256 * 1024) / 4096) * 4096;
+    await nodeExec(small, 'mount', '-t', 'tmpfs', '-o', `size=${room},mode=0700`, 'rke-it-drill-small', DIR);
     let outcome: CliOutcome;
     try {
       await nodeExec(small, 'install', '-m', '0600', zip, `${DIR}/${NAME}.zip`);
