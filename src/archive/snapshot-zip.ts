@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { BoltRevisionTap } from '../etcd/bolt-revision-stream.js';
+import { BoltRevisionTap, censusFindings } from '../etcd/bolt-revision-stream.js';
 import type { Census } from '../model/census.js';
 import { SnapshotTrailerVerifier, type VerifiedSnapshot } from '../etcd/trailer-verifier.js';
 import { writeFileAtomically, type AtomicTarget } from './atomic-file.js';
@@ -99,7 +99,7 @@ export async function writeArchiveContent(
     revision:
       read === undefined
         ? { revisionProblem: revision.problem ?? 'not read' }
-        : { revision: read.revision, ...(read.census ? { census: read.census } : { censusProblem: read.censusProblem ?? 'no census' }) },
+        : { revision: read.revision, ...censusFindings(read) },
     ...(entry.blocks ? { blocks: entry.blocks } : {}),
   };
 }

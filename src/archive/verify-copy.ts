@@ -1,7 +1,7 @@
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInflateRaw } from 'node:zlib';
-import { BoltRevisionTap } from '../etcd/bolt-revision-stream.js';
+import { BoltRevisionTap, censusFindings } from '../etcd/bolt-revision-stream.js';
 import { SnapshotTrailerVerifier } from '../etcd/trailer-verifier.js';
 import { messageOf } from '../errors.js';
 import { archiveEntryNames } from './snapshot-zip.js';
@@ -100,7 +100,7 @@ export async function checkArchive(source: ArchiveSource, name: string): Promise
     snapshotSize: verifier.verified.snapshotSize,
     snapshotSha256: verifier.verified.snapshotSha256,
     revision: revision.result.revision,
-    ...(revision.result.census ? { census: revision.result.census } : { censusProblem: revision.result.censusProblem ?? 'no census' }),
+    ...censusFindings(revision.result),
     stateFileIncluded: entries.some((candidate) => candidate.name === names.stateFile),
   };
 }

@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import type { Census } from '../model/census.js';
 import { BoltFormatError, BoltRevisionScanner, type BoltCensusResult } from './bolt-revision.js';
 
 /**
@@ -72,6 +73,11 @@ export class BoltRevisionTap extends Transform {
     this.#problem = describe(error).message;
     return true;
   }
+}
+
+/** A census-taking read's census, or why there is none (the form the copy's findings carry). */
+export function censusFindings(read: BoltCensusResult): { census: Census } | { censusProblem: string } {
+  return read.census ? { census: read.census } : { censusProblem: read.censusProblem ?? 'no census' };
 }
 
 /** Reads a whole database stream (any async iterable of bytes) for its revision. */
