@@ -1,17 +1,26 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { ByteSink } from './zip/zip-writer.js';
 
+export interface FileSinkOptions {
+  position?: number;
+  bufferSize?: number;
+  /** Called once each write has returned, with its bytes and the file position after them. */
+  onWritten?: (bytes: Uint8Array, end: number) => void;
+}
+
 /** Writes a byte stream to a file at consecutive positions, in large writes. */
 export class FileSink implements ByteSink {
   readonly #handle: FileHandle;
   readonly #buffer: Buffer;
+  readonly #onWritten: FileSinkOptions['onWritten'];
   #buffered = 0;
   #position: number;
 
-  constructor(handle: FileHandle, options: { position?: number; bufferSize?: number } = {}) {
+  constructor(handle: FileHandle, options: FileSinkOptions = {}) {
     this.#handle = handle;
     this.#position = options.position ?? 0;
     this.#buffer = Buffer.allocUnsafe(options.bufferSize ?? 1024 * 1024);
+    this.#onWritten = options.onWritten;
   }
 
   async write(chunk: Uint8Array): Promise<void> {
@@ -36,5 +45,6 @@ export class FileSink implements ByteSink {
       done += bytesWritten;
       this.#position += bytesWritten;
     }
+    this.#onWritten?.(bytes, this.#position);
   }
 }

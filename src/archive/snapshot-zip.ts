@@ -7,7 +7,11 @@ import { FileSink } from './file-sink.js';
 import { progressCounter, type ProgressReport } from './progress-tally.js';
 import { CONTAINER_BACKUP_DIR, CONTAINER_KUBERNETES_DIR } from '../model/paths.js';
 import { stateFileName } from './state-file.js';
-import { verifyArchive, type ArchiveDigest } from './verify-zip.js';
+import { readBackFailure, verifyArchiveLayout, type ArchiveDigest } from './verify-zip.js';
+import { TrailingReadBack, type ReadBackDigest } from './trailing-read-back.js';
+import { crc32 } from './zip/crc32.js';
+import { messageOf } from '../errors.js';
+import type { FileHandle } from 'node:fs/promises';
 import { ZipWriter, type ByteSink, type FinishedZip } from './zip/zip-writer.js';
 import type { BlockCounts } from './zip/block-deflate.js';
 import type { DeflateSetting } from '../model/compression.js';
@@ -53,19 +57,43 @@ export type ArchiveContent = Omit<ArchiveRequest, 'target'>;
 
 /**
  * Streams etcd's snapshot through the trailer check into a deflated ZIP in the
- * rke-tools layout, reads it back, and only then gives it its final name.
+ * rke-tools layout, reads it back as it goes (TrailingReadBack), checks what was read
+ * against what was written, and only then gives it its final name.
  */
 export async function writeSnapshotArchive(request: ArchiveRequest): Promise<WrittenArchive> {
   const { value } = await writeFileAtomically(request.target, async (file) => {
-    const sink = new FileSink(file);
+    const readBack = new TrailingReadBack(file);
+    let writtenCrc32 = 0;
+    const sink = new FileSink(file, {
+      onWritten: (bytes, end) => {
+        writtenCrc32 = crc32(bytes, writtenCrc32);
+        readBack.writtenUpTo(end);
+      },
+    });
     const { finished, snapshot, revision, blocks } = await writeArchiveContent(sink, request);
     await sink.flush();
     request.onProgress?.({ phase: 'verify' });
-    const archive = await verifyArchive(file, finished, request.target.displayPath);
+    const archive = await checkReadBack(file, finished, readBack, writtenCrc32, request.target.displayPath);
     return { archive, snapshot, ...revision, ...(blocks ? { blocks } : {}) };
   });
   return value;
 }
+
+async function checkReadBack(file: FileHandle, finished: FinishedZip, readBack: TrailingReadBack, writtenCrc32: number, displayPath: string): Promise<ArchiveDigest> {
+  let read: ReadBackDigest;
+  try {
+    read = await readBack.finish(finished.size);
+  } catch (error) {
+    throw readBackFailure(displayPath, messageOf(error));
+  }
+  if (read.crc32 !== writtenCrc32) {
+    throw readBackFailure(displayPath, `its ${read.size} bytes read back have CRC-32 ${hex(read.crc32)}, those written had ${hex(writtenCrc32)}`);
+  }
+  const size = await verifyArchiveLayout(file, finished, displayPath);
+  return { size, sha256: read.sha256 };
+}
+
+const hex = (value: number) => value.toString(16).padStart(8, '0');
 
 /**
  * The archive's bytes, in order, into `sink`: the snapshot entry `/backup/NAME` (etcd's

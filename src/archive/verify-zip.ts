@@ -26,7 +26,17 @@ const READ_CHUNK = 1024 * 1024;
  * offsets, each offset holding a local header). Returns the file's size and SHA-256.
  */
 export async function verifyArchive(file: RandomAccessFile, written: FinishedZip, displayPath: string): Promise<ArchiveDigest> {
-  const fail = (problem: string) => new OperatorError(`${displayPath} failed its read-back check: ${problem}`);
+  const size = await verifyArchiveLayout(file, written, displayPath);
+  try {
+    return { size, sha256: await sha256Of(file, size) };
+  } catch (error) {
+    throw readBackFailure(displayPath, messageOf(error));
+  }
+}
+
+/** The read-back's checks but the content's: size, central directory, local headers. Returns the size. */
+export async function verifyArchiveLayout(file: RandomAccessFile, written: FinishedZip, displayPath: string): Promise<number> {
+  const fail = (problem: string) => readBackFailure(displayPath, problem);
   const { size } = await file.stat();
   if (size !== written.size) throw fail(`the file has ${size} bytes, ${written.size} were written`);
   let entries: CentralEntry[];
@@ -42,11 +52,11 @@ export async function verifyArchive(file: RandomAccessFile, written: FinishedZip
       throw fail(`no local header for ${entry.name} at offset ${entry.localHeaderOffset}`);
     }
   }
-  try {
-    return { size, sha256: await sha256Of(file, size) };
-  } catch (error) {
-    throw fail(messageOf(error));
-  }
+  return size;
+}
+
+export function readBackFailure(displayPath: string, problem: string): OperatorError {
+  return new OperatorError(`${displayPath} failed its read-back check: ${problem}`);
 }
 
 export async function readCentralDirectory(file: RandomAccessFile, size: number): Promise<CentralEntry[]> {
