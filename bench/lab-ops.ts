@@ -70,16 +70,24 @@ export async function fillTo(lab: LabFacts, dataset: Dataset, targetBytes: numbe
   return { dbBytes, nextObject };
 }
 
-/** Deletes every key, compacts and defragments every member, so the next dataset starts from an empty database. */
+/**
+ * Deletes every key, compacts and defragments every member, so the next dataset starts from an
+ * empty database. The compaction is at the delete's own revision (its response header): a
+ * member's status may not have applied the delete yet, and compacting one revision short of it
+ * kept every deleted revision (the next dataset then "filled" nothing on top of them).
+ */
 export async function emptyEtcd(lab: LabFacts): Promise<void> {
   const etcdctl = (...args: string[]) => run('bash', [LAB_SCRIPT, 'etcdctl', '--command-timeout=300s', ...args], { env: labEnv(lab), maxBuffer: 16 * MiB });
-  await etcdctl('del', '--prefix', '/');
-  const { stdout } = await run('bash', [LAB_SCRIPT, 'etcdctl', '--endpoints', `https://${lab.addresses[0]}:2379`, 'endpoint', 'status', '-w', 'json'], { env: labEnv(lab) });
-  const revision = (JSON.parse(stdout) as Array<{ Status: { header: { revision: number } } }>)[0]!.Status.header.revision;
+  const { stdout } = await etcdctl('del', '--prefix', '/', '-w', 'json');
+  const revision = (JSON.parse(stdout) as { header: { revision: number } }).header.revision;
   await etcdctl('compaction', '--physical', String(revision));
   await etcdctl('defrag');
-  log(`etcd emptied: database at ${mib(await dbSize(lab))}`);
+  const left = await dbSize(lab);
+  if (left > EMPTY_DB_BYTES) throw new Error(`etcd did not empty: a database of ${mib(left)} after deleting every key, compacting at ${revision} and defragmenting`);
+  log(`etcd emptied: database at ${mib(left)}`);
 }
+
+const EMPTY_DB_BYTES = 16 * MiB;
 
 const TLS_FLAGS = (address: string) =>
   `--endpoints=https://${address}:2379 --cacert=/etc/kubernetes/ssl/kube-ca.pem --cert=/etc/kubernetes/ssl/kube-node.pem --key=/etc/kubernetes/ssl/kube-node-key.pem`;
