@@ -13,10 +13,11 @@
  * pages: the main revision of their last key, 8 bytes; a leaf holding a `key` bucket
  * entry: where that bucket is), and the walk runs once the stream has ended.
  *
- * Memory: 9 bytes per page (arrays grown in powers of two) plus about 8 bytes per branch
- * element, plus the element array of the page being read (16 bytes per element). A 300 MiB
- * database with 4 KiB pages (76 800 pages; a branch per ~100 pages, ~100 elements each)
- * needs about 1.2 MiB of arrays and under 1 MiB of branch elements: under 2.5 MiB.
+ * Memory: 9 bytes per page (arrays grown by doubling up to the meta page's page count) plus
+ * 4 bytes per branch element, plus the element array of the page being read (16 bytes per
+ * element). A 300 MiB database with 4 KiB pages (76 800 pages; a branch per ~100 pages, ~100
+ * elements each) needs about 0.7 MiB of arrays and 0.3 MiB of branch elements; an 8 GiB one
+ * about 19 and 8 MiB.
  *
  * With the `census` option the same pass also reads every leaf shaped like the `key`
  * bucket's (all keys revisions): each key revision's user key (hashed) and whether it is a
@@ -84,6 +85,8 @@ const OTHER = 4;
 // Leaf summaries (leafLast): a main revision ≥ 0, or one of these.
 const EMPTY_LEAF = -1;
 const NOT_A_REVISION = -2;
+const MAX_UINT32 = 0xffffffff;
+const NO_CHILDREN = new Uint32Array(0);
 
 interface KeyBucketRef {
   /** The bucket's root page, or 0 for an inline bucket. */
@@ -111,7 +114,7 @@ export class BoltRevisionScanner {
   #collectors: PageCollector[] = [];
   #kinds = new Uint8Array(0);
   #leafLast = new Float64Array(0);
-  readonly #branches = new Map<number, number[]>();
+  readonly #branches = new Map<number, Uint32Array>();
   readonly #corrupt = new Map<number, string>();
   readonly #keyBuckets = new Map<number, KeyBucketRef>();
 
@@ -224,8 +227,11 @@ export class BoltRevisionScanner {
 
   #slot(pgid: number): void {
     if (pgid < this.#kinds.length) return;
+    // Doubling, but never past the meta page's page count (pgid < pages here): the arrays end
+    // the exact size of the database instead of up to twice it (9 bytes a page).
     let size = Math.max(1024, this.#kinds.length * 2);
     while (size <= pgid) size *= 2;
+    size = Math.min(size, (this.#meta as Meta).pages);
     const kinds = new Uint8Array(size);
     kinds.set(this.#kinds);
     const leafLast = new Float64Array(size);
@@ -248,7 +254,7 @@ export class BoltRevisionScanner {
   }
 
   /** @internal */
-  recordBranch(pgid: number, children: number[]): void {
+  recordBranch(pgid: number, children: Uint32Array): void {
     this.#slot(pgid);
     this.#kinds[pgid] = BRANCH;
     this.#branches.set(pgid, children);
@@ -303,7 +309,7 @@ export class BoltRevisionScanner {
       const last = this.#leafLast[pgid] as number;
       return last === EMPTY_LEAF ? undefined : last;
     }
-    const children = this.#branches.get(pgid) ?? [];
+    const children = this.#branches.get(pgid) ?? NO_CHILDREN;
     for (let index = children.length - 1; index >= 0; index -= 1) {
       const last = this.#lastInTree(children[index] as number, `child of branch page ${pgid}`, depth + 1);
       if (last !== undefined) return last;
@@ -394,8 +400,10 @@ class PageCollector {
 
   #readElements(elements: Buffer): boolean {
     if (this.#flags === BRANCH_PAGE) {
-      const children: number[] = [];
-      for (let index = 0; index < this.#count; index += 1) children.push(Number(elements.readBigUInt64LE(index * ELEMENT_SIZE + 8)));
+      // 4 bytes a child: every page of the database is some branch's child. A pgid past 2^32 - 1 (a
+      // 16 TiB database: a corrupt element) is kept as 2^32 - 1, which the walk refuses as outside the file.
+      const children = new Uint32Array(this.#count);
+      for (let index = 0; index < this.#count; index += 1) children[index] = Math.min(Number(elements.readBigUInt64LE(index * ELEMENT_SIZE + 8)), MAX_UINT32);
       this.scanner.recordBranch(this.pgid, children);
       return false;
     }
