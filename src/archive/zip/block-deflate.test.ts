@@ -14,10 +14,10 @@ const base64 = Buffer.from(randomBytes(200_000).toString('base64'));
 const random = randomBytes(300_000);
 const mixed = Buffer.concat([manifests, base64, random, manifests.subarray(0, 1000)]);
 
-async function blockDeflate(input: Buffer, options: { pieceBytes?: number; inFlight?: number } = {}) {
+async function blockDeflate(input: Buffer, options: { pieceBytes?: number; inFlight?: number; sampledEvery?: number } = {}) {
   const pieceBytes = options.pieceBytes ?? 10_000;
   const pieces = Array.from({ length: Math.ceil(input.length / pieceBytes) }, (_, index) => input.subarray(index * pieceBytes, (index + 1) * pieceBytes));
-  const deflate = new BlockDeflate({ blockBytes: BLOCK, inFlight: options.inFlight ?? 3 });
+  const deflate = new BlockDeflate({ blockBytes: BLOCK, inFlight: options.inFlight ?? 3, sampledEvery: options.sampledEvery ?? 1 });
   const out: Buffer[] = [];
   await pipeline(Readable.from(pieces), deflate, new Writable({ write: (chunk: Buffer, _encoding, callback) => (out.push(chunk), callback()) }));
   return { deflated: Buffer.concat(out), counts: deflate.counts };
@@ -38,6 +38,16 @@ test('each kind of data gets its method, and the stream ends with exactly one fi
   // also rejects a stream that never ends with one ("unexpected end of file").
   assert.equal(inflateRawSync(deflated).length, mixed.length);
   assert.throws(() => inflateRawSync(deflated.subarray(0, deflated.length - 2)));
+});
+
+test('with a sample per group of blocks, every block of a group takes its first block\'s method', async () => {
+  const group = 4;
+  const input = Buffer.concat([base64.subarray(0, BLOCK), manifests.subarray(0, 3 * BLOCK), random.subarray(0, BLOCK), base64.subarray(0, BLOCK)]);
+  const { deflated, counts } = await blockDeflate(input, { sampledEvery: group });
+  // Group 1: base64 first, so 4 × RLE (the manifests too); group 2: random first, so stored, and the
+  // empty last block that ends the stream is stored.
+  assert.deepEqual(counts, { deflate: 0, rle: 4, stored: 3 }, describeBlocks(counts));
+  assert.ok(inflateRawSync(deflated).equals(input));
 });
 
 test('on manifests the size is within 1% of a single level-1 stream (each block primed with the last 32 KiB before it)', async () => {
