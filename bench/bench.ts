@@ -315,7 +315,9 @@ async function describeMachine(): Promise<string[]> {
   return [
     `- Machine: ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Linux ${os.release()}; load average at the end ${load}`,
     `- Node ${process.version}; ${etcd} in each lab node's \`etcd\` container; Ceph RGW (lab/s3.sh) over HTTPS on loopback`,
-    `- The lab: ${lab.addresses.length} nodes on this one machine (each with its own sshd, dockerd and etcd member), so the nodes share its cores`,
+    lab.addresses.length === 1
+      ? '- The lab: 1 node on this machine (its own sshd, dockerd and etcd member)'
+      : `- The lab: ${lab.addresses.length} nodes on this one machine (each with its own sshd, dockerd and etcd member), so the nodes share its cores`,
   ];
 }
 
