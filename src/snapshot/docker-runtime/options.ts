@@ -23,8 +23,8 @@ export interface AgentLimits {
 }
 
 export const AGENT_LIMIT_DEFAULTS: AgentLimits = {
-  // The agents peak at 102–115 MiB RSS up to a 1 GiB database (docs/performance.md); twice the
-  // 128 MiB they are held to leaves room for V8's heap under GC pressure, TLS buffers and the
+  // The agents peak at 104–130 MiB RSS up to a 1 GiB database and near 165 MiB at 8 GiB
+  // (docs/performance.md); 256 MiB leaves room for garbage not yet collected, TLS buffers and the
   // kernel's accounting, while a runaway agent still cannot take a control-plane node's memory.
   memoryMiB: 256,
   // node runs about a dozen threads (main, libuv's pool of 4, V8's workers); 64 leaves room and stops a fork bomb.
