@@ -13,6 +13,8 @@ const WINDOW_BYTES = 32 * 1024;
 const OUTPUT_CHUNK_BYTES = 256 * 1024;
 /** A sample is 32 KiB: its output fits one 64 KiB buffer (incompressible data grows by a few bytes per 16 KiB). */
 const SAMPLE_OUTPUT_BYTES = 64 * 1024;
+/** The empty last block that ends a stream: stored, with nothing to sample. */
+const STORED: Promise<BlockMethod> = Promise.resolve('stored');
 /**
  * The method is chosen from a sample of the first block of each group of this many: a block's
  * data is much like its neighbours', and each sample costs two more zlib runs whose set-up is on
@@ -100,15 +102,15 @@ export class BlockDeflate extends Transform {
     const window = this.#window;
     // A copy: the block's memory is released once it is compressed, the window lives one block longer.
     if (block.length > 0) this.#window = Buffer.from(block.subarray(Math.max(0, block.length - WINDOW_BYTES)));
-    if (this.#blocks++ % this.#sampledEvery === 0 || this.#groupChoice === undefined) this.#groupChoice = this.#choose(block);
-    const job = this.#compress(block, this.#groupChoice, window, last);
+    const choice = block.length === 0 ? STORED : this.#groupChoiceFor(block);
+    const job = this.#compress(block, choice, window, last);
     job.catch(() => undefined); // awaited in order by #emitOldest; this keeps a later block's failure from going unhandled meanwhile
     this.#queue.push(job);
   }
 
   async #compress(block: Buffer, choice: Promise<BlockMethod>, window: Buffer | undefined, last: boolean): Promise<Buffer> {
     const finishFlush = last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH;
-    const method = block.length === 0 ? 'stored' : await choice;
+    const method = await choice;
     this.counts[method]++;
     const settings: zlib.ZlibOptions =
       method === 'deflate'
@@ -117,6 +119,12 @@ export class BlockDeflate extends Transform {
           ? { level: 1, strategy: zlib.constants.Z_RLE }
           : { level: 0 };
     return deflateRaw(block, { ...settings, finishFlush, chunkSize: OUTPUT_CHUNK_BYTES });
+  }
+
+  /** The method of the group `block` belongs to: its own sample's when it is the group's first. */
+  #groupChoiceFor(block: Buffer): Promise<BlockMethod> {
+    if (this.#blocks++ % this.#sampledEvery === 0 || this.#groupChoice === undefined) this.#groupChoice = this.#choose(block);
+    return this.#groupChoice;
   }
 
   async #choose(block: Buffer): Promise<BlockMethod> {
