@@ -171,10 +171,15 @@ export interface AgentLimitFlags {
   agentCpus?: number;
 }
 
+/** The agents' measured peak RSS (docs/performance.md, items 8 and 9), as the help and the warning give it. */
+const AGENT_PEAK_MEMORY = 'near 130 MiB, 165 MiB at an 8 GiB database';
+/** That peak with a little room. */
+const AGENT_MEMORY_WARN_BELOW_MIB = 192;
+
 export function addAgentLimitOptions(command: Command): Command {
   return command
     .addOption(
-      new Option('--agent-memory <MiB>', 'memory limit of each agent container (it peaks near 130 MiB, 165 MiB at an 8 GiB database; --runtime docker)')
+      new Option('--agent-memory <MiB>', `memory limit of each agent container (it peaks ${AGENT_PEAK_MEMORY}; --runtime docker)`)
         .default(AGENT_LIMIT_DEFAULTS.memoryMiB)
         .argParser(wholeNumberAtLeast(6, 'Docker\'s minimum')),
     )
@@ -187,12 +192,10 @@ export function addAgentLimitOptions(command: Command): Command {
     .addOption(new Option('--agent-cpus <n>', 'also cap each agent container at this many CPUs (e.g. 0.5); default: no cap').argParser(positiveNumber));
 }
 
-/** The agents' measured peak (docs/performance.md, item 9) with a little room. */
-const AGENT_MEMORY_WARN_BELOW_MIB = 192;
 
 export function agentLimitsOf(flags: AgentLimitFlags, log: Logger): AgentLimits {
   if (flags.agentMemory < AGENT_MEMORY_WARN_BELOW_MIB) {
-    log.warn(`--agent-memory ${flags.agentMemory}: the agent peaks near 130 MiB (165 MiB at an 8 GiB database); below ${AGENT_MEMORY_WARN_BELOW_MIB} MiB its container may be killed by the limit`);
+    log.warn(`--agent-memory ${flags.agentMemory}: the agent peaks ${AGENT_PEAK_MEMORY}; below ${AGENT_MEMORY_WARN_BELOW_MIB} MiB its container may be killed by the limit`);
   }
   return {
     memoryMiB: flags.agentMemory,

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { alreadyExistsError, temporaryName, type AtomicTarget } from '../../archive/atomic-file.js';
 import { writeArchiveContent, type ArchiveContent, type WrittenArchive } from '../../archive/snapshot-zip.js';
-import { verifyArchive } from '../../archive/verify-zip.js';
+import { readBackFailure, verifyArchive } from '../../archive/verify-zip.js';
 import { OperatorError } from '../../errors.js';
 import { SftpError, SftpSink, type NodeSftp, type SftpFile } from '../../ssh/sftp.js';
 
@@ -77,12 +77,10 @@ export async function writeArchiveOverSftp(
     await sink.flush();
     await file.sync();
     const streamed = sink.digest();
-    const archive = await verifyArchive(file, finished, `${target.displayPath} on host ${sftp.host}`);
+    const where = `${target.displayPath} on host ${sftp.host}`;
+    const archive = await verifyArchive(file, finished, where);
     if (archive.size !== streamed.size || archive.sha256 !== streamed.sha256) {
-      throw new OperatorError(
-        `${target.displayPath} on host ${sftp.host} failed its read-back check: read ${archive.size} bytes with sha256 ${archive.sha256}, ` +
-          `wrote ${streamed.size} bytes with sha256 ${streamed.sha256}`,
-      );
+      throw readBackFailure(where, `read ${archive.size} bytes with sha256 ${archive.sha256}, wrote ${streamed.size} bytes with sha256 ${streamed.sha256}`);
     }
     await file.close();
     file = undefined;
