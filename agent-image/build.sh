@@ -32,15 +32,18 @@ version=$(node -p "require('./package.json').version")
 entrypoint=$(node --input-type=module -e \
   "const p = await import('./dist/src/agent/protocol/image.js'); process.stdout.write(JSON.stringify(p.AGENT_IMAGE_ENTRYPOINT))")
 
-# The agent: one ESM file. grpc-js and protobufjs are CommonJS and call require() for
-# Node's built-in modules, hence the createRequire banner.
+# The agent: agent.mjs and, beside it, one ESM chunk per command and per shared part
+# (--splitting), so that a command parses only the code it runs: one file of everything
+# made Node parse the AWS SDK for every snapshot, 15 MiB more peak memory (docs/performance.md).
+# grpc-js and protobufjs are CommonJS and call require() for Node's built-in modules, hence
+# the createRequire banner (on every chunk).
 npx --no-install esbuild src/agent/main.ts \
-  --bundle --platform=node --target=node20 --format=esm \
-  --outfile="$rootfs$agent_dir/agent.mjs" \
+  --bundle --splitting --platform=node --target=node20 --format=esm \
+  --outdir="$rootfs$agent_dir" --entry-names=agent --chunk-names='[name]-[hash]' --out-extension:.js=.mjs \
   --banner:js="import { createRequire as __agentCreateRequire } from 'node:module'; const require = __agentCreateRequire(import.meta.url);" \
   --define:__RKE_SNAPSHOT_AGENT_VERSION__="\"$version\"" \
   --legal-comments=none --log-level=warning
-chmod 0644 "$rootfs$agent_dir/agent.mjs"
+chmod 0644 "$rootfs$agent_dir"/*.mjs
 install -m 0644 src/etcd/etcd.proto "$rootfs$agent_dir/etcd.proto"
 
 # rke-tools' path for its backup tool, so that RKE (or anything speaking rke-tools'
