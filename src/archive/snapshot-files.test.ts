@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, symlinkSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { localDirectory } from './snapshot-directory.js';
 import { listSnapshotFiles, removeSnapshotFiles, sweepTemporaryFiles } from './snapshot-files.js';
 import { classifyEntry, validateRemovableName } from '../model/names.js';
+import { tempDir } from '../../test/support/temp-dir.js';
 
 function backupDir(): { dir: string; outside: string } {
-  const root = mkdtempSync(path.join(tmpdir(), 'snapshot-files-'));
+  const root = tempDir('snapshot-files-');
   const dir = path.join(root, 'backup');
   const outside = path.join(root, 'outside');
   mkdirSync(dir);

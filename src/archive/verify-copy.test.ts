@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
@@ -9,13 +8,14 @@ import { localDirectory, type SnapshotDirectory } from './snapshot-directory.js'
 import { writeSnapshotArchive } from './snapshot-zip.js';
 import { verifySnapshotCopy } from './verify-copy.js';
 import { BOLT_FIXTURE_REVISIONS, loadBoltFixture } from '../../test/fixtures/etcd/bolt-fixtures.js';
+import { tempDir } from '../../test/support/temp-dir.js';
 
 // A real etcd snapshot: the stream etcd sends is the bbolt database plus its SHA-256.
 const stream = loadBoltFixture('multilevel');
 const db = stream.subarray(0, stream.length - 32);
 
 async function written(name: string, withState = true, snapshot = stream): Promise<{ dir: string; options: SnapshotDirectory }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'verify-copy-'));
+  const dir = tempDir('verify-copy-');
   await writeSnapshotArchive({
     target: { dir, fileName: `${name}.zip`, mode: 0o600, overwrite: false, displayPath: `/opt/rke/etcd-snapshots/${name}.zip` },
     snapshotName: name,

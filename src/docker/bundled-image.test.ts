@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { locateBundledAgentImage } from './bundled-image.js';
+import { tempDir } from '../../test/support/temp-dir.js';
 
 function imageDir(manifest: unknown): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'rke-bundled-'));
+  const dir = tempDir('rke-bundled-');
   writeFileSync(path.join(dir, 'image.json'), JSON.stringify(manifest));
   return dir;
 }

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parseTarHead, singleFileTar, zipFirstEntryName } from './tar-head.js';
+import { tempDir } from '../../test/support/temp-dir.js';
 
 test('reads the first entry of a tar as GNU tar writes it, short and long names', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tar-head-'));
+  const dir = tempDir('tar-head-');
   for (const name of ['snap.zip', `${'n'.repeat(150)}.zip`]) {
     writeFileSync(path.join(dir, name), Buffer.from('PK\x03\x04rest of the file'), { mode: 0o600 });
     const tar = execFileSync('tar', ['--format=pax', '-C', dir, '-cf', '-', name]);
@@ -21,7 +21,7 @@ test('reads the first entry of a tar as GNU tar writes it, short and long names'
 });
 
 test('singleFileTar round-trips through GNU tar, including a name longer than 100 bytes', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tar-put-'));
+  const dir = tempDir('tar-put-');
   for (const name of ['x.rkestate', `${'s'.repeat(190)}.rkestate`]) {
     const tar = singleFileTar(name, Buffer.from('{"state":1}'), 0o400, 1_700_000_000);
     const file = path.join(dir, 'a.tar');

@@ -1,14 +1,14 @@
 import { loadBoltFixture } from '../../test/fixtures/etcd/bolt-fixtures.js';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { writeSnapshotArchive } from '../archive/snapshot-zip.js';
 import { classifyObject, s3Dir, verifyS3Snapshot } from './inventory.js';
+import { tempDir } from '../../test/support/temp-dir.js';
 
 test('objects are classified as the node listing classifies files; the PKI bundle uploaded beside NAME is one', () => {
   assert.deepEqual(classifyObject('nightly.zip'), { kind: 'zip', name: 'nightly' });
@@ -54,7 +54,7 @@ const target = { endpoint: 's3.example:7480', bucket: 'b', folder: 'prod' };
 const keys = { s3: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'secret-example' } };
 
 async function zipBytes(): Promise<Buffer> {
-  const dir = mkdtempSync(path.join(tmpdir(), 's3-verify-'));
+  const dir = tempDir('s3-verify-');
   const db = loadBoltFixture('multilevel');
   await writeSnapshotArchive({
     target: { dir, fileName: 'snap.zip', mode: 0o600, overwrite: false, displayPath: '/x/snap.zip' },

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -13,8 +12,9 @@ import {
   wireMpint,
   wireString,
 } from './certificate.js';
+import { tempDir } from '../../test/support/temp-dir.js';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'rke-cert-'));
+const dir = tempDir('rke-cert-');
 execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'test ca', '-f', path.join(dir, 'ca')]);
 
 /** A key pair and a certificate for it, signed by the test CA with `options` (ssh-keygen -s). */

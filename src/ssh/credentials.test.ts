@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { certificatesIgnoredForAgent, chooseCredentialSource, loadCredentials } from './credentials.js';
+import { tempDir } from '../../test/support/temp-dir.js';
 
 const cluster = { sshKeyPath: '/home/op/.ssh/id_rsa', sshAgentAuth: false };
 const node = { sshAgentAuth: false, fieldPrefix: 'nodes[1]' };
@@ -49,7 +49,7 @@ test('a missing key file names the file and the field', async () => {
 });
 
 test('an encrypted key says to use the agent, and never shows the key', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'rke-key-'));
+  const dir = tempDir('rke-key-');
   const keyPath = path.join(dir, 'id');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret-pass', '-f', keyPath]);
   const error = await loadCredentials({ kind: 'key-file', path: keyPath, field: 'ssh_key_path' }).catch((e: Error) => e);
@@ -59,7 +59,7 @@ test('an encrypted key says to use the agent, and never shows the key', async ()
 });
 
 test('a file that is not a key is refused up front', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'rke-key-'));
+  const dir = tempDir('rke-key-');
   const keyPath = path.join(dir, 'not-a-key');
   writeFileSync(keyPath, 'hello\n');
   await assert.rejects(
@@ -103,7 +103,7 @@ test('the bastion is chosen for like a node, its fields named bastion_host', () 
 });
 
 test('a certificate that is not for the key, expired, or unreadable is refused before connecting, naming both fields', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'rke-cert-cred-'));
+  const dir = tempDir('rke-cert-cred-');
   const key = (name: string) => {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, name)]);
     return path.join(dir, name);

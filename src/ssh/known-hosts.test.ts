@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { checkHostKey, fingerprint, hostToken, knownHostsLine, parseKnownHosts, preferredHostKeyAlgorithms } from './known-hosts.js';
+import { tempDir } from '../../test/support/temp-dir.js';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'known-hosts-'));
+const dir = tempDir('known-hosts-');
 function newKey(name: string): { blob: Buffer; pubLine: string; file: string } {
   const file = path.join(dir, name);
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file]);

@@ -5,8 +5,6 @@
  * other nodes' results are intact.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { assertNoAgentContainers, escapeRegExp, removeNodeSnapshots, save, snapshotFiles, tableRow } from '../support/cli-run.js';
@@ -21,6 +19,7 @@ import {
   nodeExec,
   startCli,
   waitForHealthyCluster,
+  tempDir,
   type CliOutcome,
   type LabFacts,
 } from '../support/lab.js';
@@ -31,7 +30,7 @@ let work: string;
 
 before(async () => {
   lab = await labFacts();
-  work = mkdtempSync(path.join(tmpdir(), 'rke-faults-'));
+  work = tempDir('rke-faults-');
   await removeNodeSnapshots(lab, 'it-flt-*');
 });
 

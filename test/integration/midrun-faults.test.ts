@@ -9,8 +9,6 @@
  * 20 MiB, so that a snapshot lasts tens of seconds and a fault lands in the middle of it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { bastionDown, bastionFault, bastionHostEntry, bastionUp, behindBastion, type BastionLab } from '../support/bastion-lab.js';
@@ -29,6 +27,7 @@ import {
   startCli,
   waitForHealthyCluster,
   waitForNoContainer,
+  tempDir,
   type CliOutcome,
   type LabFacts,
 } from '../support/lab.js';
@@ -46,7 +45,7 @@ let work: string;
 
 before(async () => {
   lab = await labFacts();
-  work = mkdtempSync(path.join(tmpdir(), 'rke-midrun-'));
+  work = tempDir('rke-midrun-');
   await removeNodeSnapshots(lab, '*it-mid-*');
   // ~20 MiB of values that deflate poorly (base64 of random bytes), one MiB per key.
   const value = path.join(work, 'value');

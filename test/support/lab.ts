@@ -3,11 +3,12 @@
  * integration tests: node engines, node mount namespaces, etcdctl, and the CLI itself.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { tempDir } from './temp-dir.js';
+
+export { tempDir };
 
 const run = promisify(execFile);
 
@@ -122,11 +123,12 @@ export interface CliOutcome {
   ms: number;
 }
 
+
 /**
  * The CLI records the lab nodes' host keys here (accept-new), never in root's own
  * known_hosts: every `lab.sh up` makes new host keys for the same addresses.
  */
-export const TEST_KNOWN_HOSTS = path.join(mkdtempSync(path.join(tmpdir(), 'rke-known-hosts-')), 'known_hosts');
+export const TEST_KNOWN_HOSTS = path.join(tempDir('rke-known-hosts-'), 'known_hosts');
 
 /** Runs the built `rke` CLI to completion. */
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliOutcome> {
@@ -194,10 +196,6 @@ export async function waitForNoContainer(node: number, name: string, timeoutMs =
     if (Date.now() > deadline) throw new Error(`${name} still on node ${node} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
-}
-
-export function tempDir(prefix: string): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
 /** Wait until every lab member answers a health check (after a test stopped one). */
