@@ -13,11 +13,11 @@
  * pages: the main revision of their last key, 8 bytes; a leaf holding a `key` bucket
  * entry: where that bucket is), and the walk runs once the stream has ended.
  *
- * Memory: 9 bytes per page (arrays grown by doubling up to the meta page's page count) plus
- * 4 bytes per branch element, plus the element array of the page being read (16 bytes per
- * element). A 300 MiB database with 4 KiB pages (76 800 pages; a branch per ~100 pages, ~100
- * elements each) needs about 0.7 MiB of arrays and 0.3 MiB of branch elements; an 8 GiB one
- * about 19 and 8 MiB.
+ * Memory: 1 byte per page (its kind; grown by doubling up to the meta page's page count),
+ * 12 bytes per leaf page (page-rows.ts) and 4 bytes per branch element, plus the element
+ * array of the page being read (16 bytes per element). An 8 GiB database of Secrets of a few
+ * KiB (2.4 million pages, 0.5 million of them leaves) needs about 2.3 MiB for the kinds, 6 MiB
+ * for the leaves and 2 MiB for the branches.
  *
  * With the `census` option the same pass also reads every leaf shaped like the `key`
  * bucket's (all keys revisions): each key revision's user key (hashed) and whether it is a
@@ -32,6 +32,7 @@
 
 import { sortedResources, type Census } from '../model/census.js';
 import { CensusLedger, type CensusCounts, type LedgerEntry } from './census-ledger.js';
+import { ChunkedColumn, PageRows, Uint32List } from './page-rows.js';
 import { readKeyRevision, REVISION_SEPARATOR, VALUE_HEAD_BYTES } from './mvcc-entry.js';
 import {
   BRANCH_PAGE,
@@ -113,7 +114,9 @@ export class BoltRevisionScanner {
   #meta: Meta | undefined;
   #collectors: PageCollector[] = [];
   #kinds = new Uint8Array(0);
-  #leafLast = new Float64Array(0);
+  /** Leaf pages, and the summary of each one's last key (leafLast). */
+  readonly #leaves = new PageRows();
+  readonly #leafLast = new ChunkedColumn((length) => new Float64Array(length));
   readonly #branches = new Map<number, Uint32Array>();
   readonly #corrupt = new Map<number, string>();
   readonly #keyBuckets = new Map<number, KeyBucketRef>();
@@ -163,20 +166,20 @@ export class BoltRevisionScanner {
       inline.addPage(0, ref.inlineEntries);
       return inline.resolve([0]);
     }
-    const leaves: number[] = [];
+    const leaves = new Uint32List();
     const visit = (pgid: number, referrer: string, depth: number): void => {
       if (depth > MAX_DEPTH) throw new BoltFormatError(`the database is corrupt: the "key" bucket's tree is deeper than ${MAX_DEPTH} levels`);
       if (this.#page(pgid, referrer) === BRANCH) {
         for (const child of this.#branches.get(pgid) ?? []) visit(child, `child of branch page ${pgid}`, depth + 1);
         return;
       }
-      const entries = ledger.pageEntries(pgid);
-      if (entries === 'unreadable') throw new Error(`page ${pgid} of the "key" bucket holds an entry etcd did not write (not a revision and a key-value record)`);
-      if (entries === undefined && this.#leafLast[pgid] !== EMPTY_LEAF) throw new Error(`page ${pgid} of the "key" bucket holds keys that are not etcd revisions`);
-      if (entries !== undefined) leaves.push(pgid);
+      const row = ledger.pageRow(pgid);
+      if (row !== undefined && ledger.rowEntries(row) === 'unreadable') throw new Error(`page ${pgid} of the "key" bucket holds an entry etcd did not write (not a revision and a key-value record)`);
+      if (row === undefined && this.#lastOfLeaf(pgid) !== EMPTY_LEAF) throw new Error(`page ${pgid} of the "key" bucket holds keys that are not etcd revisions`);
+      if (row !== undefined) leaves.push(row);
     };
     visit(ref.root, 'the "key" bucket', 0);
-    return ledger.resolve(leaves);
+    return ledger.resolveRows(leaves);
   }
 
   /** Collects pages 0 and 1's meta; returns what is left of `data` once the meta is chosen. */
@@ -227,17 +230,20 @@ export class BoltRevisionScanner {
 
   #slot(pgid: number): void {
     if (pgid < this.#kinds.length) return;
-    // Doubling, but never past the meta page's page count (pgid < pages here): the arrays end
-    // the exact size of the database instead of up to twice it (9 bytes a page).
+    // Doubling, but never past the meta page's page count (pgid < pages here): the array ends
+    // the exact size of the database instead of up to twice it (1 byte a page).
     let size = Math.max(1024, this.#kinds.length * 2);
     while (size <= pgid) size *= 2;
     size = Math.min(size, (this.#meta as Meta).pages);
     const kinds = new Uint8Array(size);
     kinds.set(this.#kinds);
-    const leafLast = new Float64Array(size);
-    leafLast.set(this.#leafLast);
     this.#kinds = kinds;
-    this.#leafLast = leafLast;
+  }
+
+  /** A leaf page's summary of its last key (recordLeaf). */
+  #lastOfLeaf(pgid: number): number {
+    const row = this.#leaves.find(pgid);
+    return row === undefined ? EMPTY_LEAF : this.#leafLast.get(row);
   }
 
   /** @internal PageCollector's results. */
@@ -270,7 +276,7 @@ export class BoltRevisionScanner {
   recordLeaf(pgid: number, last: number, keyBucket: KeyBucketRef | undefined): void {
     this.#slot(pgid);
     this.#kinds[pgid] = LEAF;
-    this.#leafLast[pgid] = last;
+    this.#leafLast.set(this.#leaves.add(pgid), last);
     if (keyBucket !== undefined) this.#keyBuckets.set(pgid, keyBucket);
     else this.#keyBuckets.delete(pgid);
   }
@@ -306,7 +312,7 @@ export class BoltRevisionScanner {
   #lastInTree(pgid: number, referrer: string, depth: number): number | undefined {
     if (depth > MAX_DEPTH) throw new BoltFormatError(`the database is corrupt: the "key" bucket's tree is deeper than ${MAX_DEPTH} levels`);
     if (this.#page(pgid, referrer) === LEAF) {
-      const last = this.#leafLast[pgid] as number;
+      const last = this.#lastOfLeaf(pgid);
       return last === EMPTY_LEAF ? undefined : last;
     }
     const children = this.#branches.get(pgid) ?? NO_CHILDREN;

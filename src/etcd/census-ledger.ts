@@ -8,16 +8,18 @@
  * stream has ended. Until then each key revision costs 10 bytes: a 64-bit hash of its user
  * key and a 16-bit tag (resource index, tombstone bit), in fixed-size typed-array chunks,
  * plus 10 bytes per such leaf (its page id, where its entries start, how many; other pages
- * cost nothing: a database of large values is mostly overflow pages). After the walk the leaves are
+ * cost nothing: a database of large values is mostly overflow pages; page-rows.ts). After the walk the leaves are
  * read in tree order (= revision order) backwards: the first time a key is met is its
  * latest revision, live unless a tombstone. The set of keys met is an open-addressing table
- * of at most 2^19 slots (4 MiB; fewer for fewer keys), filled once per partition of the hash space, so it
+ * of at most 2^18 slots (2 MiB; fewer for fewer keys), filled once per partition of the hash space, so it
  * never grows with the database.
  */
 
+import { ChunkedColumn, PageRows, Uint32List } from './page-rows.js';
+
 const CHUNK_ENTRIES = 1 << 16;
-/** Keys per partition of the resolution: the table holds twice as many slots. */
-const PARTITION_ENTRIES = 1 << 18;
+/** Keys per partition of the resolution: the table holds twice as many slots (2 MiB). */
+const PARTITION_ENTRIES = 1 << 17;
 const TOMBSTONE = 0x8000;
 const MAX_RESOURCES = 0x7fff;
 /** The census gives up (it never fails a snapshot) past this many key revisions: 10 bytes each. */
@@ -37,13 +39,10 @@ export class CensusLedger {
   #hashLow: Uint32Array[] = [];
   #tags: Uint16Array[] = [];
   #entries = 0;
-  /** The leaves recorded, in the order they were read (page ids mostly ascending): id, first entry, entry count. */
-  #pageIds = new Uint32Array(1024);
-  #pageStart = new Uint32Array(1024);
-  #pageCount = new Uint16Array(1024);
-  #pages = 0;
-  /** Positions in the arrays above, by page id (made when the walk first asks). */
-  #byId: Uint32Array | undefined;
+  /** The leaves recorded, in the order they were read, and for each its first entry and entry count. */
+  readonly #pages = new PageRows();
+  readonly #pageStart = new ChunkedColumn((length) => new Uint32Array(length));
+  readonly #pageCount = new ChunkedColumn((length) => new Uint16Array(length));
   readonly #resourceIndex = new Map<string, number>();
   readonly #resourceNames: string[] = [];
   #overflow: string | undefined;
@@ -90,24 +89,33 @@ export class CensusLedger {
     if (this.#overflow === undefined) this.#recordPage(pgid, UNREADABLE);
   }
 
-  /** What a page holds: undefined (not recorded), 'unreadable', or its number of key revisions. */
-  pageEntries(pgid: number): number | 'unreadable' | undefined {
-    const position = this.#position(pgid);
-    if (position === undefined) return undefined;
-    const count = this.#pageCount[position] as number;
+  /** Where page `pgid` was recorded (a row for resolveRows), or undefined. */
+  pageRow(pgid: number): number | undefined {
+    return this.#pages.find(pgid);
+  }
+
+  /** What a recorded page holds: 'unreadable', or its number of key revisions. */
+  rowEntries(row: number): number | 'unreadable' {
+    const count = this.#pageCount.get(row);
     return count === UNREADABLE ? 'unreadable' : count;
   }
 
-  /** Live keys in the tree whose leaves are `leaves` (page ids), in tree order; every leaf must have been added. */
+  /** Live keys in the tree whose leaves are `leafIds` (page ids), in tree order; every leaf must have been added. */
   resolve(leafIds: readonly number[]): CensusCounts {
+    const rows = new Uint32List();
+    for (const pgid of leafIds) {
+      const row = this.pageRow(pgid);
+      if (row === undefined || this.rowEntries(row) === 'unreadable') throw new Error(`page ${pgid} was not read as a leaf of key revisions`);
+      rows.push(row);
+    }
+    return this.resolveRows(rows);
+  }
+
+  /** resolve, for leaves given as rows (pageRow) of pages that hold key revisions: 4 bytes a leaf. */
+  resolveRows(leaves: Uint32List): CensusCounts {
     if (this.#overflow !== undefined) throw new Error(this.#overflow);
-    const leaves = leafIds.map((pgid) => {
-      const position = this.#position(pgid);
-      if (position === undefined || this.#pageCount[position] === UNREADABLE) throw new Error(`page ${pgid} was not read as a leaf of key revisions`);
-      return position;
-    });
     let total = 0;
-    for (const leaf of leaves) total += this.#pageCount[leaf] as number;
+    for (let index = 0; index < leaves.length; index += 1) total += this.#pageCount.get(leaves.at(index));
     const partitions = Math.max(1, Math.ceil(total / PARTITION_ENTRIES));
     const counts = new Float64Array(this.#resourceNames.length);
     // At most half full: twice as many slots as the keys a partition may hold (a small database needs a small table).
@@ -123,9 +131,9 @@ export class CensusLedger {
         tableLow.fill(0);
       }
       for (let index = leaves.length - 1; index >= 0; index -= 1) {
-        const leaf = leaves[index] as number;
-        const start = this.#pageStart[leaf] as number;
-        for (let entry = start + (this.#pageCount[leaf] as number) - 1; entry >= start; entry -= 1) {
+        const leaf = leaves.at(index);
+        const start = this.#pageStart.get(leaf);
+        for (let entry = start + this.#pageCount.get(leaf) - 1; entry >= start; entry -= 1) {
           const chunk = Math.floor(entry / CHUNK_ENTRIES);
           const at = entry % CHUNK_ENTRIES;
           const high = (this.#hashHigh[chunk] as Uint32Array)[at] as number;
@@ -171,41 +179,9 @@ export class CensusLedger {
   }
 
   #recordPage(pgid: number, count: number): void {
-    if (this.#pages === this.#pageIds.length) {
-      const grow = <T extends Uint16Array | Uint32Array>(old: T, make: (n: number) => T): T => {
-        const next = make(old.length * 2);
-        next.set(old);
-        return next;
-      };
-      this.#pageIds = grow(this.#pageIds, (n) => new Uint32Array(n));
-      this.#pageStart = grow(this.#pageStart, (n) => new Uint32Array(n));
-      this.#pageCount = grow(this.#pageCount, (n) => new Uint16Array(n));
-    }
-    this.#pageIds[this.#pages] = pgid;
-    this.#pageStart[this.#pages] = this.#entries;
-    this.#pageCount[this.#pages] = count;
-    this.#pages += 1;
-    this.#byId = undefined;
-  }
-
-  /** Where page `pgid` is in the arrays: a binary search over the positions sorted by page id. */
-  #position(pgid: number): number | undefined {
-    if (this.#byId === undefined) {
-      const ids = this.#pageIds;
-      this.#byId = Uint32Array.from({ length: this.#pages }, (_, index) => index).sort((a, b) => (ids[a] as number) - (ids[b] as number));
-    }
-    const byId = this.#byId;
-    let low = 0;
-    let high = byId.length - 1;
-    while (low <= high) {
-      const middle = (low + high) >>> 1;
-      const position = byId[middle] as number;
-      const id = this.#pageIds[position] as number;
-      if (id === pgid) return position;
-      if (id < pgid) low = middle + 1;
-      else high = middle - 1;
-    }
-    return undefined;
+    const row = this.#pages.add(pgid);
+    this.#pageStart.set(row, this.#entries);
+    this.#pageCount.set(row, count);
   }
 }
 
