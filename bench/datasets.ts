@@ -8,9 +8,10 @@
  * - `big`: one node's agent with `auto` at growing database sizes (1 GiB, 8 GiB: etcd's
  *   largest recommended quota): peak memory of the agent and the CLI, and throughput.
  */
+import { availableParallelism } from 'node:os';
 import { columnsTable, mib, ratio, seconds } from './table.js';
 import { DATASET_TITLES, type Dataset } from '../test/support/cluster-data.js';
-import { MiB, bestOf, emptyEtcd, etcdctlSnapshot, fillTo, log, removeSnapshots, rkeReference, save, type SaveRun } from './lab-ops.js';
+import { MiB, agentCpuSeconds, bestOf, emptyEtcd, etcdCpuSeconds, etcdctlSnapshot, fillTo, log, removeSnapshots, rkeReference, save, type SaveRun } from './lab-ops.js';
 import { clusterFile } from '../test/support/cli-run.js';
 import type { LabFacts } from '../test/support/lab.js';
 
@@ -34,10 +35,13 @@ interface Figures {
   oursMs: Record<Mode, number>;
   zipBytes: Record<Mode, number>;
   blocks?: string;
+  /** One node: CPU seconds spent by etcd serving each snapshot, and by our agent. */
+  cpu?: { etcdForEtcdctl: number; etcdForOurs: Record<Mode, number>; agent: Record<Mode, number> };
 }
 
 export async function datasetsPart(bench: BenchLab, datasets: readonly Dataset[], sizeMiB: number): Promise<string> {
   const rows: string[][] = [];
+  const cpuRows: string[][] = [];
   const notes: string[] = [];
   let nextObject = 1_000_000_000;
   for (const dataset of datasets) {
@@ -46,6 +50,7 @@ export async function datasetsPart(bench: BenchLab, datasets: readonly Dataset[]
     nextObject = filled.nextObject;
     const single = await onOneNode(bench, dataset);
     rows.push(datasetRow(dataset, filled.dbBytes, single));
+    cpuRows.push(cpuRow(dataset, single));
     if (single.blocks) notes.push(`${DATASET_TITLES[dataset]}: auto wrote ${single.blocks}.`);
     if (bench.lab.addresses.length > 1) rows.push(datasetRow(dataset, filled.dbBytes, await onAllNodes(bench, dataset)));
   }
@@ -57,26 +62,68 @@ export async function datasetsPart(bench: BenchLab, datasets: readonly Dataset[]
     `- ${bench.lab.addresses.length} nodes: etcdctl and RKE node after node (RKE's order; the sum), ours the whole \`snapshot-save\` on all nodes at once (wall, CLI included; 1 run each). The lab's nodes share this machine's cores.`,
     '- Targets (issue #18): auto / etcdctl ≤ 1.10 and auto / RKE < 1 (times), zip auto / fast ≤ 1.05.',
     ...notes.map((note) => `- ${note}`),
+    '',
+    columnsTable(CPU_HEADERS, cpuRows),
+    '',
+    `- One node, the same runs as the first rows above: CPU seconds (user + system) of the node's etcd member while it served each snapshot (/proc), and of our agent (its own count). This machine has ${availableParallelism()} cores; etcd, the agent and everything else share them.`,
+    '- "Least CPU": etcd + agent for the cheapest of our modes whose zip is within 5% of `fast`\'s (issue #18\'s size target). Spread perfectly over every core, that work takes at least "least CPU / cores" of wall time; "/ etcdctl" compares that floor with etcdctl\'s wall time. Above 1.10 no scheduling of the same work meets the 1.1× target on this machine.',
   ].join('\n');
+}
+
+const CPU_HEADERS = ['data', 'etcd for etcdctl', 'etcd for ours (none, fast, auto)', 'agent none', 'agent fast', 'agent auto', 'least CPU (etcd + agent)', 'floor on these cores', 'floor / etcdctl'];
+
+function cpuRow(dataset: Dataset, figures: Figures): string[] {
+  const cpu = figures.cpu;
+  if (cpu === undefined) return [DATASET_TITLES[dataset], ...CPU_HEADERS.slice(1).map(() => '?')];
+  const withinSize = MODES.filter((mode) => mode !== 'none' && figures.zipBytes[mode] <= 1.05 * figures.zipBytes.fast);
+  const least = Math.min(...withinSize.map((mode) => cpu.etcdForOurs[mode] + cpu.agent[mode]));
+  const floorMs = (least / availableParallelism()) * 1000;
+  const cpuSeconds = (value: number) => `${value.toFixed(2)} s`;
+  return [
+    DATASET_TITLES[dataset],
+    cpuSeconds(cpu.etcdForEtcdctl),
+    MODES.map((mode) => cpu.etcdForOurs[mode].toFixed(2)).join(', ') + ' s',
+    cpuSeconds(cpu.agent.none),
+    cpuSeconds(cpu.agent.fast),
+    cpuSeconds(cpu.agent.auto),
+    cpuSeconds(least),
+    seconds(floorMs),
+    ratio(floorMs, figures.etcdctlMs),
+  ];
 }
 
 async function onOneNode(bench: BenchLab, dataset: Dataset): Promise<Figures> {
   log(`datasets: ${dataset} on one node: etcdctl, RKE's per-node work, ours with ${MODES.join(', ')}`);
-  const etcdctl = await bestOf(2, () => etcdctlSnapshot(bench.lab, 1));
+  const etcdctl = await bestOf(2, () => withEtcdCpu(bench, () => etcdctlSnapshot(bench.lab, 1)));
   const rke = await bestOf(2, () => rkeReference(bench.lab, 1, bench.rkeZip));
   const figures: Figures = { nodes: 1, etcdctlMs: etcdctl.ms, rkeMs: rke.ms, rkeZipBytes: rke.zipBytes, oursMs: {} as Record<Mode, number>, zipBytes: {} as Record<Mode, number> };
+  const cpu = { etcdForEtcdctl: etcdctl.etcdCpu, etcdForOurs: {} as Record<Mode, number>, agent: {} as Record<Mode, number> };
+  let agentCpuKnown = true;
   for (const mode of MODES) {
-    const best = await bestOf(mode === 'auto' ? 2 : 1, async () => {
-      const run = await save(bench.singleNodeYml, `bench-${dataset}-${mode}`, ['--compression', mode, '--overwrite']);
-      const node = run.document.nodes[0];
-      return { ms: node.timings.agentMs as number, zipBytes: node.size as number, blocks: blocksLine(run) };
-    });
+    const best = await bestOf(mode === 'auto' ? 2 : 1, () =>
+      withEtcdCpu(bench, async () => {
+        const run = await save(bench.singleNodeYml, `bench-${dataset}-${mode}`, ['--compression', mode, '--overwrite']);
+        const node = run.document.nodes[0];
+        return { ms: node.timings.agentMs as number, zipBytes: node.size as number, blocks: blocksLine(run), agentCpu: agentCpuSeconds(run) };
+      }),
+    );
     figures.oursMs[mode] = best.ms;
     figures.zipBytes[mode] = best.zipBytes;
+    cpu.etcdForOurs[mode] = best.etcdCpu;
+    if (best.agentCpu === undefined) agentCpuKnown = false;
+    else cpu.agent[mode] = best.agentCpu;
     if (mode === 'auto' && best.blocks) figures.blocks = best.blocks;
     await removeSnapshots(bench.lab, 1, `bench-${dataset}-${mode}.zip`);
   }
+  if (agentCpuKnown) figures.cpu = cpu;
   return figures;
+}
+
+/** `measure`, with the CPU seconds node 1's etcd used meanwhile. */
+async function withEtcdCpu<T>(bench: BenchLab, measure: () => Promise<T>): Promise<T & { etcdCpu: number }> {
+  const before = await etcdCpuSeconds(bench.lab, 1);
+  const result = await measure();
+  return { ...result, etcdCpu: (await etcdCpuSeconds(bench.lab, 1)) - before };
 }
 
 async function onAllNodes(bench: BenchLab, dataset: Dataset): Promise<Figures> {

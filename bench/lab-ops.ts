@@ -1,5 +1,6 @@
 /** What the bench's parts do on the lab: fill and empty etcd, time the reference tools, run the CLI. */
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { REPO_ROOT, runCli, type LabFacts } from '../test/support/lab.js';
@@ -38,6 +39,30 @@ export async function save(clusterYml: string, name: string, extra: string[]): P
 
 export async function removeSnapshots(lab: LabFacts, node: number, pattern: string): Promise<void> {
   await run('bash', [LAB_SCRIPT, 'exec', String(node), '--', 'find', NODE_SNAPSHOT_DIR, '-maxdepth', '1', '-name', pattern, '-delete'], { env: labEnv(lab) });
+}
+
+/**
+ * CPU seconds (user + system) node N's etcd member has used so far, read from /proc on this
+ * machine (the lab's members are processes of it): around a snapshot, what etcd spent serving it.
+ */
+export async function etcdCpuSeconds(lab: LabFacts, node: number): Promise<number> {
+  const { stdout: pid } = await run('bash', [LAB_SCRIPT, 'docker', String(node), 'inspect', '-f', '{{.State.Pid}}', 'etcd'], { env: labEnv(lab) });
+  const stat = await readFile(`/proc/${pid.trim()}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): utime and stime are the 14th and 15th of the line.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / (await clockTicks());
+}
+
+let ticks: number | undefined;
+async function clockTicks(): Promise<number> {
+  ticks ??= Number((await run('getconf', ['CLK_TCK'])).stdout.trim());
+  return ticks;
+}
+
+/** The agent's own CPU seconds, from its debug line ("... CPU time 3.21 s"), on a one-node run. */
+export function agentCpuSeconds(run: SaveRun): number | undefined {
+  const cpu = /peak RSS of the snapshot agent: [\d.]+ MiB, CPU time ([\d.]+) s/.exec(run.stderr)?.[1];
+  return cpu === undefined ? undefined : Number(cpu);
 }
 
 /** The fastest of `times` runs (the least disturbed by whatever else the machine did). */
