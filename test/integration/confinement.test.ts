@@ -151,7 +151,7 @@ describe('agent containers run confined', () => {
     try {
       const outcome = await save(['--config', lab.clusterYml, '--name', 'it-conf-oom', '--agent-memory', '6']);
       assert.equal(outcome.code, 1, outcome.stderr);
-      assert.match(outcome.stderr, /WARN --agent-memory 6: the agent peaks near 130 MiB/);
+      assert.match(outcome.stderr, /WARN --agent-memory 6: the agent peaks near 110 MiB/);
       // The engine records most of these kills as OOM (the message then says so); one killed as
       // it starts has no oom event (exit-events.ts), and the message must then not guess.
       let reportedAsOom = 0;

@@ -23,7 +23,7 @@ export interface AgentLimits {
 }
 
 export const AGENT_LIMIT_DEFAULTS: AgentLimits = {
-  // The agents peak at 104–130 MiB RSS up to a 1 GiB database and near 165 MiB at 8 GiB
+  // The agents peak at 104–117 MiB RSS up to a 1 GiB database and 118–126 MiB at 8–10 GiB
   // (docs/performance.md); 256 MiB leaves room for garbage not yet collected, TLS buffers and the
   // kernel's accounting, while a runaway agent still cannot take a control-plane node's memory.
   memoryMiB: 256,
