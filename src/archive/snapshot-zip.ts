@@ -48,7 +48,7 @@ export interface WrittenArchive {
   /** Its live keys per resource, same pass; absent (with `censusProblem`, or with `revisionProblem`) when not taken. */
   census?: Census;
   censusProblem?: string;
-  /** With `auto`: how many blocks of the snapshot were deflated, run-length coded and stored. */
+  /** With `auto`: how many blocks of the snapshot were deflated, run-length coded, zero-run coded and stored. */
   blocks?: BlockCounts;
 }
 

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { constants, deflateRawSync } from 'node:zlib';
 import { chooseBlockMethod, sampleOf, SAMPLE_SLICE_BYTES, SAMPLE_SLICES, STORED_ABOVE } from './block-choice.js';
+import { zeroRunsSize } from './zero-runs.js';
 
 const manifest = (i: number) => JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i}`, namespace: 'default' }, data: { key: `value-${i % 7}` } });
 const json = Buffer.from(Array.from({ length: 20_000 }, (_, i) => manifest(i)).join('\n')).subarray(0, 1024 * 1024);
@@ -15,23 +16,26 @@ const paged = Buffer.concat(Array.from({ length: 52 }, () => Buffer.concat([rand
 function ratiosOf(block: Buffer) {
   const sample = sampleOf(block);
   const ratio = (options: object) => deflateRawSync(sample, options).length / sample.length;
-  return { rle: ratio({ level: 1, strategy: constants.Z_RLE }), deflate: ratio({ level: 1 }) };
+  return { rle: ratio({ level: 1, strategy: constants.Z_RLE }), deflate: ratio({ level: 1 }), zeros: zeroRunsSize(sample) / sample.length };
 }
 
-test('manifests are deflated; base64 and paged random bytes get runs and Huffman codes (RLE); random bytes are stored', () => {
+test('manifests are deflated; base64 gets runs and Huffman codes (RLE); paged random bytes their zero runs; random bytes are stored', () => {
   assert.equal(chooseBlockMethod(ratiosOf(json)), 'deflate');
   assert.equal(chooseBlockMethod(ratiosOf(base64)), 'rle');
-  assert.equal(chooseBlockMethod(ratiosOf(paged)), 'rle');
+  assert.equal(chooseBlockMethod(ratiosOf(paged)), 'zeros');
   assert.equal(chooseBlockMethod(ratiosOf(random)), 'stored');
 });
 
-test('the thresholds: stored only when nothing saves 3%, RLE when matches would save under 3% more', () => {
-  assert.equal(chooseBlockMethod({ rle: 0.98, deflate: 0.975 }), 'stored');
-  assert.equal(chooseBlockMethod({ rle: 0.98, deflate: 0.97 }), 'rle');
-  assert.equal(chooseBlockMethod({ rle: 0.98, deflate: 0.9 }), 'deflate');
-  assert.equal(chooseBlockMethod({ rle: 0.79, deflate: 0.77 }), 'rle');
-  assert.equal(chooseBlockMethod({ rle: 0.8, deflate: 0.76 }), 'deflate');
-  assert.equal(chooseBlockMethod({ rle: 0.6, deflate: 0.15 }), 'deflate');
+test('the thresholds: stored only when nothing saves 3%, zero runs when codes save under 1% more, RLE when matches save under 3% more', () => {
+  assert.equal(chooseBlockMethod({ rle: 0.98, deflate: 0.975, zeros: 0.99 }), 'stored');
+  assert.equal(chooseBlockMethod({ rle: 0.98, deflate: 0.97, zeros: 0.99 }), 'rle');
+  assert.equal(chooseBlockMethod({ rle: 0.98, deflate: 0.97, zeros: 0.975 }), 'zeros');
+  assert.equal(chooseBlockMethod({ rle: 0.9, deflate: 0.9, zeros: 0.895 }), 'zeros');
+  assert.equal(chooseBlockMethod({ rle: 0.9, deflate: 0.9, zeros: 0.91 }), 'rle');
+  assert.equal(chooseBlockMethod({ rle: 0.98, deflate: 0.9, zeros: 0.99 }), 'deflate');
+  assert.equal(chooseBlockMethod({ rle: 0.79, deflate: 0.77, zeros: 0.95 }), 'rle');
+  assert.equal(chooseBlockMethod({ rle: 0.8, deflate: 0.76, zeros: 0.95 }), 'deflate');
+  assert.equal(chooseBlockMethod({ rle: 0.6, deflate: 0.15, zeros: 0.95 }), 'deflate');
 });
 
 test('a block of random bytes with a long repeat inside is deflated (the deflate sample sees the matches RLE cannot)', () => {

@@ -12,7 +12,9 @@ const manifests = Buffer.from(
 );
 const base64 = Buffer.from(randomBytes(200_000).toString('base64'));
 const random = randomBytes(300_000);
-const mixed = Buffer.concat([manifests, base64, random, manifests.subarray(0, 1000)]);
+/** Like etcd's pages holding encrypted values: random bytes, then zeros to the end of the 4 KiB page. */
+const paged = Buffer.concat(Array.from({ length: 80 }, () => Buffer.concat([randomBytes(3000), Buffer.alloc(1096)])));
+const mixed = Buffer.concat([manifests, base64, random, paged, manifests.subarray(0, 1000)]);
 
 async function blockDeflate(input: Buffer, options: { pieceBytes?: number; inFlight?: number; sampledEvery?: number } = {}) {
   const pieceBytes = options.pieceBytes ?? 10_000;
@@ -33,7 +35,7 @@ test('the joined blocks are one deflate stream that inflates to the input, whate
 
 test('each kind of data gets its method, and the stream ends with exactly one final block', async () => {
   const { deflated, counts } = await blockDeflate(mixed);
-  assert.ok(counts.deflate >= 3 && counts.rle >= 3 && counts.stored >= 3, describeBlocks(counts));
+  assert.ok(counts.deflate >= 3 && counts.rle >= 3 && counts.zeros >= 3 && counts.stored >= 3, describeBlocks(counts));
   // A stream with a final block before its end would make inflate stop early; inflateRawSync
   // also rejects a stream that never ends with one ("unexpected end of file").
   assert.equal(inflateRawSync(deflated).length, mixed.length);
@@ -46,7 +48,7 @@ test('with a sample per group of blocks, every block of a group takes its first 
   const { deflated, counts } = await blockDeflate(input, { sampledEvery: group });
   // Group 1: base64 first, so 4 × RLE (the manifests too); group 2: random first, so stored, and the
   // empty last block that ends the stream is stored.
-  assert.deepEqual(counts, { deflate: 0, rle: 4, stored: 3 }, describeBlocks(counts));
+  assert.deepEqual(counts, { deflate: 0, rle: 4, zeros: 0, stored: 3 }, describeBlocks(counts));
   assert.ok(inflateRawSync(deflated).equals(input));
 });
 
@@ -59,7 +61,7 @@ test('on manifests the size is within 1% of a single level-1 stream (each block 
 test('empty input is a valid empty deflate stream', async () => {
   const { deflated, counts } = await blockDeflate(Buffer.alloc(0));
   assert.equal(inflateRawSync(deflated).length, 0);
-  assert.deepEqual(counts, { deflate: 0, rle: 0, stored: 1 });
+  assert.deepEqual(counts, { deflate: 0, rle: 0, zeros: 0, stored: 1 });
 });
 
 test('a failing source fails the stream, with blocks still in flight', async () => {

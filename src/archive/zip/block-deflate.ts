@@ -3,6 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { chooseBlockMethod, sampleOf, type BlockMethod } from './block-choice.js';
+import { encodeZeroRuns, zeroRunsSize } from './zero-runs.js';
 
 const deflateRaw = promisify(zlib.deflateRaw) as (buffer: Buffer, options: zlib.ZlibOptions) => Promise<Buffer>;
 
@@ -52,7 +53,7 @@ export interface BlockDeflateOptions {
  * input before this stage, as for the other modes.
  */
 export class BlockDeflate extends Transform {
-  readonly counts: BlockCounts = { deflate: 0, rle: 0, stored: 0 };
+  readonly counts: BlockCounts = { deflate: 0, rle: 0, zeros: 0, stored: 0 };
   readonly #blockBytes: number;
   readonly #inFlight: number;
   readonly #sampledEvery: number;
@@ -135,6 +136,8 @@ export class BlockDeflate extends Transform {
     const finishFlush = last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH;
     const method = await choice;
     this.counts[method]++;
+    // On the main thread: a search for runs and a copy, cheaper than handing the block to zlib.
+    if (method === 'zeros') return encodeZeroRuns(block, last);
     const settings: zlib.ZlibOptions =
       method === 'deflate'
         ? { level: 1, ...(window ? { dictionary: window } : {}) }
@@ -156,7 +159,7 @@ export class BlockDeflate extends Transform {
       deflateRaw(sample, { level: 1, chunkSize: SAMPLE_OUTPUT_BYTES }),
       deflateRaw(sample, { level: 1, strategy: zlib.constants.Z_RLE, chunkSize: SAMPLE_OUTPUT_BYTES }),
     ]);
-    return chooseBlockMethod({ rle: rle.length / sample.length, deflate: deflated.length / sample.length });
+    return chooseBlockMethod({ rle: rle.length / sample.length, deflate: deflated.length / sample.length, zeros: zeroRunsSize(sample) / sample.length });
   }
 
   async #emitOldest(): Promise<void> {
@@ -165,8 +168,8 @@ export class BlockDeflate extends Transform {
   }
 }
 
-/** e.g. "1024 blocks of up to 1 MiB: 1000 deflated, 20 RLE, 4 stored". */
+/** e.g. "1024 blocks of up to 1 MiB: 1000 deflated, 20 RLE, 2 zero runs, 2 stored". */
 export function describeBlocks(counts: BlockCounts): string {
-  const total = counts.deflate + counts.rle + counts.stored;
-  return `${total} blocks of up to ${BLOCK_BYTES / 1024 / 1024} MiB: ${counts.deflate} deflated, ${counts.rle} RLE, ${counts.stored} stored`;
+  const total = counts.deflate + counts.rle + counts.zeros + counts.stored;
+  return `${total} blocks of up to ${BLOCK_BYTES / 1024 / 1024} MiB: ${counts.deflate} deflated, ${counts.rle} RLE, ${counts.zeros} zero runs, ${counts.stored} stored`;
 }
