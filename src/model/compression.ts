@@ -27,7 +27,7 @@ export const DEFAULT_COMPRESSION: CompressionMode = 'auto';
 
 /** One line per mode, for --help, the dry run and the docs' wording. */
 export const COMPRESSION_DESCRIPTIONS: Record<CompressionMode, string> = {
-  auto: 'per 1 MiB block: deflate level 1, run-length (Z_RLE) or stored, from a sample of the block; blocks compressed in parallel',
+  auto: 'per 1 MiB block: deflate level 1, run-length (Z_RLE), zero runs or stored, from a sample of the block; blocks compressed in parallel',
   fast: 'deflate level 1',
   standard: 'deflate level 6, as RKE',
   none: 'stored, no compression',

@@ -91,7 +91,7 @@ test('the plan shows the S3 copy\'s protection and the .zip.age key, never the S
   assert.equal(plan.s3?.key, 'daily/nightly.zip.age');
   assert.equal(plan.compression.mode, 'auto');
   assert.equal(plan.compression.zlibLevel, undefined, 'auto has no single level');
-  assert.match(formatPlan(plan), /\ncompression auto \(per 1 MiB block: deflate level 1, run-length \(Z_RLE\) or stored/);
+  assert.match(formatPlan(plan), /\ncompression auto \(per 1 MiB block: deflate level 1, run-length \(Z_RLE\), zero runs or stored/);
   assert.deepEqual(plan.s3?.protection, ['SSE-C', 'Object Lock GOVERNANCE until 2030-01-02T00:00:00.000Z', 'age for 1 recipient(s)']);
   assert.match(formatPlan(plan), /^ {2}protected by: SSE-C, Object Lock GOVERNANCE until 2030-01-02T00:00:00\.000Z, age for 1 recipient\(s\)$/m);
   assert.ok(!(formatPlan(plan) + JSON.stringify(plan)).includes(sseKey));
