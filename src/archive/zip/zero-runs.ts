@@ -23,11 +23,11 @@ export function encodeZeroRuns(block: Buffer, last: boolean): Buffer {
   for (let run = block.indexOf(ZEROS); run >= 0; run = block.indexOf(ZEROS, position)) {
     let end = run + MIN_ZERO_RUN;
     while (end < block.length && block[end] === 0) end += 1;
-    writer.stored(block, position, run, false);
+    writer.stored(block, position, run);
     writer.zeros(end - run);
     position = end;
   }
-  writer.stored(block, position, block.length, false);
+  writer.stored(block, position, block.length);
   writer.emptyStored(last);
   return writer.result();
 }
@@ -52,11 +52,11 @@ class BitWriter {
     this.#out = Buffer.allocUnsafe(capacity);
   }
 
-  /** `data[start, end)` as stored blocks (none when empty). */
-  stored(data: Buffer, start: number, end: number, final: boolean): void {
+  /** `data[start, end)` as stored blocks, none final (none at all when empty). */
+  stored(data: Buffer, start: number, end: number): void {
     for (let from = start; from < end; from += MAX_STORED) {
       const to = Math.min(end, from + MAX_STORED);
-      this.#storedHeader(final && to === end, to - from);
+      this.#storedHeader(false, to - from);
       data.copy(this.#out, this.#length, from, to);
       this.#length += to - from;
     }
